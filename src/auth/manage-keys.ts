@@ -1,0 +1,68 @@
+import { countActiveApiKeys, insertApiKey, listApiKeys, revokeApiKey } from '../db/api-keys.js'
+import type { Queryable } from '../db/transaction.js'
+import { AppError } from '../http/errors.js'
+import { generateApiKey, type Scope } from './api-keys.js'
+
+export interface CreateKeyInput {
+  name: string
+  scopes: Scope[]
+  collections?: string[]
+}
+
+export interface KeySummary {
+  id: string
+  name: string
+  scopes: Scope[]
+  collections: string[] | null
+  createdAt: string
+  revokedAt: string | null
+  lastUsedAt: string | null
+}
+
+/** The only moment the secret exists in clear: it is returned once and never stored. */
+export async function createKey(db: Queryable, input: CreateKeyInput): Promise<KeySummary & { key: string }> {
+  const generated = generateApiKey()
+  const row = await insertApiKey(db, {
+    id: generated.id,
+    name: input.name,
+    hash: generated.hash,
+    scopes: [...new Set(input.scopes)],
+    collections: input.collections ? [...new Set(input.collections)] : null,
+  })
+  return { ...summarize(row), key: generated.key }
+}
+
+export async function listKeys(db: Queryable): Promise<KeySummary[]> {
+  return (await listApiKeys(db)).map(summarize)
+}
+
+export async function revokeKey(db: Queryable, id: string): Promise<void> {
+  if (!(await revokeApiKey(db, id))) throw new AppError('not_found', `No API key with id ${id}.`)
+}
+
+/** On a database with no usable key, make the first admin key so a new install can be driven at all. */
+export async function bootstrapAdminKey(db: Queryable): Promise<string | undefined> {
+  if ((await countActiveApiKeys(db)) > 0) return undefined
+  const created = await createKey(db, { name: 'bootstrap admin', scopes: ['admin', 'generate'] })
+  return created.key
+}
+
+function summarize(row: {
+  id: string
+  name: string
+  scopes: Scope[]
+  collections: string[] | null
+  createdAt: Date
+  revokedAt: Date | null
+  lastUsedAt: Date | null
+}): KeySummary {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: row.scopes,
+    collections: row.collections,
+    createdAt: row.createdAt.toISOString(),
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+  }
+}

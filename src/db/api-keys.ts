@@ -1,0 +1,63 @@
+import type { Scope } from '../auth/api-keys.js'
+import type { Queryable } from './transaction.js'
+
+export interface ApiKeyRow {
+  id: string
+  name: string
+  keyHash: Buffer
+  scopes: Scope[]
+  collections: string[] | null
+  createdAt: Date
+  revokedAt: Date | null
+  lastUsedAt: Date | null
+}
+
+const COLUMNS = `id, name, key_hash AS "keyHash", scopes, collections, created_at AS "createdAt",
+  revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`
+
+export async function insertApiKey(
+  db: Queryable,
+  key: { id: string; name: string; hash: Buffer; scopes: Scope[]; collections: string[] | null },
+): Promise<ApiKeyRow> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `INSERT INTO api_keys (id, name, key_hash, scopes, collections)
+     VALUES ($1, $2, $3, $4::text[], $5::text[]) RETURNING ${COLUMNS}`,
+    [key.id, key.name, key.hash, key.scopes, key.collections],
+  )
+  return rows[0]!
+}
+
+export async function findApiKey(db: Queryable, id: string): Promise<ApiKeyRow | undefined> {
+  const { rows } = await db.query<ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id])
+  return rows[0]
+}
+
+export async function listApiKeys(db: Queryable): Promise<ApiKeyRow[]> {
+  const { rows } = await db.query<ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys ORDER BY created_at, id`)
+  return rows
+}
+
+export async function countActiveApiKeys(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(
+    'SELECT count(*)::int AS count FROM api_keys WHERE revoked_at IS NULL',
+  )
+  return rows[0]?.count ?? 0
+}
+
+/** Returns false when no such key exists; revoking twice keeps the first revocation time. */
+export async function revokeApiKey(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
+    [id],
+  )
+  return (rowCount ?? 0) > 0
+}
+
+/** At most one write a minute per key, so busy keys don't turn every request into an UPDATE. */
+export async function touchApiKey(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE api_keys SET last_used_at = now()
+     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+    [id],
+  )
+}

@@ -1,0 +1,36 @@
+/** Postgres error codes this code base handles by name. */
+export const UNIQUE_VIOLATION = '23505'
+export const FOREIGN_KEY_VIOLATION = '23503'
+export const CHECK_VIOLATION = '23514'
+export const INVALID_TEXT_REPRESENTATION = '22P02'
+export const UNDEFINED_OBJECT = '42704'
+
+// Server going away or refusing work: the request may succeed once it is back.
+const UNAVAILABLE_CODES = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000', // connection_exception
+  '08003', // connection_does_not_exist
+  '08006', // connection_failure
+  '53300', // too_many_connections
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+])
+
+export function pgErrorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code
+    return typeof code === 'string' ? code : undefined
+  }
+  return undefined
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = pgErrorCode(error)
+  if (code !== undefined && UNAVAILABLE_CODES.has(code)) return true
+  const message = error instanceof Error ? error.message : ''
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+}

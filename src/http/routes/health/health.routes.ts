@@ -1,0 +1,56 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { AppDeps } from '../../../app.js'
+import { pendingMigrations } from '../../../db/migrate.js'
+import type { AppEnv } from '../../context.js'
+import { problemResponses } from '../../errors.js'
+
+const Health = z.object({ status: z.literal('ok') }).openapi('Health')
+const Readiness = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    database: z.enum(['embedded', 'postgres']),
+    checks: z.object({ database: z.boolean(), migrations: z.boolean() }),
+  })
+  .openapi('Readiness')
+
+const healthz = createRoute({
+  method: 'get',
+  path: '/healthz',
+  tags: ['operations'],
+  summary: 'Liveness: the process is up',
+  responses: { 200: { description: 'Alive', content: { 'application/json': { schema: Health } } } },
+})
+
+const readyz = createRoute({
+  method: 'get',
+  path: '/readyz',
+  tags: ['operations'],
+  summary: 'Readiness: the database answers and every migration is applied',
+  responses: {
+    200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
+    503: { description: 'Not ready', content: { 'application/json': { schema: Readiness } } },
+    ...problemResponses(500),
+  },
+})
+
+export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+  app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))
+  app.openapi(readyz, async (c) => {
+    let database = false
+    let migrations = false
+    try {
+      await deps.db.pool.query('SELECT 1')
+      database = true
+      migrations = (await pendingMigrations(deps.db.pool, deps.migrations)).length === 0
+    } catch (error) {
+      c.get('logger').warn({ err: error }, 'readiness check failed')
+    }
+    const ready = database && migrations
+    const body = {
+      status: ready ? ('ready' as const) : ('not_ready' as const),
+      database: deps.db.kind,
+      checks: { database, migrations },
+    }
+    return ready ? c.json(body, 200) : c.json(body, 503)
+  })
+}

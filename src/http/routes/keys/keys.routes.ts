@@ -1,0 +1,85 @@
+import { type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { AppDeps } from '../../../app.js'
+import { Scope } from '../../../auth/api-keys.js'
+import { createKey, listKeys, revokeKey } from '../../../auth/manage-keys.js'
+import type { AppEnv } from '../../context.js'
+import { problemResponses } from '../../errors.js'
+import { protectedRoute } from '../../protected-route.js'
+
+const CollectionName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _')
+
+const KeySummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    scopes: z.array(Scope),
+    collections: z.array(z.string()).nullable(),
+    createdAt: z.string(),
+    revokedAt: z.string().nullable(),
+    lastUsedAt: z.string().nullable(),
+  })
+  .openapi('ApiKey')
+
+const CreateKeyRequest = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    scopes: z.array(Scope).min(1).max(2),
+    collections: z.array(CollectionName).min(1).max(100).optional().openapi({
+      description: 'Collections this key may use; omit for all.',
+    }),
+  })
+  .strict()
+  .openapi('CreateKeyRequest')
+
+const CreatedKey = KeySummary.extend({
+  key: z.string().openapi({ description: 'The secret. Shown once; only its hash is stored.' }),
+}).openapi('CreatedApiKey')
+
+export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+  const db = deps.db.pool
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'get',
+      path: '/v1/keys',
+      tags: ['keys'],
+      summary: 'List API keys (never their secrets)',
+      responses: {
+        200: {
+          description: 'Keys',
+          content: { 'application/json': { schema: z.object({ data: z.array(KeySummary) }) } },
+        },
+      },
+    }),
+    async (c) => c.json({ data: await listKeys(db) }, 200),
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'post',
+      path: '/v1/keys',
+      tags: ['keys'],
+      summary: 'Create an API key; the response holds the secret once',
+      request: { body: { required: true, content: { 'application/json': { schema: CreateKeyRequest } } } },
+      responses: {
+        201: { description: 'Created', content: { 'application/json': { schema: CreatedKey } } },
+        ...problemResponses(400, 413),
+      },
+    }),
+    async (c) => c.json(await createKey(db, c.req.valid('json')), 201),
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'delete',
+      path: '/v1/keys/{id}',
+      tags: ['keys'],
+      summary: 'Revoke an API key',
+      request: { params: z.object({ id: z.string().regex(/^[a-z0-9]{12}$/, 'a 12-character key id') }) },
+      responses: { 204: { description: 'Revoked' }, ...problemResponses(400, 404) },
+    }),
+    async (c) => {
+      await revokeKey(db, c.req.valid('param').id)
+      return c.body(null, 204)
+    },
+  )
+}

@@ -1,0 +1,53 @@
+import { serve } from '@hono/node-server'
+import { createApp } from './app.js'
+import { ensureAdminKey, openMigratedDatabase } from './bootstrap.js'
+import { ConfigError, loadConfig } from './config.js'
+import { createLogger } from './logger.js'
+import { StartupError } from './lib/startup-error.js'
+
+async function main(): Promise<void> {
+  const config = loadConfig()
+  const logger = createLogger(config.LOG_LEVEL)
+  const { db, migrations } = await openMigratedDatabase(config, logger)
+
+  if (config.BOOTSTRAP_ADMIN_KEY) {
+    const key = await ensureAdminKey(db)
+    // Printed straight to the terminal, never to the log stream: logs are shipped and kept.
+    if (key) process.stderr.write(`\nNo API keys existed, so an admin key was created. It is shown only once:\n\n  ${key}\n\n`)
+  }
+
+  const app = createApp({ config, db, logger, migrations })
+  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
+    logger.info({ host: info.address, port: info.port, database: db.kind }, 'listening')
+  })
+
+  let stopping = false
+  const shutdown = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests')
+    const force = setTimeout(() => {
+      logger.warn('shutdown timeout reached; closing remaining connections')
+      if ('closeAllConnections' in server) server.closeAllConnections()
+    }, config.SHUTDOWN_TIMEOUT_MS)
+    force.unref()
+    server.close(async () => {
+      clearTimeout(force)
+      await db.close().catch((error: unknown) => logger.error({ err: error }, 'closing the database failed'))
+      logger.info('stopped')
+      process.exit(0)
+    })
+    if ('closeIdleConnections' in server) server.closeIdleConnections()
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof StartupError) {
+    process.stderr.write(`onbrand: ${error.message}\n`)
+  } else {
+    process.stderr.write(`onbrand: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  }
+  process.exit(1)
+})

@@ -1,0 +1,62 @@
+import { Writable } from 'node:stream'
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import { createApp } from '../../src/app.js'
+import type { Scope } from '../../src/auth/api-keys.js'
+import { createKey } from '../../src/auth/manage-keys.js'
+import { type Config, loadConfig } from '../../src/config.js'
+import { loadMigrations } from '../../src/db/migrate.js'
+import type { Database } from '../../src/db/pool.js'
+import type { AppEnv } from '../../src/http/context.js'
+import { createLogger } from '../../src/logger.js'
+import { createTestDatabase } from './test-db.js'
+
+export interface TestApp {
+  app: OpenAPIHono<AppEnv>
+  db: Database
+  config: Config
+  /** Every log line the app wrote, parsed. */
+  logs: Record<string, unknown>[]
+  adminKey: string
+  makeKey(scopes: Scope[], collections?: string[]): Promise<{ id: string; key: string }>
+  request(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>
+  close(): Promise<void>
+}
+
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const db = await createTestDatabase()
+  const config = loadConfig({ LOG_LEVEL: 'debug', ...env })
+  const logs: Record<string, unknown>[] = []
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line))
+      done()
+    },
+  })
+  const logger = createLogger(config.LOG_LEVEL, sink)
+  const app = createApp({ config, db, logger, migrations: loadMigrations() })
+  const makeKey = async (scopes: Scope[], collections?: string[]) => {
+    const created = await createKey(db.pool, { name: `test ${scopes.join('+')}`, scopes, collections })
+    return { id: created.id, key: created.key }
+  }
+  const admin = await makeKey(['admin', 'generate'])
+  return {
+    app,
+    db,
+    config,
+    logs,
+    adminKey: admin.key,
+    makeKey,
+    request: (path, init = {}) => {
+      const { key, json, ...rest } = init
+      const headers = new Headers(rest.headers)
+      if (key) headers.set('authorization', `Bearer ${key}`)
+      let body = rest.body
+      if (json !== undefined) {
+        headers.set('content-type', 'application/json')
+        body = JSON.stringify(json)
+      }
+      return Promise.resolve(app.request(path, { ...rest, headers, body }))
+    },
+    close: () => db.close(),
+  }
+}

@@ -42,7 +42,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     },
   })
 
-  app.notFound((c) => handleError(new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`), c))
+  app.notFound((c) =>
+    handleError(new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`), c),
+  )
   app.onError(handleError)
   return app
 }

@@ -14,7 +14,11 @@ export async function openMigratedDatabase(
   logger: Logger,
 ): Promise<{ db: Database; migrations: Migration[] }> {
   const migrations = loadMigrations()
-  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE })
+  const db = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DB_POOL_SIZE,
+  })
   try {
     if (db.kind === 'postgres') await ensureVectorAvailable(db.pool)
     const applied = await migrate(db.pool, migrations)

@@ -37,12 +37,44 @@ export const Config = z
       .int()
       .min(1024)
       .default(25 * 1024 * 1024),
+    MODELS_FILE: optionalString,
+    MODELS_JSON: optionalString,
+    MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+    MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+    MODEL_CONTEXT_WINDOW: z.coerce.number().int().min(512).max(10_000_000).default(128_000),
+    MAX_GENERATION_INPUT_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(32_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     BOOTSTRAP_ADMIN_KEY: booleanFromEnv.default(true),
+    // Ingestion: the API process runs a job worker unless told not to (docker-compose runs its own).
+    RUN_WORKER: booleanFromEnv.default(true),
+    WORKER_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
+    JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+    CHUNK_MAX_TOKENS: z.coerce.number().int().min(32).max(8000).default(400),
+    CHUNK_OVERLAP_TOKENS: z.coerce.number().int().min(0).max(2000).default(50),
+    EMBEDDING_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(64),
+    EMBEDDING_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    EMBEDDING_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    EMBEDDING_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
+    // Retrieval: reciprocal-rank-fusion constant, candidates per search arm, HNSW search breadth.
+    RRF_K: z.coerce.number().int().min(1).max(1000).default(60),
+    RETRIEVAL_CANDIDATES: z.coerce.number().int().min(10).max(1000).default(40),
+    EF_SEARCH_DEFAULT: z.coerce.number().int().min(10).max(1000).default(64),
+    EF_SEARCH_MAX: z.coerce.number().int().min(10).max(1000).default(400),
+    HNSW_MAX_SCAN_TUPLES: z.coerce.number().int().min(1000).max(10_000_000).default(20_000),
+    QUERY_EMBEDDING_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+    QUERY_EMBEDDING_CACHE_TTL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  })
+  .refine((c) => c.EF_SEARCH_DEFAULT <= c.EF_SEARCH_MAX, {
+    path: ['EF_SEARCH_DEFAULT'],
+    message: 'must not exceed EF_SEARCH_MAX',
   })
   .refine((c) => c.MAX_UPLOAD_BYTES >= c.MAX_BODY_BYTES, {
     path: ['MAX_UPLOAD_BYTES'],
     message: 'must be at least MAX_BODY_BYTES',
+  })
+  .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS / 2, {
+    path: ['CHUNK_OVERLAP_TOKENS'],
+    message: 'must be less than half of CHUNK_MAX_TOKENS',
   })
 
 export type Config = z.infer<typeof Config>

@@ -2,8 +2,8 @@ import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { ensureAdminKey, openMigratedDatabase } from './bootstrap.js'
 import { ConfigError, loadConfig } from './config.js'
-import { createLogger } from './logger.js'
 import { StartupError } from './lib/startup-error.js'
+import { createLogger } from './logger.js'
 
 async function main(): Promise<void> {
   const config = loadConfig()
@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   if (config.BOOTSTRAP_ADMIN_KEY) {
     const key = await ensureAdminKey(db)
     // Printed straight to the terminal, never to the log stream: logs are shipped and kept.
-    if (key) process.stderr.write(`\nNo API keys existed, so an admin key was created. It is shown only once:\n\n  ${key}\n\n`)
+    if (key)
+      process.stderr.write(
+        `\nNo API keys existed, so an admin key was created. It is shown only once:\n\n  ${key}\n\n`,
+      )
   }
 
   const app = createApp({ config, db, logger, migrations })
@@ -47,7 +50,9 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof StartupError) {
     process.stderr.write(`onbrand: ${error.message}\n`)
   } else {
-    process.stderr.write(`onbrand: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.stderr.write(
+      `onbrand: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
   }
   process.exit(1)
 })

@@ -1,6 +1,6 @@
-import { AppError } from '../http/errors.js'
 import { findApiKey, touchApiKey } from '../db/api-keys.js'
 import type { Queryable } from '../db/transaction.js'
+import { AppError } from '../http/errors.js'
 import { type ApiKey, apiKeyMatches, parseApiKeyId, type Scope } from './api-keys.js'
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i

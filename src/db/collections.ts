@@ -31,13 +31,25 @@ export function vectorExpression(dimensions: number): string {
 
 export async function insertCollection(
   db: pg.Pool | pg.PoolClient,
-  input: { name: string; description: string; embeddingModel: string; embeddingDimensions: number; textSearchConfig: string },
+  input: {
+    name: string
+    description: string
+    embeddingModel: string
+    embeddingDimensions: number
+    textSearchConfig: string
+  },
 ): Promise<CollectionRow> {
   return withTransaction(db, async (client) => {
     const { rows } = await client.query<CollectionRow>(
       `INSERT INTO collections (name, description, embedding_model, embedding_dimensions, text_search_config)
        VALUES ($1, $2, $3, $4, $5::regconfig) RETURNING ${COLUMNS}`,
-      [input.name, input.description, input.embeddingModel, input.embeddingDimensions, input.textSearchConfig],
+      [
+        input.name,
+        input.description,
+        input.embeddingModel,
+        input.embeddingDimensions,
+        input.textSearchConfig,
+      ],
     )
     const collection = rows[0]!
     // DDL cannot take parameters; both interpolated values are integers checked above and by the table.
@@ -76,5 +88,6 @@ export async function isTextSearchConfig(db: Queryable, name: string): Promise<b
 }
 
 function assertSafeInteger(value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`expected a non-negative integer, got ${value}`)
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new Error(`expected a non-negative integer, got ${value}`)
 }

@@ -37,7 +37,9 @@ export function loadMigrations(dir: string = migrationsDir()): Migration[] {
     .sort((a, b) => a.version - b.version)
   migrations.forEach((migration, index) => {
     if (migration.version !== index + 1) {
-      throw new StartupError(`Migrations must be numbered 0001, 0002, … without gaps; found ${migration.version}`)
+      throw new StartupError(
+        `Migrations must be numbered 0001, 0002, … without gaps; found ${migration.version}`,
+      )
     }
   })
   return migrations

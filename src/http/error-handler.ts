@@ -10,7 +10,10 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId') ?? 'unknown'
   const known = classify(error)
   if (known.code === 'internal' || known.code === 'service_unavailable') {
-    c.get('logger')?.error({ err: error }, known.code === 'internal' ? 'unhandled error' : 'database unavailable')
+    c.get('logger')?.error(
+      { err: error },
+      known.code === 'internal' ? 'unhandled error' : 'database unavailable',
+    )
   }
   const body = problemBody(known.code, known.detail, requestId, known.errors)
   const headers: Record<string, string> = { 'Content-Type': 'application/problem+json', ...known.headers }
@@ -24,7 +27,12 @@ function classify(error: Error): {
   headers?: Record<string, string>
 } {
   if (error instanceof AppError) {
-    return { code: error.code, detail: error.detail, errors: error.extra.errors, headers: error.extra.headers }
+    return {
+      code: error.code,
+      detail: error.detail,
+      errors: error.extra.errors,
+      headers: error.extra.headers,
+    }
   }
   if (error instanceof HTTPException) {
     // Hono raises these for malformed bodies and the like; their messages are fixed strings of Hono's.

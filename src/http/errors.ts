@@ -85,7 +85,12 @@ export const Problem = z
   .openapi('Problem')
 export type Problem = z.infer<typeof Problem>
 
-export function problemBody(code: ErrorCode, detail: string, requestId: string, errors?: FieldIssue[]): Problem {
+export function problemBody(
+  code: ErrorCode,
+  detail: string,
+  requestId: string,
+  errors?: FieldIssue[],
+): Problem {
   return {
     type: `urn:onbrand:error:${code}`,
     title: titles[code],

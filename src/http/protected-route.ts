@@ -9,7 +9,9 @@ import { problemResponses } from './errors.js'
 /** The extension field that records a route's scope in the OpenAPI document (the auth tests read it). */
 export const SCOPE_EXTENSION = 'x-onbrand-scope'
 
-type ProtectedEnv = AppEnv & { Variables: AppEnv['Variables'] & { apiKey: NonNullable<AppEnv['Variables']['apiKey']> } }
+type ProtectedEnv = AppEnv & {
+  Variables: AppEnv['Variables'] & { apiKey: NonNullable<AppEnv['Variables']['apiKey']> }
+}
 
 export function requireScope(db: Queryable, scope: Scope): MiddlewareHandler<ProtectedEnv> {
   return async (c, next) => {

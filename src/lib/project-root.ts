@@ -11,7 +11,8 @@ export function projectRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'migrations')) && existsSync(join(dir, 'package.json'))) return dir
     const parent = dirname(dir)
-    if (parent === dir) throw new Error('could not find the Onbrand project root (migrations/ beside package.json)')
+    if (parent === dir)
+      throw new Error('could not find the Onbrand project root (migrations/ beside package.json)')
     dir = parent
   }
 }

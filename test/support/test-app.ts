@@ -10,6 +10,11 @@ import type { AppEnv } from '../../src/http/context.js'
 import { createLogger } from '../../src/logger.js'
 import { createTestDatabase } from './test-db.js'
 
+/** Tests read arbitrary JSON bodies; typing each one would only restate the assertions. */
+export async function json(res: Response): Promise<any> {
+  return res.json()
+}
+
 export interface TestApp {
   app: OpenAPIHono<AppEnv>
   db: Database

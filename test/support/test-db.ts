@@ -7,7 +7,9 @@ import { type Database, openDatabase } from '../../src/db/pool.js'
  * A migrated database of this test file's own: an in-memory PGlite by default, or a fresh database on
  * the PostgreSQL server named by TEST_DATABASE_URL (dropped again by close()).
  */
-export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<Database & { url?: string }> {
+export async function createTestDatabase(
+  options: { migrate?: boolean } = {},
+): Promise<Database & { url?: string }> {
   const serverUrl = process.env.TEST_DATABASE_URL
   if (!serverUrl) {
     const db = await openDatabase({ dataDir: 'memory://', poolSize: 1 })

@@ -1,6 +1,12 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { createPgConfig } from '@electric-sql/pglite/node-postgres'
+import { vector } from '@electric-sql/pglite-pgvector'
 import pg from 'pg'
-import { ensureVectorAvailable, migrate } from '../../src/db/migrate.js'
+import { ensureVectorAvailable, loadMigrations, migrate } from '../../src/db/migrate.js'
 import { type Database, openDatabase } from '../../src/db/pool.js'
 
 /**
@@ -12,9 +18,8 @@ export async function createTestDatabase(
 ): Promise<Database & { url?: string }> {
   const serverUrl = process.env.TEST_DATABASE_URL
   if (!serverUrl) {
-    const db = await openDatabase({ dataDir: 'memory://', poolSize: 1 })
-    if (options.migrate !== false) await migrate(db.pool)
-    return db
+    if (options.migrate === false) return openDatabase({ dataDir: 'memory://', poolSize: 1 })
+    return openMigratedPglite()
   }
   const name = `onbrand_test_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: serverUrl })
@@ -34,6 +39,43 @@ export async function createTestDatabase(
       await cleanup.connect()
       await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await cleanup.end()
+    },
+  }
+}
+
+/**
+ * initdb inside PGlite takes seconds; loading a migrated data folder saved by an earlier test file
+ * takes a fraction of that. The saved copy is keyed by the migrations, so a schema change makes a new one.
+ */
+async function openMigratedPglite(): Promise<Database> {
+  const key = createHash('sha256')
+    .update(loadMigrations().map((m) => m.checksum).join(','))
+    .digest('hex')
+    .slice(0, 16)
+  const templatePath = join(tmpdir(), `onbrand-pglite-template-${key}.tar`)
+  if (!existsSync(templatePath)) {
+    const fresh = await PGlite.create({ dataDir: 'memory://', extensions: { vector } })
+    const pool = new pg.Pool({ ...createPgConfig(fresh), max: 1, idleTimeoutMillis: 0 })
+    await migrate(pool)
+    await pool.end()
+    const dump = await fresh.dumpDataDir('none')
+    await fresh.close()
+    const partial = `${templatePath}.${process.pid}.tmp`
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()))
+    renameSync(partial, templatePath)
+  }
+  const pglite = await PGlite.create({
+    dataDir: 'memory://',
+    extensions: { vector },
+    loadDataDir: new Blob([readFileSync(templatePath)]),
+  })
+  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 })
+  return {
+    pool,
+    kind: 'embedded',
+    close: async () => {
+      await pool.end()
+      await pglite.close()
     },
   }
 }

@@ -49,7 +49,11 @@ export async function createTestDatabase(
  */
 async function openMigratedPglite(): Promise<Database> {
   const key = createHash('sha256')
-    .update(loadMigrations().map((m) => m.checksum).join(','))
+    .update(
+      loadMigrations()
+        .map((m) => m.checksum)
+        .join(','),
+    )
     .digest('hex')
     .slice(0, 16)
   const templatePath = join(tmpdir(), `onbrand-pglite-template-${key}.tar`)

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
-import { createPgConfig } from '@electric-sql/pglite/node-postgres'
+import { createPgConfig, PglitePgConnection } from '@electric-sql/pglite/node-postgres'
 import { vector } from '@electric-sql/pglite-pgvector'
 import pg from 'pg'
 import { acquireDataDirLock } from './data-dir-lock.js'
@@ -35,15 +35,29 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return openEmbeddedDatabase(options.dataDir)
 }
 
+/**
+ * A `pg.Pool` over one PGlite instance. PGlite is a single session, so the pool holds one client.
+ * Each client gets its own protocol adapter: pg-pool destroys a client after any failed
+ * `pool.query` (a unique violation, say), and with one adapter shared by all clients that would leave
+ * every later query on a dead connection.
+ */
+export function createPglitePool(pglite: PGlite): pg.Pool {
+  const { connection: _shared, ...config } = createPgConfig(pglite)
+  class PgliteClient extends pg.Client {
+    constructor(clientConfig?: pg.ClientConfig) {
+      super({ ...clientConfig, connection: new PglitePgConnection({ pglite }) } as pg.ClientConfig)
+    }
+  }
+  return new pg.Pool({ ...config, Client: PgliteClient, max: 1, idleTimeoutMillis: 0 })
+}
+
 async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
   const inMemory = dataDir.startsWith('memory://')
   const releaseLock = inMemory ? () => {} : acquireDataDirLock(dataDir)
   try {
     if (!inMemory) mkdirSync(dataDir, { recursive: true })
     const pglite = await PGlite.create({ dataDir, extensions: { vector } })
-    // PGlite is one connection: the pool must hold exactly one client and never retire it,
-    // because every client shares the same underlying connection object.
-    const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 })
+    const pool = createPglitePool(pglite)
     return {
       pool,
       kind: 'embedded',

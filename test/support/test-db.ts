@@ -3,11 +3,10 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { createPgConfig } from '@electric-sql/pglite/node-postgres'
 import { vector } from '@electric-sql/pglite-pgvector'
 import pg from 'pg'
 import { ensureVectorAvailable, loadMigrations, migrate } from '../../src/db/migrate.js'
-import { type Database, openDatabase } from '../../src/db/pool.js'
+import { createPglitePool, type Database, openDatabase } from '../../src/db/pool.js'
 
 /**
  * A migrated database of this test file's own: an in-memory PGlite by default, or a fresh database on
@@ -59,7 +58,7 @@ async function openMigratedPglite(): Promise<Database> {
   const templatePath = join(tmpdir(), `onbrand-pglite-template-${key}.tar`)
   if (!existsSync(templatePath)) {
     const fresh = await PGlite.create({ dataDir: 'memory://', extensions: { vector } })
-    const pool = new pg.Pool({ ...createPgConfig(fresh), max: 1, idleTimeoutMillis: 0 })
+    const pool = createPglitePool(fresh)
     await migrate(pool)
     await pool.end()
     const dump = await fresh.dumpDataDir('none')
@@ -73,7 +72,7 @@ async function openMigratedPglite(): Promise<Database> {
     extensions: { vector },
     loadDataDir: new Blob([readFileSync(templatePath)]),
   })
-  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 })
+  const pool = createPglitePool(pglite)
   return {
     pool,
     kind: 'embedded',

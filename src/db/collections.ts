@@ -68,6 +68,11 @@ export async function findCollectionByName(db: Queryable, name: string): Promise
   return rows[0]
 }
 
+export async function findCollectionById(db: Queryable, id: number): Promise<CollectionRow | undefined> {
+  const { rows } = await db.query<CollectionRow>(`SELECT ${COLUMNS} FROM collections WHERE id = $1`, [id])
+  return rows[0]
+}
+
 export async function listCollections(db: Queryable): Promise<CollectionRow[]> {
   const { rows } = await db.query<CollectionRow>(`SELECT ${COLUMNS} FROM collections ORDER BY name`)
   return rows

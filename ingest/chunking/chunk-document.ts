@@ -1,0 +1,38 @@
+import type { LoadedDocument, LoadOptions } from '../loaders/types.js'
+import { type ChunkDraft, type ChunkOptions, makeChunk, sha256 } from './chunk.js'
+import { chunkGuideline, chunkPlainText } from './chunk-guideline.js'
+import { splitByTokens } from './split-tokens.js'
+import { countTokens } from './tokenizer.js'
+
+// Bump when chunking changes in a way that should re-chunk stored documents.
+const CHUNKER_VERSION = 1
+
+/** Guidelines by structure; a product is one chunk (its title as heading path) unless it is long. */
+export function chunkDocument(doc: LoadedDocument, options: ChunkOptions): ChunkDraft[] {
+  if (doc.kind === 'guideline') {
+    return doc.plain
+      ? chunkPlainText({ title: doc.title, text: doc.body }, options)
+      : chunkGuideline({ title: doc.title, markdown: doc.body }, options)
+  }
+  const text = doc.body === '' ? doc.title : doc.body
+  const budget = Math.max(16, options.maxTokens - countTokens(`${doc.title}\n\n`))
+  return splitByTokens(text, budget, options.overlapTokens).map((piece, i) => makeChunk(i, doc.title, piece))
+}
+
+/**
+ * A document's hash covers its source and every option that changes its chunks, so changing the
+ * chunk size or the id column re-chunks instead of counting the document as unchanged.
+ */
+export function documentHash(doc: LoadedDocument, load: LoadOptions, chunk: ChunkOptions): string {
+  const settings = JSON.stringify({
+    v: CHUNKER_VERSION,
+    kind: doc.kind,
+    title: doc.title,
+    idColumn: load.idColumn ?? null,
+    textColumns: load.textColumns ?? null,
+    titleColumn: load.titleColumn ?? null,
+    maxTokens: chunk.maxTokens,
+    overlapTokens: chunk.overlapTokens,
+  })
+  return sha256(`${settings}\n${doc.raw}`)
+}

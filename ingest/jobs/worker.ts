@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { collectionsWithUnembeddedChunks } from '../../src/db/chunks.js'
+import { findCollectionById } from '../../src/db/collections.js'
+import {
+  claimJob,
+  enqueueBackfillIfIdle,
+  failExhaustedJobs,
+  findJob,
+  type IngestJobRow,
+  releaseJob,
+  renewLease,
+} from '../../src/db/ingest-jobs.js'
+import type { IngestDeps } from '../pipeline/deps.js'
+import type { JobProgress } from '../pipeline/progress.js'
+import { type JobOutcome, runJob } from '../pipeline/run-job.js'
+
+// A job that has killed this many workers is failed rather than handed to the next one.
+const MAX_ATTEMPTS = 5
+// How often an idle worker looks for chunks left without embeddings, and how long a failed backfill rests.
+const BACKFILL_CHECK_MS = 30_000
+const BACKFILL_COOLDOWN_MS = 10 * 60_000
+
+export interface WorkerOptions {
+  deps: IngestDeps
+  workerId?: string
+  pollIntervalMs?: number
+  leaseMs?: number
+  /** Only this job (the CLI works on the job it created); the worker stops once it is done. */
+  onlyJobId?: string
+  /** Queue backfills by itself when chunks lack embeddings and a provider is configured. Default true. */
+  autoBackfill?: boolean
+  onProgress?: (job: IngestJobRow, progress: JobProgress) => void
+  onJobDone?: (job: IngestJobRow, outcome: JobOutcome) => void
+}
+
+export interface WorkerHandle {
+  readonly workerId: string
+  /** Resolves when the worker has stopped by itself (onlyJobId finished) or after stop(). */
+  readonly done: Promise<void>
+  /** Stop polling; a job in progress is handed back to the queue with its progress kept. */
+  stop(): Promise<void>
+}
+
+export function defaultWorkerId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+}
+
+/**
+ * Poll for ingest jobs and run them one at a time, renewing the lease while working. Several workers
+ * (in several processes) can share a database: claims skip locked rows, and a job whose worker died
+ * is reclaimed once its lease has run out.
+ */
+export function startWorker(options: WorkerOptions): WorkerHandle {
+  const { deps } = options
+  const workerId = options.workerId ?? defaultWorkerId()
+  const pollMs = options.pollIntervalMs ?? deps.config.WORKER_POLL_MS
+  const leaseMs = options.leaseMs ?? deps.config.JOB_LEASE_MS
+  const log = deps.logger.child({ workerId })
+  const stopping = new AbortController()
+  const hasProvider = deps.createEmbedder('probe', 1) !== undefined
+  let lastBackfillCheck = 0
+
+  const runClaimed = async (job: IngestJobRow): Promise<JobOutcome> => {
+    const jobAbort = new AbortController()
+    const onStop = () => jobAbort.abort(new Error('worker stopping'))
+    stopping.signal.addEventListener('abort', onStop, { once: true })
+    const heartbeat = setInterval(
+      () => {
+        renewLease(deps.db.pool, job.id, workerId, leaseMs).then(
+          (held) => {
+            if (!held) jobAbort.abort(new Error('lease lost'))
+          },
+          (error: unknown) => log.warn({ err: error, jobId: job.id }, 'renewing the job lease failed'),
+        )
+      },
+      Math.max(100, Math.floor(leaseMs / 3)),
+    )
+    try {
+      log.info({ jobId: job.id, mode: job.mode, attempt: job.attempts }, 'ingest job started')
+      const outcome = await runJob(deps, job, workerId, {
+        signal: jobAbort.signal,
+        onProgress: (progress) => options.onProgress?.(job, progress),
+      })
+      if (outcome === 'stopped') await releaseJob(deps.db.pool, job.id, workerId)
+      log.info({ jobId: job.id, outcome }, 'ingest job ended')
+      return outcome
+    } finally {
+      clearInterval(heartbeat)
+      stopping.signal.removeEventListener('abort', onStop)
+    }
+  }
+
+  const loop = async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        await failExhaustedJobs(deps.db.pool, MAX_ATTEMPTS)
+        const job = await claimJob(deps.db.pool, workerId, leaseMs, options.onlyJobId)
+        if (job) {
+          const outcome = await runClaimed(job)
+          options.onJobDone?.(job, outcome)
+          if (options.onlyJobId !== undefined && outcome !== 'stopped') return
+          continue
+        }
+        if (options.onlyJobId !== undefined) {
+          const status = (await findJob(deps.db.pool, options.onlyJobId))?.status
+          if (status === undefined || status === 'succeeded' || status === 'failed') return
+        }
+        if (options.onlyJobId === undefined && options.autoBackfill !== false && hasProvider) {
+          if (Date.now() - lastBackfillCheck >= BACKFILL_CHECK_MS) {
+            lastBackfillCheck = Date.now()
+            if (await queueBackfills()) continue
+          }
+        }
+      } catch (error) {
+        log.error({ err: error }, 'ingest worker iteration failed; retrying after the poll interval')
+      }
+      await sleep(pollMs, stopping.signal)
+    }
+  }
+
+  const queueBackfills = async (): Promise<boolean> => {
+    let queued = false
+    for (const id of await collectionsWithUnembeddedChunks(deps.db.pool)) {
+      const collection = await findCollectionById(deps.db.pool, id)
+      if (!collection || !deps.createEmbedder(collection.embeddingModel, collection.embeddingDimensions))
+        continue
+      const job = await enqueueBackfillIfIdle(deps.db.pool, id, BACKFILL_COOLDOWN_MS)
+      if (job) {
+        log.info({ jobId: job.id, collection: collection.name }, 'queued a backfill of missing embeddings')
+        queued = true
+      }
+    }
+    return queued
+  }
+
+  const done = loop()
+  return {
+    workerId,
+    done,
+    stop: async () => {
+      stopping.abort()
+      await done
+    },
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}

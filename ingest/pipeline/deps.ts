@@ -1,0 +1,29 @@
+import type { Logger } from 'pino'
+import type { Config } from '../../src/config.js'
+import type { Database } from '../../src/db/pool.js'
+import type { EmbedderFactory } from '../../src/embedding/embedder.js'
+import type { Metrics } from '../../src/observability/metrics.js'
+
+export type IngestConfig = Pick<
+  Config,
+  | 'CHUNK_MAX_TOKENS'
+  | 'CHUNK_OVERLAP_TOKENS'
+  | 'EMBEDDING_BATCH_SIZE'
+  | 'EMBEDDING_CONCURRENCY'
+  | 'EMBEDDING_MAX_RETRIES'
+  | 'INGEST_GROUP_DOCUMENTS'
+  | 'JOB_LEASE_MS'
+  | 'WORKER_POLL_MS'
+>
+
+/** What ingestion needs from the outside; the API, the worker and the CLI all build one. */
+export interface IngestDeps {
+  db: Database
+  config: IngestConfig
+  createEmbedder: EmbedderFactory
+  logger: Logger
+  /** The app's metrics, when ingestion runs beside it (the server's worker); counts embedded and reused chunks. */
+  metrics?: Metrics
+  /** Backoff base for embedding retries (tests shorten it). */
+  retryBaseMs?: number
+}

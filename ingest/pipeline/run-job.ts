@@ -1,0 +1,138 @@
+import type pg from 'pg'
+import { findCollectionById } from '../../src/db/collections.js'
+import { deleteDocumentsNotIn } from '../../src/db/documents.js'
+import { finishJob, type IngestJobRow, readJobFiles, saveJobProgress } from '../../src/db/ingest-jobs.js'
+import { withTransaction } from '../../src/db/transaction.js'
+import { EmbeddingDimensionError, EmbeddingProviderError } from '../../src/embedding/openai-embedder.js'
+import { loadFiles } from '../loaders/load-files.js'
+import type { IngestIssue } from '../loaders/types.js'
+import { backfillEmbeddings } from './backfill.js'
+import type { IngestDeps } from './deps.js'
+import { ingestDocuments } from './ingest-documents.js'
+import { JobOptions } from './job-options.js'
+import { type JobProgress, resumeProgress } from './progress.js'
+
+/** The job was taken over by another worker (our lease ran out): stop without touching it further. */
+export class LeaseLostError extends Error {
+  constructor() {
+    super('The job lease was lost to another worker.')
+    this.name = 'LeaseLostError'
+  }
+}
+
+export type JobOutcome = 'succeeded' | 'failed' | 'lost' | 'stopped'
+
+/**
+ * Run one claimed job to the end. Safe to call again on a job another worker abandoned: the files
+ * come from the database, loading is deterministic, and work resumes from the saved cursor.
+ */
+export async function runJob(
+  deps: IngestDeps,
+  job: IngestJobRow,
+  workerId: string,
+  options: { signal?: AbortSignal; onProgress?: (progress: JobProgress) => void } = {},
+): Promise<JobOutcome> {
+  const save = async (progress: JobProgress, client?: pg.PoolClient, errors?: IngestIssue[]) => {
+    if (!(await saveJobProgress(client ?? deps.db.pool, job.id, workerId, progress, errors)))
+      throw new LeaseLostError()
+    options.onProgress?.(progress)
+  }
+  try {
+    await execute(deps, job, save, options.signal)
+    if (!(await finishJob(deps.db.pool, job.id, workerId, { status: 'succeeded' }))) return 'lost'
+    return 'succeeded'
+  } catch (error) {
+    if (error instanceof LeaseLostError) return 'lost'
+    if (options.signal?.aborted) return 'stopped'
+    const message = describeFailure(error)
+    if (message === undefined)
+      deps.logger.error({ err: error, jobId: job.id }, 'ingest job failed unexpectedly')
+    const detail = message ?? 'The job failed unexpectedly; the worker log has the details.'
+    return (await finishJob(deps.db.pool, job.id, workerId, { status: 'failed', error: detail }))
+      ? 'failed'
+      : 'lost'
+  }
+}
+
+type Save = (progress: JobProgress, client?: pg.PoolClient, errors?: IngestIssue[]) => Promise<void>
+
+async function execute(deps: IngestDeps, job: IngestJobRow, save: Save, signal?: AbortSignal): Promise<void> {
+  const collection = await findCollectionById(deps.db.pool, job.collectionId)
+  if (!collection) throw new JobInputError('The collection of this job no longer exists.')
+  const embedder = deps.createEmbedder(collection.embeddingModel, collection.embeddingDimensions)
+
+  if (job.mode === 'backfill') {
+    if (!embedder) {
+      throw new JobInputError(
+        'No embedding provider is configured: set OPENAI_BASE_URL and/or OPENAI_API_KEY.',
+      )
+    }
+    const progress = resumeProgress(job.progress, 0)
+    await backfillEmbeddings(deps, { collection, embedder, progress, save: (p) => save(p), signal })
+    progress.phase = 'done'
+    await save(progress)
+    return
+  }
+
+  const parsed = JobOptions.safeParse(job.options)
+  if (!parsed.success) throw new JobInputError('The job options are invalid.')
+  const { maxTokens, overlapTokens, ...load } = parsed.data
+  const files = await readJobFiles(deps.db.pool, job.id)
+  const { documents, errors } = loadFiles(files, load)
+  const progress = resumeProgress(job.progress, documents.length)
+  progress.files.total = files.length
+  progress.documents.total = documents.length
+  progress.errors = errors.length
+  await save(progress, undefined, errors)
+  const deletionDone = progress.phase === 'done'
+
+  await ingestDocuments(deps, {
+    collection,
+    embedder,
+    documents,
+    load,
+    chunking: { maxTokens, overlapTokens },
+    progress,
+    save: (p, client) => save(p, client),
+    signal,
+  })
+
+  if (job.mode === 'sync' && !deletionDone) {
+    progress.phase = 'deleting'
+    // A file that could not be read at all would look like "all its documents were removed".
+    const unreadable = errors.filter((issue) => issue.row === undefined)
+    if (unreadable.length > 0) {
+      errors.push({
+        file: '(sync)',
+        message: `No documents were deleted because ${unreadable.length} file(s) could not be read; fix them and run again.`,
+      })
+      progress.errors = errors.length
+      await save(progress, undefined, errors)
+    } else {
+      const kinds = load.kind ? [load.kind] : [...new Set(documents.map((doc) => doc.kind))]
+      await withTransaction(deps.db.pool, async (client) => {
+        const deleted = await deleteDocumentsNotIn(
+          client,
+          collection.id,
+          kinds,
+          documents.map((doc) => doc.sourceId),
+        )
+        progress.documents.deleted += deleted
+        progress.phase = 'done'
+        await save(progress, client)
+      })
+    }
+  }
+  progress.phase = 'done'
+  await save(progress)
+}
+
+/** A failure the admin can act on, shown as the job's error. */
+class JobInputError extends Error {}
+
+function describeFailure(error: unknown): string | undefined {
+  if (error instanceof JobInputError) return error.message
+  if (error instanceof EmbeddingDimensionError) return error.message
+  if (error instanceof EmbeddingProviderError) return `Embedding failed: ${error.message}`
+  return undefined
+}

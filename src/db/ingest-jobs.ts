@@ -1,0 +1,204 @@
+import type pg from 'pg'
+import { type Queryable, withTransaction } from './transaction.js'
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
+export type JobMode = 'upsert' | 'sync' | 'backfill'
+
+export interface IngestJobRow {
+  id: string
+  collectionId: number
+  status: JobStatus
+  mode: JobMode
+  options: Record<string, unknown>
+  progress: Record<string, unknown>
+  errors: unknown[]
+  error: string | null
+  attempts: number
+  lockedBy: string | null
+  lockedUntil: Date | null
+  createdBy: string | null
+  createdAt: Date
+  startedAt: Date | null
+  finishedAt: Date | null
+}
+
+const COLUMNS = `id, collection_id AS "collectionId", status, mode, options, progress, errors, error, attempts,
+  locked_by AS "lockedBy", locked_until AS "lockedUntil", created_by AS "createdBy", created_at AS "createdAt",
+  started_at AS "startedAt", finished_at AS "finishedAt"`
+
+// Claims are serialised so two workers never start jobs of one collection side by side.
+const CLAIM_LOCK_KEY = 7_201_555_003
+
+export async function insertJob(
+  db: Queryable,
+  job: { collectionId: number; mode: JobMode; options: Record<string, unknown>; createdBy?: string | null },
+): Promise<IngestJobRow> {
+  const { rows } = await db.query<IngestJobRow>(
+    `INSERT INTO ingest_jobs (collection_id, mode, options, created_by) VALUES ($1, $2, $3::jsonb, $4)
+     RETURNING ${COLUMNS}`,
+    [job.collectionId, job.mode, JSON.stringify(job.options), job.createdBy ?? null],
+  )
+  return rows[0]!
+}
+
+export async function insertJobFile(
+  db: Queryable,
+  jobId: string,
+  file: { ordinal: number; name: string; content: Uint8Array },
+): Promise<void> {
+  await db.query('INSERT INTO ingest_job_files (job_id, ordinal, name, content) VALUES ($1, $2, $3, $4)', [
+    jobId,
+    file.ordinal,
+    file.name,
+    Buffer.from(file.content.buffer, file.content.byteOffset, file.content.byteLength),
+  ])
+}
+
+export async function readJobFiles(
+  db: Queryable,
+  jobId: string,
+): Promise<{ name: string; content: Buffer }[]> {
+  const { rows } = await db.query<{ name: string; content: Buffer }>(
+    'SELECT name, content FROM ingest_job_files WHERE job_id = $1 ORDER BY ordinal',
+    [jobId],
+  )
+  return rows
+}
+
+export async function findJob(db: Queryable, id: string): Promise<IngestJobRow | undefined> {
+  const { rows } = await db.query<IngestJobRow>(`SELECT ${COLUMNS} FROM ingest_jobs WHERE id = $1`, [id])
+  return rows[0]
+}
+
+/**
+ * Take the oldest queued job, or a running one whose lease ran out (its worker died), skipping rows
+ * other workers hold and collections that already have a live job. Bumps `attempts`.
+ */
+export async function claimJob(
+  db: pg.Pool | pg.PoolClient,
+  workerId: string,
+  leaseMs: number,
+  onlyJobId?: string,
+): Promise<IngestJobRow | undefined> {
+  return withTransaction(db, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK_KEY])
+    const { rows } = await client.query<IngestJobRow>(
+      `UPDATE ingest_jobs SET status = 'running', locked_by = $1,
+         locked_until = now() + $2 * interval '1 millisecond', attempts = attempts + 1,
+         started_at = coalesce(started_at, now())
+       WHERE id = (
+         SELECT j.id FROM ingest_jobs j
+         WHERE (j.status = 'queued' OR (j.status = 'running' AND j.locked_until < now()))
+           AND ($3::uuid IS NULL OR j.id = $3)
+           AND NOT EXISTS (
+             SELECT 1 FROM ingest_jobs r WHERE r.collection_id = j.collection_id AND r.id <> j.id
+               AND r.status = 'running' AND r.locked_until >= now())
+         ORDER BY j.created_at, j.id
+         LIMIT 1
+         FOR UPDATE SKIP LOCKED)
+       RETURNING ${COLUMNS}`,
+      [workerId, leaseMs, onlyJobId ?? null],
+    )
+    return rows[0]
+  })
+}
+
+/** Extend the lease; false means another worker has taken the job over. */
+export async function renewLease(
+  db: Queryable,
+  jobId: string,
+  workerId: string,
+  leaseMs: number,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE ingest_jobs SET locked_until = now() + $3 * interval '1 millisecond'
+     WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, workerId, leaseMs],
+  )
+  return (rowCount ?? 0) > 0
+}
+
+/** Save progress (and errors when given) if this worker still holds the job. */
+export async function saveJobProgress(
+  db: Queryable,
+  jobId: string,
+  workerId: string,
+  progress: object,
+  errors?: unknown[],
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE ingest_jobs SET progress = $3::jsonb, errors = coalesce($4::jsonb, errors)
+     WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, workerId, JSON.stringify(progress), errors === undefined ? null : JSON.stringify(errors)],
+  )
+  return (rowCount ?? 0) > 0
+}
+
+export async function finishJob(
+  db: Queryable,
+  jobId: string,
+  workerId: string,
+  outcome: { status: 'succeeded' | 'failed'; error?: string },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE ingest_jobs SET status = $3, error = $4, finished_at = now(), locked_by = NULL, locked_until = NULL
+     WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, workerId, outcome.status, outcome.error ?? null],
+  )
+  return (rowCount ?? 0) > 0
+}
+
+/** Hand a job back to the queue (worker stopping); progress is kept so the next one resumes. */
+export async function releaseJob(db: Queryable, jobId: string, workerId: string): Promise<void> {
+  await db.query(
+    `UPDATE ingest_jobs SET status = 'queued', locked_by = NULL, locked_until = NULL
+     WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, workerId],
+  )
+}
+
+/** Fail jobs that keep killing their workers instead of reclaiming them forever. */
+export async function failExhaustedJobs(db: Queryable, maxAttempts: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE ingest_jobs SET status = 'failed', finished_at = now(), locked_by = NULL, locked_until = NULL,
+       error = 'The job was started ' || attempts || ' times and its worker stopped each time; giving up.'
+     WHERE status = 'running' AND locked_until < now() AND attempts >= $1`,
+    [maxAttempts],
+  )
+  return rowCount ?? 0
+}
+
+/**
+ * Queue a backfill for a collection unless it already has a live job or a recent backfill failed
+ * (a broken provider must not turn into a loop of failing jobs).
+ */
+export async function enqueueBackfillIfIdle(
+  db: pg.Pool | pg.PoolClient,
+  collectionId: number,
+  cooldownMs: number,
+): Promise<IngestJobRow | undefined> {
+  return withTransaction(db, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK_KEY])
+    const { rows } = await client.query<IngestJobRow>(
+      `INSERT INTO ingest_jobs (collection_id, mode, options)
+       SELECT $1, 'backfill', '{"automatic": true}'::jsonb
+       WHERE NOT EXISTS (
+         SELECT 1 FROM ingest_jobs WHERE collection_id = $1 AND (status IN ('queued', 'running')
+           OR (mode = 'backfill' AND status = 'failed' AND finished_at > now() - $2 * interval '1 millisecond')))
+       RETURNING ${COLUMNS}`,
+      [collectionId, cooldownMs],
+    )
+    return rows[0]
+  })
+}
+
+export async function lastJobOfCollection(
+  db: Queryable,
+  collectionId: number,
+): Promise<IngestJobRow | undefined> {
+  const { rows } = await db.query<IngestJobRow>(
+    `SELECT ${COLUMNS} FROM ingest_jobs WHERE collection_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`,
+    [collectionId],
+  )
+  return rows[0]
+}

@@ -1,0 +1,104 @@
+import { type OpenAPIHono, z } from '@hono/zod-openapi'
+import { requireCollection } from '../../../../ingest/collections/manage-collections.js'
+import { describeJob, submitIngest } from '../../../../ingest/jobs/submit-ingest.js'
+import type { AppDeps } from '../../../app.js'
+import type { AppEnv } from '../../context.js'
+import { problemResponses } from '../../errors.js'
+import { limitBody } from '../../middleware/body-limit.js'
+import { protectedRoute } from '../../protected-route.js'
+import { requireUtf8Json } from '../../utf8-json.js'
+import { assertCollectionAllowed } from '../collections/collections.routes.js'
+import { CollectionName } from '../collections/collections.schemas.js'
+import { IngestJob, IngestRecordsRequest, IngestUploadForm, JobAccepted } from './ingest.schemas.js'
+
+const UPLOAD_PATH = /^\/v1\/collections\/[^/]+\/ingest\/?$/
+
+/** Uploads get MAX_UPLOAD_BYTES instead of the global MAX_BODY_BYTES (see createApp). */
+export function isUploadPath(path: string): boolean {
+  return UPLOAD_PATH.test(path)
+}
+
+export function registerIngestRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+  const db = deps.db.pool
+  app.use('/v1/collections/:name/ingest', limitBody(deps.config.MAX_UPLOAD_BYTES))
+  app.use('/v1/collections/:name/ingest', requireUtf8Json())
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'post',
+      path: '/v1/collections/{name}/ingest',
+      tags: ['ingest'],
+      summary: 'Queue an ingest of uploaded files or JSON product records',
+      description:
+        'Multipart: repeat the `files` field per file (Markdown/MDX, text, HTML, CSV, JSON, JSONL). JSON: ' +
+        '`{"records": [...]}` of product objects. Answers 202 at once; follow the job at statusUrl.',
+      request: {
+        params: z.object({ name: CollectionName }),
+        body: {
+          required: false,
+          content: {
+            'multipart/form-data': { schema: IngestUploadForm },
+            'application/json': { schema: IngestRecordsRequest },
+          },
+        },
+      },
+      responses: {
+        202: { description: 'Queued', content: { 'application/json': { schema: JobAccepted } } },
+        ...problemResponses(400, 404, 413, 415),
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param')
+      const key = c.get('apiKey')
+      assertCollectionAllowed(key, name)
+      const collection = await requireCollection(db, name)
+      // Each validator ran only for its own content type; the other one holds {}.
+      const form = c.req.valid('form') as IngestUploadForm
+      const json = c.req.valid('json') as IngestRecordsRequest
+      const uploads = form.files === undefined ? [] : Array.isArray(form.files) ? form.files : [form.files]
+      const files = await Promise.all(
+        uploads.map(async (file) => ({ name: file.name, content: new Uint8Array(await file.arrayBuffer()) })),
+      )
+      const job = await submitIngest(deps, {
+        collection,
+        mode: form.mode ?? json.mode ?? 'upsert',
+        files,
+        records: json.records,
+        options: {
+          kind: form.kind ?? (json.records ? 'product' : undefined),
+          idColumn: form.idColumn ?? json.idColumn,
+          titleColumn: form.titleColumn ?? json.titleColumn,
+          textColumns:
+            json.textColumns ??
+            form.textColumns
+              ?.split(',')
+              .map((column) => column.trim())
+              .filter(Boolean),
+        },
+        createdBy: key.id,
+      })
+      const statusUrl = `/v1/ingest-jobs/${job.id}`
+      c.header('Location', statusUrl)
+      return c.json({ jobId: job.id, status: job.status, collection: collection.name, statusUrl }, 202)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'get',
+      path: '/v1/ingest-jobs/{id}',
+      tags: ['ingest'],
+      summary: 'Progress, counters, ETA and per-file errors of an ingest job',
+      request: { params: z.object({ id: z.string().uuid() }) },
+      responses: {
+        200: { description: 'The job', content: { 'application/json': { schema: IngestJob } } },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => {
+      const job = await describeJob(db, c.req.valid('param').id)
+      assertCollectionAllowed(c.get('apiKey'), job.collection)
+      return c.json(job, 200)
+    },
+  )
+}

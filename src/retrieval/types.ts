@@ -6,13 +6,61 @@ export const RetrievalFilters = z
     kind: z.enum(['guideline', 'product']).optional(),
     sourcePrefix: z.string().min(1).max(1024).optional(),
     metadata: z
-      .record(z.string().max(200), z.json())
+      // Not z.json(): it is recursive and the OpenAPI generator recurses forever on it.
+      .record(
+        z.string().max(200),
+        z.union([
+          z.string(),
+          z.number(),
+          z.boolean(),
+          z.null(),
+          z.array(z.unknown()),
+          z.record(z.string(), z.unknown()),
+        ]),
+      )
       .optional()
       .openapi({ description: 'JSON containment on document metadata, e.g. {"locale": "en-AU"}' }),
   })
   .strict()
   .openapi('RetrievalFilters')
 export type RetrievalFilters = z.infer<typeof RetrievalFilters>
+
+/** Bounds every caller is held to, over HTTP or in-process (generation calls `retrieve` directly). */
+export const RETRIEVAL_LIMITS = {
+  queryMaxChars: 2000,
+  kMin: 1,
+  kMax: 50,
+  kDefault: 8,
+  budgetMin: 1,
+  budgetMax: 32_000,
+  budgetDefault: 4000,
+  efSearchMin: 10,
+  efSearchMax: 1000,
+} as const
+
+const L = RETRIEVAL_LIMITS
+
+/** The input rules of `retrieve`, shared by the HTTP body schema so both paths reject the same things. */
+export const RetrieveRequest = z
+  .object({
+    collection: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a collection name: lowercase letters, digits, - and _'),
+    query: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(L.queryMaxChars, `must be at most ${L.queryMaxChars} characters`),
+    k: z.number().int().min(L.kMin).max(L.kMax).default(L.kDefault),
+    filters: RetrievalFilters.optional(),
+    budgetTokens: z.number().int().min(L.budgetMin).max(L.budgetMax).default(L.budgetDefault),
+    efSearch: z.number().int().min(L.efSearchMin).max(L.efSearchMax).optional().openapi({
+      description: 'HNSW search breadth for this query (pgvector hnsw.ef_search), up to the server maximum.',
+    }),
+  })
+  .strict()
+  .openapi('RetrieveRequest')
+export type RetrieveRequest = z.infer<typeof RetrieveRequest>
 
 export interface RetrieveInput {
   collection: string
@@ -27,6 +75,11 @@ export interface RetrieveInput {
   signal?: AbortSignal
 }
 
+/**
+ * Scores of the best chunk in a passage: `vector` is cosine similarity (1 − distance), `lexical` is
+ * ts_rank_cd normalised to 0–1 (rank / (rank + 1)), `fused` the reciprocal-rank-fusion score. A
+ * null means that arm did not return the chunk.
+ */
 export interface PassageScores {
   vector: number | null
   lexical: number | null

@@ -1,0 +1,75 @@
+import { type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { AppDeps } from '../../../app.js'
+import { canUseCollection } from '../../../auth/api-keys.js'
+import { retrievalDepsFor } from '../../../retrieval/deps.js'
+import { retrieve } from '../../../retrieval/retrieve.js'
+import { RetrieveRequest } from '../../../retrieval/types.js'
+import type { AppEnv } from '../../context.js'
+import { AppError, problemResponses } from '../../errors.js'
+import { protectedRoute } from '../../protected-route.js'
+
+const PassageSchema = z
+  .object({
+    documentId: z.number().int(),
+    sourceId: z.string(),
+    title: z.string(),
+    kind: z.enum(['guideline', 'product']),
+    headingPath: z.string().openapi({ example: 'Voice and tone > Grammar' }),
+    text: z.string(),
+    chunkIds: z.array(z.number().int()).openapi({ description: 'Adjacent chunks merged into this passage' }),
+    tokens: z.number().int(),
+    metadata: z.record(z.string(), z.unknown()),
+    scores: z.object({
+      vector: z
+        .number()
+        .nullable()
+        .openapi({ description: 'Cosine similarity; null if the vector arm missed it' }),
+      lexical: z
+        .number()
+        .nullable()
+        .openapi({ description: 'ts_rank_cd / (1 + ts_rank_cd); null if no word matched' }),
+      fused: z.number().openapi({ description: 'Reciprocal rank fusion score' }),
+    }),
+  })
+  .openapi('Passage')
+
+const RetrieveResponse = z
+  .object({
+    collection: z.string(),
+    mode: z.enum(['hybrid', 'lexical']).openapi({
+      description: '`lexical` when the collection has no embedder configured or no embeddings yet',
+    }),
+    passages: z.array(PassageSchema),
+    usedTokens: z.number().int(),
+  })
+  .openapi('RetrieveResponse')
+
+export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+  const retrieval = retrievalDepsFor(deps)
+  app.openapi(
+    protectedRoute(deps.db.pool, 'generate', {
+      method: 'post',
+      path: '/v1/retrieve',
+      tags: ['retrieval'],
+      summary:
+        'Hybrid search of a collection: vector and full text, fused, filtered, packed to a token budget',
+      request: { body: { required: true, content: { 'application/json': { schema: RetrieveRequest } } } },
+      responses: {
+        200: {
+          description: 'Passages, best first',
+          content: { 'application/json': { schema: RetrieveResponse } },
+        },
+        ...problemResponses(400, 404, 413, 502),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json')
+      // Checked before the lookup, so a key cannot learn which collections outside its list exist.
+      if (!canUseCollection(c.get('apiKey'), body.collection)) {
+        throw new AppError('forbidden', `This API key may not use the collection "${body.collection}".`)
+      }
+      const result = await retrieve(retrieval, { ...body, signal: c.req.raw.signal })
+      return c.json({ collection: body.collection, ...result }, 200)
+    },
+  )
+}

@@ -1,0 +1,116 @@
+import { jaccard, joinAdjacent, wordShingles } from './text-similarity.js'
+import type { Passage } from './types.js'
+
+/** A fused search hit with everything a passage needs; `vectorScore` is similarity, not distance. */
+export interface CandidateChunk {
+  id: number
+  documentId: number
+  ordinal: number
+  headingPath: string
+  text: string
+  tokenCount: number
+  contentHash: string
+  sourceId: string
+  title: string
+  kind: 'guideline' | 'product'
+  metadata: Record<string, unknown>
+  vectorScore: number | null
+  lexicalScore: number | null
+  fused: number
+}
+
+export interface PackOptions {
+  /** Chunks to keep (after dropping duplicates); merged neighbours count once each. */
+  k: number
+  budgetTokens: number
+  /** Word-shingle Jaccard similarity at or above which a chunk counts as a near-duplicate. */
+  duplicateThreshold?: number
+}
+
+/**
+ * Turn fused hits (best first) into passages:
+ * 1. walk the hits in fused order, dropping exact (same content hash) and near duplicates of a chunk
+ *    already kept, and skipping any chunk that would overflow the token budget (a later, smaller
+ *    chunk may still fit: greedy first-fit, so the budget is used without reordering by size);
+ * 2. stop at k kept chunks;
+ * 3. merge kept chunks of one document with consecutive ordinals into one passage, placed where
+ *    its best chunk ranked, with the best score of each kind.
+ * Token counts are the stored per-chunk counts; merging never adds to them (overlap is removed).
+ */
+export function packPassages(
+  hits: readonly CandidateChunk[],
+  options: PackOptions,
+): { passages: Passage[]; usedTokens: number } {
+  const threshold = options.duplicateThreshold ?? 0.9
+  const kept: { chunk: CandidateChunk; shingles: Set<string> }[] = []
+  let usedTokens = 0
+  for (const chunk of hits) {
+    if (kept.length >= options.k) break
+    if (usedTokens + chunk.tokenCount > options.budgetTokens) continue
+    const shingles = wordShingles(chunk.text)
+    const duplicate = kept.some(
+      (other) =>
+        other.chunk.contentHash === chunk.contentHash || jaccard(other.shingles, shingles) >= threshold,
+    )
+    if (duplicate) continue
+    kept.push({ chunk, shingles })
+    usedTokens += chunk.tokenCount
+  }
+  const passages = mergeAdjacent(kept.map((entry) => entry.chunk))
+  return { passages, usedTokens }
+}
+
+/** `chunks` are in fused order; each run of consecutive ordinals of one document becomes a passage. */
+function mergeAdjacent(chunks: readonly CandidateChunk[]): Passage[] {
+  const position = new Map(chunks.map((chunk, index) => [chunk.id, index]))
+  const byDocument = new Map<number, CandidateChunk[]>()
+  for (const chunk of chunks) {
+    const group = byDocument.get(chunk.documentId)
+    if (group === undefined) byDocument.set(chunk.documentId, [chunk])
+    else group.push(chunk)
+  }
+  const runs: { first: number; chunks: CandidateChunk[] }[] = []
+  for (const documentChunks of byDocument.values()) {
+    const ordered = documentChunks.sort((a, b) => a.ordinal - b.ordinal)
+    let run: CandidateChunk[] = []
+    for (const chunk of ordered) {
+      const previous = run.at(-1)
+      if (previous !== undefined && chunk.ordinal !== previous.ordinal + 1) {
+        runs.push(toRun(run, position))
+        run = []
+      }
+      run.push(chunk)
+    }
+    if (run.length > 0) runs.push(toRun(run, position))
+  }
+  return runs.sort((a, b) => a.first - b.first).map((run) => toPassage(run.chunks))
+}
+
+function toRun(chunks: CandidateChunk[], position: Map<number, number>) {
+  return { first: Math.min(...chunks.map((chunk) => position.get(chunk.id)!)), chunks }
+}
+
+function toPassage(chunks: CandidateChunk[]): Passage {
+  const head = chunks[0]!
+  return {
+    documentId: head.documentId,
+    sourceId: head.sourceId,
+    title: head.title,
+    kind: head.kind,
+    headingPath: head.headingPath,
+    text: chunks.slice(1).reduce((text, chunk) => joinAdjacent(text, chunk.text), head.text),
+    chunkIds: chunks.map((chunk) => chunk.id),
+    tokens: chunks.reduce((sum, chunk) => sum + chunk.tokenCount, 0),
+    metadata: head.metadata,
+    scores: {
+      vector: best(chunks.map((chunk) => chunk.vectorScore)),
+      lexical: best(chunks.map((chunk) => chunk.lexicalScore)),
+      fused: Math.max(...chunks.map((chunk) => chunk.fused)),
+    },
+  }
+}
+
+function best(scores: (number | null)[]): number | null {
+  const present = scores.filter((score): score is number => score !== null)
+  return present.length > 0 ? Math.max(...present) : null
+}

@@ -1,0 +1,153 @@
+import type { Config } from '../config.js'
+import type { Queryable } from '../db/transaction.js'
+import type { Embedder, EmbedderFactory } from '../embedding/embedder.js'
+import { AppError } from '../http/errors.js'
+import { type Metrics, observeRetrieval } from '../observability/metrics.js'
+import { type CandidateChunk, packPassages } from './packing.js'
+import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-cache.js'
+import { type SearchOptions, type SearchRow, searchChunks } from './search-sql.js'
+import { findSearchableCollection } from './search-target.js'
+import { type RetrievalResult, type RetrieveInput, RetrieveRequest } from './types.js'
+
+export interface RetrievalSettings {
+  rrfK: number
+  /** Floor on candidates per arm; the actual count is max(4k, this). */
+  minCandidates: number
+  efSearchDefault: number
+  efSearchMax: number
+  maxScanTuples: number
+}
+
+export interface RetrievalDeps {
+  db: Queryable
+  embedders: EmbedderFactory
+  queryEmbeddingCache?: QueryEmbeddingCache
+  settings: RetrievalSettings
+  /** Where each retrieval's latency is recorded; absent in callers without an app (CLI, some tests). */
+  metrics?: Metrics
+}
+
+export function retrievalSettingsFromConfig(config: Config): RetrievalSettings {
+  return {
+    rrfK: config.RRF_K,
+    minCandidates: config.RETRIEVAL_CANDIDATES,
+    efSearchDefault: config.EF_SEARCH_DEFAULT,
+    efSearchMax: config.EF_SEARCH_MAX,
+    maxScanTuples: config.HNSW_MAX_SCAN_TUPLES,
+  }
+}
+
+const MAX_CANDIDATES = 1000
+
+/**
+ * Hybrid retrieval for one query: vector and full-text search fused by reciprocal rank, filtered,
+ * packed into a token budget. Knows nothing of HTTP; the caller checks the key's collection
+ * allowlist before calling. Throws AppError validation_failed / not_found / upstream_error.
+ */
+export async function retrieve(deps: RetrievalDeps, input: RetrieveInput): Promise<RetrievalResult> {
+  const started = performance.now()
+  const request = parseInput(input, deps.settings)
+  const collection = await findSearchableCollection(deps.db, request.collection)
+  if (collection === undefined)
+    throw new AppError('not_found', `No collection named "${request.collection}".`)
+
+  // Vectors are only comparable within one model: without an embedder for the collection's model,
+  // or before any chunk has an embedding from it, the search is lexical only.
+  const embedder = collection.hasEmbeddings
+    ? deps.embedders(collection.embeddingModel, collection.embeddingDimensions)
+    : undefined
+  const queryVector = embedder ? await embedQuery(deps, embedder, request.query, input.signal) : undefined
+  input.signal?.throwIfAborted()
+
+  const rows = await searchChunks(deps.db, collection, searchOptionsFor(request, deps.settings, queryVector))
+  const packed = packPassages(rows.map(toCandidate), { k: request.k, budgetTokens: request.budgetTokens })
+  const mode = queryVector ? 'hybrid' : 'lexical'
+  observeRetrieval(deps.metrics, { latencyMs: performance.now() - started, mode })
+  return { mode, ...packed }
+}
+
+/** The search options retrieve() sends for a request; exported so the benchmark sends the same SQL. */
+export function searchOptionsFor(
+  request: RetrieveRequest,
+  settings: RetrievalSettings,
+  queryVector: number[] | undefined,
+): SearchOptions {
+  const candidates = Math.min(MAX_CANDIDATES, Math.max(request.k * 4, settings.minCandidates))
+  return {
+    query: request.query,
+    matchAny: !usesSearchSyntax(request.query),
+    queryVector,
+    filters: request.filters,
+    candidates,
+    // Headroom over k so dropped duplicates and over-budget chunks can be replaced.
+    limit: Math.min(2 * candidates, 3 * request.k),
+    rrfK: settings.rrfK,
+    efSearch: request.efSearch ?? settings.efSearchDefault,
+    maxScanTuples: settings.maxScanTuples,
+    iterativeScan: 'relaxed_order',
+  }
+}
+
+/** websearch_to_tsquery syntax: "quoted phrases", -exclusions and the `or` operator. */
+export function usesSearchSyntax(query: string): boolean {
+  return /"|(^|\s)-\S|\sor\s/i.test(query)
+}
+
+function parseInput(input: RetrieveInput, settings: RetrievalSettings): RetrieveRequest {
+  const { signal: _signal, ...fields } = input
+  const parsed = RetrieveRequest.safeParse(fields)
+  const errors = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({
+        path: issue.path.map(String).join('.') || '(root)',
+        message: issue.message,
+      }))
+  if (parsed.success && parsed.data.efSearch !== undefined && parsed.data.efSearch > settings.efSearchMax) {
+    errors.push({ path: 'efSearch', message: `must be at most ${settings.efSearchMax} on this server` })
+  }
+  if (!parsed.success || errors.length > 0) {
+    throw new AppError('validation_failed', 'The retrieval request is invalid.', { errors })
+  }
+  return parsed.data
+}
+
+async function embedQuery(
+  deps: RetrievalDeps,
+  embedder: Embedder,
+  query: string,
+  signal: AbortSignal | undefined,
+): Promise<number[]> {
+  // The shared (cached) call is not tied to one caller's signal: another request may be waiting on it.
+  const compute = () => embedder.embedQuery(query)
+  const key = queryEmbeddingKey(embedder.model, embedder.dimensions, query)
+  const pending = deps.queryEmbeddingCache ? deps.queryEmbeddingCache.getOrCompute(key, compute) : compute()
+  let vector: number[]
+  try {
+    vector = await abortable(pending, signal)
+  } catch (error) {
+    if (error instanceof AppError || signal?.aborted) throw error
+    throw new AppError('upstream_error', 'The embedding model failed to embed the query; retry shortly.')
+  }
+  if (vector.length !== embedder.dimensions) {
+    throw new AppError(
+      'upstream_error',
+      `The embedding model returned ${vector.length} dimensions, not ${embedder.dimensions}.`,
+    )
+  }
+  return vector
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise
+  signal.throwIfAborted()
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
+function toCandidate(row: SearchRow): CandidateChunk {
+  const { distance, vectorRank: _v, lexicalRank: _l, ...rest } = row
+  return { ...rest, vectorScore: distance === null ? null : 1 - distance }
+}

@@ -1,0 +1,275 @@
+/**
+ * Generation overhead: POST /v1/generate on Onbrand against a bare Hono handler doing the same
+ * retrieve() call and the same ChatOpenAI call, both against a zero-latency OpenAI-wire stub and a
+ * real PostgreSQL with a small seeded collection. Each server runs in its own process; the load
+ * generator (keep-alive fetch, closed loop) runs here. At each concurrency the two targets are
+ * measured in alternating rounds and the medians reported, so drift on a noisy machine hits both.
+ *
+ *   npm run bench:generation   (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres;
+ *                               BENCH_ROUND_SECONDS, default 5; BENCH_ROUNDS, default 5)
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { createKey } from '../src/auth/manage-keys.js'
+import { putTask } from '../src/tasks/manage-tasks.js'
+import { TaskDefinition } from '../src/tasks/task-definition.js'
+import { seedCollection } from '../test/support/seed-chunks.js'
+import { percentile, writeSection } from './retrieval-data.js'
+import { createBenchDatabase } from './support/bench-database.js'
+
+const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const DB_NAME = 'onbrand_bench_generation'
+const ROUND_MS = Number(process.env.BENCH_ROUND_SECONDS ?? 5) * 1000
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const WARMUP_MS = 3000
+const CONCURRENCY = [1, 50]
+const CORPUS = join('..', 'shared', 'corpora', 'style-guide-18f')
+const QUERY = 'How should headings and bulleted lists be written in plain language?'
+
+const log = (message: string) => process.stderr.write(`[bench:generation] ${message}\n`)
+const children: ChildProcess[] = []
+const cleanup = () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
+}
+process.on('exit', cleanup)
+
+// --- database --------------------------------------------------------------------------------------
+const { db, url: dbUrl } = await createBenchDatabase(SERVER_URL, DB_NAME)
+
+// 18F's content guide (public domain), read at run time and cut into paragraphs.
+const paragraphs = readdirSync(join(CORPUS, '_pages'), { recursive: true })
+  .map(String)
+  .filter((file) => file.endsWith('.md'))
+  .flatMap((file) =>
+    readFileSync(join(CORPUS, '_pages', file), 'utf8')
+      .split(/\n\s*\n/)
+      .map((p) => p.trim())
+      .filter((p) => p.length > 80 && !p.startsWith('---'))
+      .map((text) => ({ file, text })),
+  )
+const byFile = new Map<string, string[]>()
+for (const p of paragraphs) byFile.set(p.file, [...(byFile.get(p.file) ?? []), p.text])
+await seedCollection(
+  db.pool,
+  { name: 'bench', dimensions: 64 },
+  [...byFile.entries()].map(([file, texts]) => ({ sourceId: file, chunks: texts })),
+)
+const { key } = await createKey(db.pool, { name: 'bench', scopes: ['generate'] })
+await putTask(db.pool, {
+  name: 'bench',
+  definition: TaskDefinition.parse({
+    systemPrompt: 'You write product copy for {{brand}}.\n\n{{context}}',
+    retrieval: { collection: 'bench', k: 5, budgetTokens: 1500 },
+    route: { strategy: 'foundation', foundationModel: 'gpt-4o-mini' },
+    maxTokens: 300,
+  }),
+})
+await db.close()
+log(`seeded ${paragraphs.length} chunks from ${byFile.size} files`)
+
+// --- processes -------------------------------------------------------------------------------------
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).status < 500) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${url} never answered`)
+}
+
+function start(args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(join('node_modules', '.bin', 'tsx'), args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  children.push(child)
+  return child
+}
+
+const stubPort = await freePort()
+start(['test/support/openai-stub-cli.ts', '--port', String(stubPort), '--dimensions', '64'], {})
+const stubUrl = `http://127.0.0.1:${stubPort}/v1`
+const serverEnv = {
+  DATABASE_URL: dbUrl,
+  OPENAI_BASE_URL: stubUrl,
+  OPENAI_API_KEY: 'bench',
+  DB_POOL_SIZE: '10',
+  LOG_LEVEL: 'info',
+  BOOTSTRAP_ADMIN_KEY: 'false',
+  RUN_WORKER: 'false',
+  // Unlimited, so one key can drive hundreds of requests a second; the per-request counting still runs.
+  RATE_LIMIT_RPM: '0',
+  RATE_LIMIT_TPM: '0',
+}
+const onbrandPort = await freePort()
+const barePort = await freePort()
+start(['bench/generation-server.ts'], { ...serverEnv, BENCH_MODE: 'onbrand', PORT: String(onbrandPort) })
+start(['bench/generation-server.ts'], { ...serverEnv, BENCH_MODE: 'bare', PORT: String(barePort) })
+await Promise.all([
+  waitFor(`http://127.0.0.1:${onbrandPort}/healthz`),
+  waitFor(`http://127.0.0.1:${barePort}/healthz`),
+  waitFor(`${stubUrl}/models`),
+])
+
+interface Target {
+  name: string
+  url: string
+  cpuUrl: string
+  headers: Record<string, string>
+  body: string
+}
+const targets: Target[] = [
+  {
+    name: 'onbrand',
+    url: `http://127.0.0.1:${onbrandPort}/v1/generate`,
+    cpuUrl: `http://127.0.0.1:${onbrandPort}/__cpu`,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ task: 'bench', input: QUERY, variables: { brand: 'Acme' } }),
+  },
+  {
+    name: 'bare',
+    url: `http://127.0.0.1:${barePort}/generate`,
+    cpuUrl: `http://127.0.0.1:${barePort}/__cpu`,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ collection: 'bench', input: QUERY, brand: 'Acme' }),
+  },
+]
+
+interface RunResult {
+  requests: number
+  errors: number
+  rps: number
+  p50: number
+  p99: number
+  /** Server CPU (user + system) per request, microseconds. */
+  cpuUs: number
+}
+
+async function serverCpu(target: Target): Promise<number> {
+  const usage = (await (await fetch(target.cpuUrl)).json()) as { user: number; system: number }
+  return usage.user + usage.system
+}
+
+/** Closed loop: `concurrency` clients, each sending its next request when the last one answered. */
+async function run(target: Target, concurrency: number, durationMs: number): Promise<RunResult> {
+  const latencies: number[] = []
+  let errors = 0
+  const cpuBefore = await serverCpu(target)
+  const started = performance.now()
+  const end = started + durationMs
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now()
+        const res = await fetch(target.url, { method: 'POST', headers: target.headers, body: target.body })
+        await res.arrayBuffer()
+        if (res.status !== 200) errors += 1
+        else latencies.push(performance.now() - t0)
+      }
+    }),
+  )
+  const seconds = (performance.now() - started) / 1000
+  const cpuUs = (await serverCpu(target)) - cpuBefore
+  return {
+    cpuUs: cpuUs / Math.max(1, latencies.length + errors),
+    requests: latencies.length,
+    errors,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  }
+}
+
+const median = (values: number[]) => percentile(values, 50)
+const rows: string[] = []
+const summary: Record<string, { rpsRatio: number; addedP50: number }> = {}
+for (const concurrency of CONCURRENCY) {
+  for (const target of targets) await run(target, concurrency, WARMUP_MS)
+  const results: Record<string, RunResult[]> = { onbrand: [], bare: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which goes first so neither always gets the warmer machine.
+    const order = round % 2 === 0 ? targets : [...targets].reverse()
+    for (const target of order) {
+      const result = await run(target, concurrency, ROUND_MS)
+      if (result.errors > 0) throw new Error(`${target.name}: ${result.errors} failed requests`)
+      results[target.name]!.push(result)
+      log(
+        `c=${concurrency} ${target.name} round ${round + 1}: ${result.rps.toFixed(0)} req/s, ` +
+          `p50 ${result.p50.toFixed(2)} ms, CPU ${result.cpuUs.toFixed(0)} µs/req`,
+      )
+    }
+  }
+  const stats = (name: string) => ({
+    rps: median(results[name]!.map((r) => r.rps)),
+    p50: median(results[name]!.map((r) => r.p50)),
+    p99: median(results[name]!.map((r) => r.p99)),
+    cpuUs: median(results[name]!.map((r) => r.cpuUs)),
+  })
+  const onbrand = stats('onbrand')
+  const bare = stats('bare')
+  summary[concurrency] = { rpsRatio: onbrand.rps / bare.rps, addedP50: onbrand.p50 - bare.p50 }
+  rows.push(
+    `| ${concurrency} | ${bare.rps.toFixed(0)} | ${onbrand.rps.toFixed(0)} | ${((onbrand.rps / bare.rps) * 100).toFixed(0)}% | ` +
+      `${bare.p50.toFixed(2)} | ${onbrand.p50.toFixed(2)} | ${(onbrand.p50 - bare.p50).toFixed(2)} | ` +
+      `${bare.p99.toFixed(2)} | ${onbrand.p99.toFixed(2)} | ${bare.cpuUs.toFixed(0)} | ${onbrand.cpuUs.toFixed(0)} |`,
+  )
+}
+cleanup()
+
+const verdict = (ok: boolean) => (ok ? 'met' : '**missed**')
+const worstRatio = Math.min(...Object.values(summary).map((s) => s.rpsRatio))
+const addedAtOne = summary[1]!.addedP50
+const section = `## Generation
+
+Onbrand's overhead on \`POST /v1/generate\` (non-streaming, text task, k = 5, ${paragraphs.length} chunks of
+18F's content guide with 64-dimension embeddings): everything but model time, because the model is the
+OpenAI-wire stub answering at once. The baseline is a bare Hono handler in the same run
+(\`bench/generation-server.ts\`, mode \`bare\`) that makes the same \`retrieve()\` call (same SQL, same
+query-embedding cache, so both embed the fixed query once) and the same ChatOpenAI call, with no auth,
+task lookup, validation, rate limiting, prompt packing, routing, citations, cost or generation log.
+Per request Onbrand adds two database statements (one that looks up the API key and counts the request
+against its rate limit, and one writing the generations row and charging the tokens; the active task
+version is cached for TASK_CACHE_TTL_MS) and a larger access log line. CPU per request is each server process's own user + system
+time (\`process.cpuUsage\`) divided by the requests it served; it leaves out PostgreSQL's share.
+Each server runs in its own process; both use PostgreSQL on 127.0.0.1 with a pool of 10. Closed-loop
+clients with keep-alive; ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per target after a
+${WARMUP_MS / 1000} s warm-up; medians of the rounds. Machine: 2 shared cores running the load generator,
+the stub, both servers and PostgreSQL at once, so absolute numbers are low and noisy; the ratios are the point.
+
+Command: \`npm run bench:generation\`
+
+| clients | bare req/s | Onbrand req/s | Onbrand / bare | bare p50 ms | Onbrand p50 ms | added p50 ms | bare p99 ms | Onbrand p99 ms | bare CPU µs/req | Onbrand CPU µs/req |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+Targets: throughput at least 80% of the bare handler's (${verdict(worstRatio >= 0.8)}: worst ${(worstRatio * 100).toFixed(0)}%);
+added p50 latency at most 5 ms with one client (${verdict(addedAtOne <= 5)}: ${addedAtOne.toFixed(2)} ms). With 50 closed-loop
+clients on a saturated machine, p50 is queueing time (about clients / throughput), so the added p50 there
+follows from the throughput ratio rather than measuring per-request work.
+
+Where the difference goes (from CPU profiles of the Onbrand process under this benchmark, not re-measured
+by each run): on this sandboxed machine a database statement costs the client roughly 0.3–0.6 ms of CPU,
+most of it in the \`writev\` system call, and PostgreSQL its own share; Onbrand sends four statements per
+request to the bare handler's two, which accounts for most of the gap. Onbrand's own code (task cache,
+prompt assembly, routing, citations, cost) is about 0.3 ms per request. Already done: authentication and
+the rate-limit counter share one statement whose commit is not awaited on disk, the generations row and
+the token charge share another (also committed asynchronously), active task versions are cached, and the
+body limit checks a declared Content-Length from the header instead of making @hono/node-server build a
+full Request object. The remaining lever outside generation is caching the retrieval's collection lookup.
+`
+writeSection('BENCHMARKS.md', '## Generation', section)
+log('wrote the Generation section of BENCHMARKS.md')
+process.exit(0)

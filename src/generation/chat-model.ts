@@ -1,0 +1,56 @@
+import type { ModelSettings } from './model-registry.js'
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant'
+  content: string
+}
+
+export interface ChatUsage {
+  promptTokens: number
+  completionTokens: number
+}
+
+export interface ChatCallOptions {
+  signal?: AbortSignal
+  temperature?: number
+  maxTokens?: number
+  /** Ask for JSON matching this schema (OpenAI `response_format: json_schema`). */
+  jsonSchema?: Record<string, unknown>
+}
+
+export interface ChatCompletion {
+  text: string
+  usage?: ChatUsage
+}
+
+export type ChatStreamEvent = { type: 'delta'; text: string } | { type: 'usage'; usage: ChatUsage }
+
+/** One model on an OpenAI-compatible endpoint. The real one wraps ChatOpenAI; tests point it at a local stub. */
+export interface ChatModel {
+  readonly id: string
+  complete(messages: ChatMessage[], options: ChatCallOptions): Promise<ChatCompletion>
+  stream(messages: ChatMessage[], options: ChatCallOptions): AsyncIterable<ChatStreamEvent>
+}
+
+export type ChatModelFactory = (settings: ModelSettings) => ChatModel
+
+export type ModelFailureKind = 'timeout' | 'connection' | 'http' | 'aborted' | 'invalid_output' | 'other'
+
+/** A failed model call, classified so routing can decide on fallback and the log can say why. */
+export class ModelCallError extends Error {
+  constructor(
+    readonly kind: ModelFailureKind,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message)
+    this.name = 'ModelCallError'
+  }
+
+  /** A short, safe description for logs, route reasons and (when generic) client details. */
+  get summary(): string {
+    if (this.kind === 'http') return `HTTP ${this.status ?? 'error'}`
+    if (this.kind === 'connection') return 'connection failed'
+    return this.kind.replace('_', ' ')
+  }
+}

@@ -1,0 +1,137 @@
+import type { ChatUsage } from './chat-model.js'
+import { ModelCallError } from './chat-model.js'
+import { buildCitations } from './citations.js'
+import { costOf } from './cost.js'
+import {
+  canFallBack,
+  completeWith,
+  type ModelOutput,
+  type ModelPlan,
+  planModels,
+  type ResolvedModel,
+  upstreamError,
+} from './model-call.js'
+import { recordGeneration } from './record.js'
+import { fallbackReason } from './routing.js'
+import type { GenerationDeps, GenerationResult, PreparedGeneration, RouteInfo } from './types.js'
+
+export function initialRoute(prepared: PreparedGeneration, plan: ModelPlan): RouteInfo {
+  const { decision } = prepared
+  if (!plan.primary && plan.fallback) {
+    return {
+      model: plan.fallback.settings.id,
+      strategy: decision.strategy,
+      reason: fallbackReason(decision, 'no provider configured'),
+      fellBack: true,
+    }
+  }
+  return { model: decision.model, strategy: decision.strategy, reason: decision.reason, fellBack: false }
+}
+
+export function fellBackRoute(
+  prepared: PreparedGeneration,
+  fallback: ResolvedModel,
+  error: ModelCallError,
+): RouteInfo {
+  return {
+    model: fallback.settings.id,
+    strategy: prepared.decision.strategy,
+    reason: fallbackReason(prepared.decision, error.summary),
+    fellBack: true,
+  }
+}
+
+export function asModelCallError(deps: GenerationDeps, error: unknown): ModelCallError {
+  if (error instanceof ModelCallError) return error
+  deps.logger.error({ err: error }, 'unexpected error in a model call')
+  return new ModelCallError('other', 'model call failed')
+}
+
+/** Run a prepared generation to completion (the non-streaming path), with fallback, logging and cost. */
+export async function runGeneration(
+  deps: GenerationDeps,
+  prepared: PreparedGeneration,
+  signal?: AbortSignal,
+): Promise<GenerationResult> {
+  const plan = planModels(deps, prepared)
+  let route = initialRoute(prepared, plan)
+  let current = plan.primary ?? plan.fallback!
+  let output: ModelOutput
+  try {
+    try {
+      output = await completeWith(current.model, prepared, signal)
+    } catch (error) {
+      if (!(plan.primary && plan.fallback && canFallBack(error))) throw error
+      deps.logger.warn({ model: current.settings.id, failure: error.summary }, 'model failed; falling back')
+      route = fellBackRoute(prepared, plan.fallback, error)
+      current = plan.fallback
+      output = await completeWith(current.model, prepared, signal)
+    }
+  } catch (error) {
+    const failure = asModelCallError(deps, error)
+    const partial = error as { usage?: ChatUsage; text?: string }
+    await recordFailure(deps, prepared, route, current, failure, partial.text ?? null, partial.usage ?? null)
+    throw upstreamError(failure, prepared.request.requestId)
+  }
+  return finishGeneration(deps, prepared, route, current, output)
+}
+
+export async function finishGeneration(
+  deps: GenerationDeps,
+  prepared: PreparedGeneration,
+  route: RouteInfo,
+  model: ResolvedModel,
+  output: ModelOutput,
+  streamed = false,
+): Promise<GenerationResult> {
+  const latencyMs = elapsed(prepared)
+  const costUsd = costOf(output.usage, model.settings.pricing)
+  await recordGeneration(
+    deps,
+    prepared,
+    {
+      route,
+      output: output.text,
+      usage: output.usage,
+      costUsd,
+      latencyMs,
+      status: 'succeeded',
+      error: null,
+    },
+    !streamed,
+  )
+  return {
+    id: prepared.id,
+    task: { name: prepared.task.taskName, version: prepared.task.version },
+    output: output.text,
+    ...(output.json !== undefined ? { json: output.json } : {}),
+    ...buildCitations(prepared.passages, output.text),
+    route,
+    usage: { ...output.usage, costUsd },
+    latencyMs,
+  }
+}
+
+export async function recordFailure(
+  deps: GenerationDeps,
+  prepared: PreparedGeneration,
+  route: RouteInfo,
+  model: ResolvedModel,
+  failure: ModelCallError,
+  partialOutput: string | null,
+  usage: ChatUsage | null,
+): Promise<void> {
+  await recordGeneration(deps, prepared, {
+    route,
+    output: partialOutput,
+    usage,
+    costUsd: usage ? costOf(usage, model.settings.pricing) : null,
+    latencyMs: elapsed(prepared),
+    status: 'failed',
+    error: failure.kind === 'aborted' ? 'client disconnected' : `${failure.summary}: ${failure.message}`,
+  })
+}
+
+function elapsed(prepared: PreparedGeneration): number {
+  return Math.round((performance.now() - prepared.startedAt) * 10) / 10
+}

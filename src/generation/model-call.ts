@@ -1,0 +1,115 @@
+import { AppError } from '../http/errors.js'
+import {
+  type ChatCallOptions,
+  type ChatMessage,
+  type ChatModel,
+  type ChatUsage,
+  ModelCallError,
+} from './chat-model.js'
+import { addUsage } from './cost.js'
+import { checkJsonOutput } from './json-output.js'
+import { type ModelSettings, PROVIDER_SETTINGS_HINT } from './model-registry.js'
+import { countTokens } from './tokens.js'
+import type { GenerationDeps, PreparedGeneration } from './types.js'
+
+export interface ResolvedModel {
+  settings: ModelSettings
+  model: ChatModel
+}
+
+export interface ModelPlan {
+  /** Undefined when only the fallback has a provider: the call starts on the fallback. */
+  primary?: ResolvedModel
+  fallback?: ResolvedModel
+}
+
+/** Find endpoints for the chosen model and its fallback; neither configured is a 503 naming the settings. */
+export function planModels(deps: GenerationDeps, prepared: PreparedGeneration): ModelPlan {
+  const resolve = (id: string): ResolvedModel | undefined => {
+    const settings = deps.models.resolve(id)
+    return settings ? { settings, model: deps.chatModels(settings) } : undefined
+  }
+  const primary = resolve(prepared.decision.model)
+  const fallback = prepared.decision.fallbackModel ? resolve(prepared.decision.fallbackModel) : undefined
+  if (!primary && !fallback) {
+    throw new AppError(
+      'provider_not_configured',
+      `No model provider is configured for ${prepared.decision.model}. ${PROVIDER_SETTINGS_HINT}`,
+    )
+  }
+  return { ...(primary ? { primary } : {}), ...(fallback ? { fallback } : {}) }
+}
+
+/** Availability failures move to the foundation model; a caller leaving or bad JSON do not. */
+export function canFallBack(error: unknown): error is ModelCallError {
+  return error instanceof ModelCallError && error.kind !== 'aborted' && error.kind !== 'invalid_output'
+}
+
+export function callOptions(prepared: PreparedGeneration, signal: AbortSignal | undefined): ChatCallOptions {
+  return {
+    ...(signal ? { signal } : {}),
+    ...(prepared.temperature !== undefined ? { temperature: prepared.temperature } : {}),
+    ...(prepared.maxTokens !== undefined ? { maxTokens: prepared.maxTokens } : {}),
+    ...(prepared.jsonSchema !== undefined ? { jsonSchema: prepared.jsonSchema } : {}),
+  }
+}
+
+export interface ModelOutput {
+  text: string
+  json?: unknown
+  usage: ChatUsage
+}
+
+/**
+ * One model, one answer. A JSON task's reply is validated against the schema; an invalid one is sent
+ * back once with the validation error, and a second invalid reply fails the call.
+ */
+export async function completeWith(
+  model: ChatModel,
+  prepared: PreparedGeneration,
+  signal: AbortSignal | undefined,
+): Promise<ModelOutput> {
+  const options = callOptions(prepared, signal)
+  const first = await model.complete(prepared.messages, options)
+  let usage = first.usage ?? estimateUsage(prepared.messages, first.text)
+  if (prepared.jsonSchema === undefined) return { text: first.text, usage }
+  const check = checkJsonOutput(first.text, prepared.jsonSchema)
+  if (check.ok) return { text: first.text, json: check.value, usage }
+  const retryMessages: ChatMessage[] = [
+    ...prepared.messages,
+    { role: 'assistant', content: first.text },
+    {
+      role: 'user',
+      content: `${check.error} Reply again with only the corrected JSON, matching the schema exactly.`,
+    },
+  ]
+  const second = await model.complete(retryMessages, options)
+  usage = addUsage(usage, second.usage ?? estimateUsage(retryMessages, second.text))
+  const recheck = checkJsonOutput(second.text, prepared.jsonSchema)
+  if (!recheck.ok) {
+    throw Object.assign(new ModelCallError('invalid_output', recheck.error), { usage, text: second.text })
+  }
+  return { text: second.text, json: recheck.value, usage }
+}
+
+/** For servers that report no usage: our own count, so cost and logs are never blank. */
+export function estimateUsage(messages: readonly ChatMessage[], output: string): ChatUsage {
+  return {
+    promptTokens: messages.reduce((sum, m) => sum + countTokens(m.content) + 4, 3),
+    completionTokens: countTokens(output),
+  }
+}
+
+/** The client-facing error for a failed call: the kind, never the provider's message. */
+export function upstreamError(error: unknown, requestId: string): AppError {
+  const failure = error instanceof ModelCallError ? error : new ModelCallError('other', 'model call failed')
+  if (failure.kind === 'timeout') {
+    return new AppError(
+      'upstream_timeout',
+      `The model did not answer in time. Request ${requestId} was logged.`,
+    )
+  }
+  const what =
+    failure.kind === 'invalid_output' ? failure.message : `The model call failed (${failure.summary}).`
+  return new AppError('upstream_error', `${what} Request ${requestId} was logged.`)
+}

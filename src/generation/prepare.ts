@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto'
+import { canUseCollection } from '../auth/api-keys.js'
+import { AppError } from '../http/errors.js'
+import { type Passage, RETRIEVAL_LIMITS, type RetrievalFilters } from '../retrieval/types.js'
+import { buildCitations } from './citations.js'
+import { assemblePrompt } from './prompt.js'
+import { decideRoute } from './routing.js'
+import { checkVariables, templateVariables } from './template.js'
+import type { DryRunResult, GenerateInput, GenerationDeps, PreparedGeneration } from './types.js'
+
+/** Tokens kept free for the reply when a task sets no maxTokens. */
+const DEFAULT_REPLY_TOKENS = 1024
+
+/**
+ * Everything before the model call: task, variables, retrieval, routing, messages. Any failure here
+ * is the caller's or the data's, answered before a stream opens, so it can carry a proper status.
+ */
+export async function prepareGeneration(
+  deps: GenerationDeps,
+  request: GenerateInput,
+  signal?: AbortSignal,
+): Promise<PreparedGeneration> {
+  const startedAt = performance.now()
+  if (request.input.length > deps.maxInputChars) {
+    throw new AppError(
+      'payload_too_large',
+      `The input has ${request.input.length} characters; the limit is ${deps.maxInputChars}.`,
+    )
+  }
+  const task = await deps.tasks.get(request.task)
+  if (!task) throw new AppError('not_found', `No task named ${request.task} with an active version.`)
+
+  const variables = request.variables ?? {}
+  const problems = checkVariables(templateVariables(task.systemPrompt), variables)
+  if (problems.missing.length > 0 || problems.unknown.length > 0) {
+    throw new AppError('validation_failed', `The variables do not match task ${task.taskName}.`, {
+      errors: [
+        ...problems.missing.map((name) => ({ path: `variables.${name}`, message: 'required by the task' })),
+        ...problems.unknown.map((name) => ({
+          path: `variables.${name}`,
+          message: 'not declared by the task',
+        })),
+      ],
+    })
+  }
+
+  const collection = request.collection ?? task.retrieval.collection ?? null
+  let passages: Passage[] = []
+  if (collection !== null && request.input.trim() !== '') {
+    if (request.apiKey && !canUseCollection(request.apiKey, collection)) {
+      throw new AppError('forbidden', `This API key may not use collection ${collection}.`)
+    }
+    const filters = mergeFilters(task.retrieval.filters, request.filters)
+    const retrieved = await deps.retrieve({
+      collection,
+      // Inputs may be long briefs; retrieval takes a bounded query, and the opening carries the topic.
+      query: request.input.trim().slice(0, RETRIEVAL_LIMITS.queryMaxChars),
+      ...(task.retrieval.k !== undefined ? { k: task.retrieval.k } : {}),
+      ...(filters ? { filters } : {}),
+      ...(task.retrieval.budgetTokens !== undefined ? { budgetTokens: task.retrieval.budgetTokens } : {}),
+      ...(signal ? { signal } : {}),
+    })
+    passages = retrieved.passages
+  }
+
+  const decision = decideRoute(task.route, task.taskName, request.subject ?? request.requestId)
+  const maxTokens = request.maxTokens ?? task.maxTokens ?? undefined
+  const temperature = request.temperature ?? task.temperature ?? undefined
+  // Pack for the smaller window of the two models the request may end up on.
+  const contextWindow = Math.min(
+    deps.models.contextWindow(decision.model),
+    decision.fallbackModel ? deps.models.contextWindow(decision.fallbackModel) : Number.POSITIVE_INFINITY,
+  )
+  const assembled = assemblePrompt({
+    systemPrompt: task.systemPrompt,
+    variables,
+    passages,
+    conversation: request.conversation ?? [{ role: 'user', content: request.input }],
+    contextWindow,
+    replyTokens: maxTokens ?? DEFAULT_REPLY_TOKENS,
+  })
+
+  return {
+    id: randomUUID(),
+    startedAt,
+    request,
+    task,
+    collection,
+    messages: assembled.messages,
+    passages: assembled.passages,
+    droppedPassages: assembled.droppedPassages,
+    decision,
+    ...(temperature !== undefined ? { temperature } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+    ...(task.output.type === 'json' ? { jsonSchema: task.output.schema as Record<string, unknown> } : {}),
+  }
+}
+
+export function dryRunResult(prepared: PreparedGeneration): DryRunResult {
+  return {
+    dryRun: true,
+    task: { name: prepared.task.taskName, version: prepared.task.version },
+    messages: prepared.messages,
+    route: {
+      model: prepared.decision.model,
+      strategy: prepared.decision.strategy,
+      reason: prepared.decision.reason,
+      fallbackModel: prepared.decision.fallbackModel ?? null,
+    },
+    droppedPassages: prepared.droppedPassages,
+    ...buildCitations(prepared.passages, ''),
+  }
+}
+
+/** Request filters narrow the task's: scalar fields override, metadata containment is combined. */
+function mergeFilters(
+  task: RetrievalFilters | undefined,
+  request: RetrievalFilters | undefined,
+): RetrievalFilters | undefined {
+  if (!task) return request
+  if (!request) return task
+  const metadata = task.metadata || request.metadata ? { ...task.metadata, ...request.metadata } : undefined
+  return { ...task, ...request, ...(metadata ? { metadata } : {}) }
+}

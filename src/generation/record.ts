@@ -1,0 +1,99 @@
+import { insertGeneration } from '../db/generations.js'
+import { observeGeneration } from '../observability/metrics.js'
+import type { ChatUsage } from './chat-model.js'
+import type { GenerationDeps, PreparedGeneration, RouteInfo } from './types.js'
+
+export interface Outcome {
+  route: RouteInfo
+  output: string | null
+  usage: ChatUsage | null
+  costUsd: number | null
+  latencyMs: number
+  status: 'succeeded' | 'failed'
+  error: string | null
+}
+
+/**
+ * Write the generations row, charge the tokens to the key's rate-limit window, and write one log line.
+ * A logging failure must not turn a delivered answer into an error, so it is reported and swallowed.
+ */
+export async function recordGeneration(
+  deps: GenerationDeps,
+  prepared: PreparedGeneration,
+  outcome: Outcome,
+  canonical = false,
+): Promise<void> {
+  const { request } = prepared
+  const summary = {
+    generationId: prepared.id,
+    task: prepared.task.taskName,
+    taskVersion: prepared.task.version,
+    endpoint: request.endpoint,
+    model: outcome.route.model,
+    strategy: outcome.route.strategy,
+    fellBack: outcome.route.fellBack,
+    promptTokens: outcome.usage?.promptTokens ?? null,
+    completionTokens: outcome.usage?.completionTokens ?? null,
+    costUsd: outcome.costUsd,
+    latencyMs: outcome.latencyMs,
+    status: outcome.status,
+    ...(outcome.error ? { error: outcome.error } : {}),
+  }
+  observeGeneration(deps.metrics, {
+    task: prepared.task.taskName,
+    model: outcome.route.model,
+    strategy: outcome.route.strategy,
+    latencyMs: outcome.latencyMs,
+    promptTokens: outcome.usage?.promptTokens,
+    completionTokens: outcome.usage?.completionTokens,
+    fellBack: outcome.route.fellBack,
+    status: outcome.status,
+  })
+  const logger = deps.logger
+  if (outcome.status === 'failed') logger.warn(summary, 'generation failed')
+  // A canonical log line: the request's access line (written as the response leaves) carries the
+  // summary, one write instead of two on the hot path. A stream's access line is written when the
+  // stream opens, before the outcome is known, so streams log their own line.
+  else if (canonical) logger.setBindings({ generation: summary })
+  else logger.info(summary, 'generation')
+  const tokens = outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : 0
+  try {
+    // The same statement charges the tokens to the key's rate-limit window (RATE_LIMIT_TPM).
+    await insertLog()
+  } catch (error) {
+    logger.error({ err: error, generationId: prepared.id }, 'writing the generation log failed')
+  }
+
+  function insertLog(): Promise<void> {
+    return insertGeneration(
+      deps.db,
+      {
+        id: prepared.id,
+        requestId: request.requestId,
+        taskVersionId: prepared.task.id,
+        apiKeyId: request.apiKey?.id ?? null,
+        collectionName: prepared.collection,
+        endpoint: request.endpoint,
+        subject: request.subject ?? null,
+        strategy: outcome.route.strategy,
+        routeReason: outcome.route.reason,
+        model: outcome.route.model,
+        fellBack: outcome.route.fellBack,
+        chunkIds: prepared.passages.flatMap((passage) => passage.chunkIds),
+        input: {
+          input: request.input,
+          ...(request.variables ? { variables: request.variables } : {}),
+          ...(request.conversation ? { messages: request.conversation } : {}),
+        },
+        output: outcome.output,
+        promptTokens: outcome.usage?.promptTokens ?? null,
+        completionTokens: outcome.usage?.completionTokens ?? null,
+        costUsd: outcome.costUsd,
+        latencyMs: Math.round(outcome.latencyMs),
+        status: outcome.status,
+        error: outcome.error,
+      },
+      request.apiKey ? { keyId: request.apiKey.id, tokens } : null,
+    )
+  }
+}

@@ -1,0 +1,106 @@
+import type pg from 'pg'
+import type { Logger } from 'pino'
+import type { ApiKey } from '../auth/api-keys.js'
+import type { TaskVersionRow } from '../db/tasks.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { Passage, RetrievalFilters, RetrievalResult, RetrieveInput } from '../retrieval/types.js'
+import type { ActiveTaskCache } from '../tasks/active-task-cache.js'
+import type { ChatMessage, ChatModelFactory } from './chat-model.js'
+import type { CitationReport } from './citations.js'
+import type { ModelRegistry } from './model-registry.js'
+import type { RouteDecision } from './routing.js'
+
+export type Retriever = (input: RetrieveInput) => Promise<RetrievalResult>
+
+export interface GenerationDeps {
+  db: pg.Pool
+  /** Active task versions by name (cached briefly; see ActiveTaskCache). */
+  tasks: Pick<ActiveTaskCache, 'get'>
+  models: ModelRegistry
+  chatModels: ChatModelFactory
+  retrieve: Retriever
+  logger: Logger
+  maxInputChars: number
+  /** Prometheus metrics of the app, when it has them. */
+  metrics?: Metrics
+}
+
+export interface GenerateInput {
+  task: string
+  /** The request text: the retrieval query and, for /v1/generate, the user message. */
+  input: string
+  /** Messages after the system prompt; defaults to the input as one user message. */
+  conversation?: ChatMessage[]
+  variables?: Record<string, string>
+  collection?: string
+  filters?: RetrievalFilters
+  /** Keys the A/B split; without it the request id does, so one caller may see both arms. */
+  subject?: string
+  dryRun?: boolean
+  requestId: string
+  apiKey?: ApiKey
+  endpoint: 'generate' | 'chat_completions'
+  /** Caller-chosen sampling settings (chat completions), overriding the task's. */
+  temperature?: number
+  maxTokens?: number
+}
+
+export interface PreparedGeneration {
+  id: string
+  startedAt: number
+  request: GenerateInput
+  task: TaskVersionRow
+  collection: string | null
+  messages: ChatMessage[]
+  passages: Passage[]
+  droppedPassages: number
+  decision: RouteDecision
+  temperature?: number
+  maxTokens?: number
+  jsonSchema?: Record<string, unknown>
+}
+
+export interface RouteInfo {
+  model: string
+  strategy: RouteDecision['strategy']
+  reason: string
+  fellBack: boolean
+}
+
+export interface UsageInfo {
+  promptTokens: number
+  completionTokens: number
+  /** Null when the model has no configured price. */
+  costUsd: number | null
+}
+
+export interface GenerationResult extends CitationReport {
+  id: string
+  task: { name: string; version: number }
+  output: string
+  /** The parsed output of a JSON task. */
+  json?: unknown
+  route: RouteInfo
+  usage: UsageInfo
+  latencyMs: number
+}
+
+export interface DryRunResult extends CitationReport {
+  dryRun: true
+  task: { name: string; version: number }
+  messages: ChatMessage[]
+  route: Omit<RouteInfo, 'fellBack'> & { fallbackModel: string | null }
+  droppedPassages: number
+}
+
+export type GenerationEvent =
+  | { type: 'meta'; id: string; task: { name: string; version: number }; route: RouteInfo }
+  | { type: 'delta'; text: string }
+  | { type: 'done'; result: GenerationResult }
+  | {
+      type: 'error'
+      code: 'upstream_error' | 'upstream_timeout'
+      detail: string
+      requestId: string
+      id: string
+    }

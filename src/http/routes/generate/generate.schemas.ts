@@ -1,0 +1,92 @@
+import { z } from '@hono/zod-openapi'
+import { RetrievalFilters } from '../../../retrieval/types.js'
+import { TaskName } from '../../../tasks/task-definition.js'
+
+export const CollectionName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a collection name')
+
+export const Variables = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'an identifier'), z.string().max(20_000))
+  .openapi({ description: 'Values for the {{name}} placeholders of the task; inserted literally.' })
+
+export const GenerateRequest = z
+  .object({
+    task: TaskName,
+    // No max here on purpose: an input over MAX_GENERATION_INPUT_CHARS answers 413, not 400.
+    input: z.string().openapi({ description: 'The request text; also the retrieval query.' }),
+    variables: Variables.optional(),
+    collection: CollectionName.optional().openapi({ description: "Overrides the task's collection" }),
+    filters: RetrievalFilters.optional(),
+    stream: z.boolean().default(false).openapi({ description: 'Answer as server-sent events' }),
+    dryRun: z
+      .boolean()
+      .default(false)
+      .openapi({ description: 'Return the messages and routing decision without calling a model' }),
+    subject: z.string().min(1).max(200).optional().openapi({
+      description: 'Stable id (user, account) keying the A/B split; defaults to the request id.',
+    }),
+  })
+  .strict()
+  .openapi('GenerateRequest')
+export type GenerateRequest = z.infer<typeof GenerateRequest>
+
+const Citation = z.object({
+  n: z.number().int(),
+  cited: z.boolean(),
+  documentId: z.number().int(),
+  sourceId: z.string(),
+  title: z.string(),
+  headingPath: z.string(),
+  chunkIds: z.array(z.number().int()),
+})
+
+export const Route = z
+  .object({
+    model: z.string(),
+    strategy: z.enum(['foundation', 'fine_tuned', 'split']),
+    reason: z.string(),
+    fellBack: z.boolean(),
+  })
+  .openapi('GenerationRoute')
+
+export const Usage = z
+  .object({
+    promptTokens: z.number().int(),
+    completionTokens: z.number().int(),
+    costUsd: z.number().nullable().openapi({ description: 'Null when the model has no configured price' }),
+  })
+  .openapi('GenerationUsage')
+
+const TaskRef = z.object({ name: z.string(), version: z.number().int() })
+
+export const GenerationResponse = z
+  .object({
+    id: z.string(),
+    task: TaskRef,
+    output: z.string(),
+    json: z.unknown().optional().openapi({ description: 'The parsed output of a JSON task' }),
+    citations: z.array(Citation),
+    invalidCitations: z
+      .array(z.number().int())
+      .openapi({ description: 'Markers like [9] that name no supplied passage' }),
+    route: Route,
+    usage: Usage,
+    latencyMs: z.number(),
+  })
+  .openapi('Generation')
+
+export const DryRunResponse = z
+  .object({
+    dryRun: z.literal(true),
+    task: TaskRef,
+    messages: z.array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() })),
+    route: z.object({
+      model: z.string(),
+      strategy: z.enum(['foundation', 'fine_tuned', 'split']),
+      reason: z.string(),
+      fallbackModel: z.string().nullable(),
+    }),
+    droppedPassages: z.number().int(),
+    citations: z.array(Citation),
+    invalidCitations: z.array(z.number().int()),
+  })
+  .openapi('GenerationDryRun')

@@ -1,0 +1,159 @@
+import { type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { AppDeps } from '../../../app.js'
+import { generationDepsFor } from '../../../generation/deps.js'
+import {
+  activateTaskVersion,
+  getTaskVersion,
+  listTasks,
+  listTaskVersions,
+  putTask,
+  rollBackTask,
+} from '../../../tasks/manage-tasks.js'
+import { TaskDefinition, TaskName } from '../../../tasks/task-definition.js'
+import type { AppEnv } from '../../context.js'
+import { problemResponses } from '../../errors.js'
+import { protectedRoute } from '../../protected-route.js'
+
+const TaskVersionBody = z
+  .object({
+    task: z.string(),
+    version: z.number().int(),
+    active: z.boolean(),
+    variables: z.array(z.string()).openapi({ description: 'Variables the system prompt declares' }),
+    definition: TaskDefinition,
+    createdAt: z.string(),
+  })
+  .openapi('TaskVersion')
+
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+})
+const NameParam = z.object({ name: TaskName })
+const VersionParam = z.object({ name: TaskName, version: z.coerce.number().int().min(1) })
+
+export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+  const db = deps.db.pool
+  // Generation caches active versions; a change made here must show on this process's next request.
+  const changed = <T>(name: string, value: T): T => {
+    generationDepsFor(deps).tasks.invalidate(name)
+    return value
+  }
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'put',
+      path: '/v1/tasks/{name}',
+      tags: ['tasks'],
+      summary: 'Create the next version of a task (activated unless activate=false)',
+      description:
+        'Sending the definition the latest version already has creates nothing and answers 200, so loading the same files twice is harmless.',
+      request: {
+        params: NameParam,
+        query: z.object({ activate: z.enum(['true', 'false']).default('true') }),
+        body: { required: true, content: { 'application/json': { schema: TaskDefinition } } },
+      },
+      responses: {
+        200: json(TaskVersionBody, 'Unchanged: the latest version already has this definition'),
+        201: json(TaskVersionBody, 'Created'),
+        ...problemResponses(400, 413),
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param')
+      const result = changed(
+        name,
+        await putTask(db, {
+          name,
+          definition: c.req.valid('json'),
+          activate: c.req.valid('query').activate === 'true',
+          createdBy: c.get('apiKey').id,
+        }),
+      )
+      return result.created ? c.json(result.version, 201) : c.json(result.version, 200)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'get',
+      path: '/v1/tasks',
+      tags: ['tasks'],
+      summary: 'List tasks with their active versions',
+      responses: { 200: json(z.object({ data: z.array(TaskVersionBody) }), 'Tasks') },
+    }),
+    async (c) => c.json({ data: await listTasks(db) }, 200),
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'get',
+      path: '/v1/tasks/{name}',
+      tags: ['tasks'],
+      summary: 'The active version of a task',
+      request: { params: NameParam },
+      responses: { 200: json(TaskVersionBody, 'Active version'), ...problemResponses(400, 404) },
+    }),
+    async (c) => c.json(await getTaskVersion(db, c.req.valid('param').name), 200),
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'get',
+      path: '/v1/tasks/{name}/versions',
+      tags: ['tasks'],
+      summary: 'Every version of a task, oldest first',
+      request: { params: NameParam },
+      responses: {
+        200: json(z.object({ data: z.array(TaskVersionBody) }), 'Versions'),
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => c.json({ data: await listTaskVersions(db, c.req.valid('param').name) }, 200),
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'get',
+      path: '/v1/tasks/{name}/versions/{version}',
+      tags: ['tasks'],
+      summary: 'One version of a task',
+      request: { params: VersionParam },
+      responses: { 200: json(TaskVersionBody, 'Version'), ...problemResponses(400, 404) },
+    }),
+    async (c) => {
+      const { name, version } = c.req.valid('param')
+      return c.json(await getTaskVersion(db, name, version), 200)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'post',
+      path: '/v1/tasks/{name}/versions/{version}/activate',
+      tags: ['tasks'],
+      summary: 'Make a version the active one (forward or back)',
+      request: { params: VersionParam },
+      responses: { 200: json(TaskVersionBody, 'Now active'), ...problemResponses(400, 404) },
+    }),
+    async (c) => {
+      const { name, version } = c.req.valid('param')
+      return c.json(changed(name, await activateTaskVersion(db, name, version)), 200)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(db, 'admin', {
+      method: 'post',
+      path: '/v1/tasks/{name}/rollback',
+      tags: ['tasks'],
+      summary: 'Activate the newest version older than the active one',
+      request: { params: NameParam },
+      responses: { 200: json(TaskVersionBody, 'Now active'), ...problemResponses(400, 404, 409) },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param')
+      return c.json(changed(name, await rollBackTask(db, name)), 200)
+    },
+  )
+}

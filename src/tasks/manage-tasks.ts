@@ -1,0 +1,153 @@
+import type pg from 'pg'
+import {
+  findTask,
+  findTaskVersionRow,
+  insertTaskVersion,
+  listActiveTaskVersions,
+  listTaskVersionRows,
+  lockOrCreateTask,
+  setActiveVersion,
+  type TaskVersionRow,
+} from '../db/tasks.js'
+import { type Queryable, withTransaction } from '../db/transaction.js'
+import { AppError } from '../http/errors.js'
+import { declaredVariables, type TaskDefinition, type TaskVersion } from './task-definition.js'
+
+export interface PutTaskInput {
+  name: string
+  definition: TaskDefinition
+  /** Make the new version the one requests run (default). The first version is always activated. */
+  activate?: boolean
+  createdBy?: string
+}
+
+export interface PutTaskResult {
+  created: boolean
+  version: TaskVersion
+}
+
+/**
+ * Store a definition as the task's next version. Sending the definition the latest version already
+ * has creates nothing, so loading the same files twice is a no-op.
+ */
+export async function putTask(db: pg.Pool | pg.PoolClient, input: PutTaskInput): Promise<PutTaskResult> {
+  return withTransaction(db, async (client) => {
+    const task = await lockOrCreateTask(client, input.name)
+    const versions = await listTaskVersionRows(client, task.id)
+    const latest = versions.at(-1)
+    const activate = input.activate !== false || task.activeVersion === null
+    if (latest && sameDefinition(definitionOf(latest), input.definition)) {
+      if (activate && task.activeVersion !== latest.version)
+        await setActiveVersion(client, task.id, latest.version)
+      const row = await findTaskVersionRow(client, task.id, latest.version)
+      return { created: false, version: toTaskVersion(row!) }
+    }
+    const version = await insertTaskVersion(client, task.id, input.definition, input.createdBy ?? null)
+    if (activate) await setActiveVersion(client, task.id, version)
+    const row = await findTaskVersionRow(client, task.id, version)
+    return { created: true, version: toTaskVersion(row!) }
+  })
+}
+
+export async function listTasks(db: Queryable): Promise<TaskVersion[]> {
+  return (await listActiveTaskVersions(db)).map(toTaskVersion)
+}
+
+export async function listTaskVersions(db: Queryable, name: string): Promise<TaskVersion[]> {
+  const task = await findTask(db, name)
+  if (!task) throw taskNotFound(name)
+  return (await listTaskVersionRows(db, task.id)).map(toTaskVersion)
+}
+
+export async function getTaskVersion(db: Queryable, name: string, version?: number): Promise<TaskVersion> {
+  const task = await findTask(db, name)
+  if (!task) throw taskNotFound(name)
+  const wanted = version ?? task.activeVersion
+  const row = wanted === null ? undefined : await findTaskVersionRow(db, task.id, wanted)
+  if (!row) throw new AppError('not_found', `Task ${name} has no version ${wanted ?? '(active)'}.`)
+  return toTaskVersion(row)
+}
+
+/** Point the task at an existing version; requests started after this run it. */
+export async function activateTaskVersion(
+  db: pg.Pool | pg.PoolClient,
+  name: string,
+  version: number,
+): Promise<TaskVersion> {
+  return withTransaction(db, async (client) => {
+    const task = await lockOrCreateTaskIfExists(client, name)
+    const row = await findTaskVersionRow(client, task.id, version)
+    if (!row) throw new AppError('not_found', `Task ${name} has no version ${version}.`)
+    await setActiveVersion(client, task.id, version)
+    return { ...toTaskVersion(row), active: true }
+  })
+}
+
+/** Activate the newest version older than the active one. */
+export async function rollBackTask(db: pg.Pool | pg.PoolClient, name: string): Promise<TaskVersion> {
+  return withTransaction(db, async (client) => {
+    const task = await lockOrCreateTaskIfExists(client, name)
+    const versions = await listTaskVersionRows(client, task.id)
+    const previous = versions
+      .filter((v) => task.activeVersion !== null && v.version < task.activeVersion)
+      .at(-1)
+    if (!previous) {
+      throw new AppError(
+        'conflict',
+        `Task ${name} has no version older than the active version ${task.activeVersion}.`,
+      )
+    }
+    await setActiveVersion(client, task.id, previous.version)
+    return { ...toTaskVersion(previous), active: true }
+  })
+}
+
+export function toTaskVersion(row: TaskVersionRow): TaskVersion {
+  const definition = definitionOf(row)
+  return {
+    task: row.taskName,
+    version: row.version,
+    active: row.active,
+    variables: declaredVariables(definition),
+    definition,
+    createdAt: row.createdAt.toISOString(),
+  }
+}
+
+export function definitionOf(row: TaskVersionRow): TaskDefinition {
+  return {
+    description: row.description,
+    systemPrompt: row.systemPrompt,
+    retrieval: row.retrieval,
+    route: row.route,
+    output: row.output,
+    ...(row.temperature !== null ? { temperature: row.temperature } : {}),
+    ...(row.maxTokens !== null ? { maxTokens: row.maxTokens } : {}),
+  }
+}
+
+function taskNotFound(name: string): AppError {
+  return new AppError('not_found', `No task named ${name}.`)
+}
+
+async function lockOrCreateTaskIfExists(client: pg.PoolClient, name: string) {
+  const existing = await findTask(client, name)
+  if (!existing) throw taskNotFound(name)
+  return lockOrCreateTask(client, name)
+}
+
+/** Key order differs between a stored jsonb value and a parsed request; compare canonically. */
+function sameDefinition(a: TaskDefinition, b: TaskDefinition): boolean {
+  return canonical(a) === canonical(b)
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}

@@ -3,30 +3,72 @@ import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { Migration } from './db/migrate.js'
 import type { Database } from './db/pool.js'
+import type { EmbedderFactory } from './embedding/embedder.js'
+import type { ChatModelFactory } from './generation/chat-model.js'
+import type { ModelRegistry } from './generation/model-registry.js'
 import type { AppEnv } from './http/context.js'
 import { handleError } from './http/error-handler.js'
 import { AppError } from './http/errors.js'
 import { limitBody } from './http/middleware/body-limit.js'
+import { allowOrigins } from './http/middleware/cors.js'
+import { provideRateLimits } from './http/middleware/rate-limit.js'
 import { requestContext } from './http/middleware/request-context.js'
+import { registerChatCompletionRoutes } from './http/routes/chat-completions/chat-completions.routes.js'
+import { registerCollectionRoutes } from './http/routes/collections/collections.routes.js'
+import { registerGenerateRoutes } from './http/routes/generate/generate.routes.js'
 import { registerHealthRoutes } from './http/routes/health/health.routes.js'
+import { isUploadPath, registerIngestRoutes } from './http/routes/ingest/ingest.routes.js'
 import { registerKeyRoutes } from './http/routes/keys/keys.routes.js'
+import { registerMetricsRoutes } from './http/routes/metrics/metrics.routes.js'
+import { registerRetrieveRoutes } from './http/routes/retrieve/retrieve.routes.js'
+import { registerTaskRoutes } from './http/routes/tasks/tasks.routes.js'
+import { requireUtf8Json } from './http/utf8-json.js'
 import { validationHook } from './http/validation-hook.js'
+import { observeRequests } from './observability/http-metrics.js'
+import { createMetrics, type Metrics } from './observability/metrics.js'
 
 export interface AppDeps {
   config: Config
   db: Database
   logger: Logger
   migrations: Migration[]
+  /** Prometheus registry and metrics; a fresh per-app set (with job-queue gauges) when absent. */
+  metrics?: Metrics
+  /** Model endpoints, keys and prices; built from config (OPENAI_*, MODELS_FILE) when absent. */
+  models?: ModelRegistry
+  /** Makes chat model clients; the ChatOpenAI-backed one when absent. */
+  chatModels?: ChatModelFactory
+  /** Makes query embedders for retrieval; the OpenAI-compatible one from config when absent. */
+  embedders?: EmbedderFactory
 }
 
-export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+export function createApp(input: AppDeps): OpenAPIHono<AppEnv> {
+  // Resolved once here so every route registered below records into the same registry.
+  const deps: AppDeps & { metrics: Metrics } = {
+    ...input,
+    metrics: input.metrics ?? createMetrics({ jobQueue: input.db.pool }),
+  }
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
 
   app.use('*', requestContext(deps.logger))
-  app.use('*', limitBody(deps.config.MAX_BODY_BYTES))
+  if (deps.config.CORS_ORIGINS?.length) app.use('*', allowOrigins(deps.config.CORS_ORIGINS))
+  app.use('*', observeRequests(deps.metrics))
+  app.use('*', provideRateLimits({ rpm: deps.config.RATE_LIMIT_RPM, tpm: deps.config.RATE_LIMIT_TPM }))
+  const bodyLimit = limitBody(deps.config.MAX_BODY_BYTES)
+  // Uploads carry their own, larger limit (MAX_UPLOAD_BYTES, in registerIngestRoutes).
+  app.use('*', (c, next) => (isUploadPath(c.req.path) ? next() : bodyLimit(c, next)))
+  const utf8Json = requireUtf8Json()
+  app.use('*', (c, next) => (isUploadPath(c.req.path) ? next() : utf8Json(c, next)))
 
   registerHealthRoutes(app, deps)
   registerKeyRoutes(app, deps)
+  registerMetricsRoutes(app, deps)
+  registerCollectionRoutes(app, deps)
+  registerIngestRoutes(app, deps)
+  registerTaskRoutes(app, deps)
+  registerGenerateRoutes(app, deps)
+  registerChatCompletionRoutes(app, deps)
+  registerRetrieveRoutes(app, deps)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -18,6 +18,7 @@ export async function openMigratedDatabase(
     url: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolSize: config.DB_POOL_SIZE,
+    acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
   })
   try {
     if (db.kind === 'postgres') await ensureVectorAvailable(db.pool)

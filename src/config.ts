@@ -10,6 +10,36 @@ const optionalString = z
   .transform((value) => (value === '' ? undefined : value))
   .optional()
 
+/** `https://app.example.com[:port]`, exactly as browsers send it in the Origin header. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value
+  } catch {
+    return false
+  }
+}
+
+const originList = optionalString
+  .transform((value) =>
+    value
+      ?.split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ''),
+  )
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .refine(
+            isOrigin,
+            'each entry must be an origin such as https://app.example.com (no path, lowercase)',
+          ),
+      )
+      .optional(),
+  )
+
 export const Config = z
   .object({
     DATABASE_URL: optionalString.pipe(
@@ -20,6 +50,8 @@ export const Config = z
     ),
     DATA_DIR: z.string().min(1).default('./.onbrand/db'),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    // How long a request may wait for a free database connection before it is answered 503.
+    DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -42,6 +74,7 @@ export const Config = z
     MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
     MODEL_CONTEXT_WINDOW: z.coerce.number().int().min(512).max(10_000_000).default(128_000),
+    TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
     MAX_GENERATION_INPUT_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(32_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     BOOTSTRAP_ADMIN_KEY: booleanFromEnv.default(true),
@@ -55,14 +88,21 @@ export const Config = z
     EMBEDDING_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     EMBEDDING_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     EMBEDDING_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
+    INGEST_GROUP_DOCUMENTS: z.coerce.number().int().min(1).max(1000).default(64),
     // Retrieval: reciprocal-rank-fusion constant, candidates per search arm, HNSW search breadth.
     RRF_K: z.coerce.number().int().min(1).max(1000).default(60),
     RETRIEVAL_CANDIDATES: z.coerce.number().int().min(10).max(1000).default(40),
-    EF_SEARCH_DEFAULT: z.coerce.number().int().min(10).max(1000).default(64),
+    EF_SEARCH_DEFAULT: z.coerce.number().int().min(10).max(1000).default(128),
     EF_SEARCH_MAX: z.coerce.number().int().min(10).max(1000).default(400),
     HNSW_MAX_SCAN_TUPLES: z.coerce.number().int().min(1000).max(10_000_000).default(20_000),
     QUERY_EMBEDDING_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(1000),
     QUERY_EMBEDDING_CACHE_TTL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+    // Hardening: per-key limits per minute (0 = unlimited; a key's own limits override), metrics, CORS.
+    RATE_LIMIT_RPM: z.coerce.number().int().min(0).max(1_000_000).default(600),
+    RATE_LIMIT_TPM: z.coerce.number().int().min(0).max(1_000_000_000).default(200_000),
+    METRICS_ENABLED: booleanFromEnv.default(true),
+    METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+    CORS_ORIGINS: originList,
   })
   .refine((c) => c.EF_SEARCH_DEFAULT <= c.EF_SEARCH_MAX, {
     path: ['EF_SEARCH_DEFAULT'],

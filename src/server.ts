@@ -1,9 +1,12 @@
 import { serve } from '@hono/node-server'
+import { startWorker } from '../ingest/jobs/worker.js'
 import { createApp } from './app.js'
 import { ensureAdminKey, openMigratedDatabase } from './bootstrap.js'
 import { ConfigError, loadConfig } from './config.js'
+import { createOpenAIEmbedderFactory } from './embedding/openai-embedder.js'
 import { StartupError } from './lib/startup-error.js'
 import { createLogger } from './logger.js'
+import { createMetrics } from './observability/metrics.js'
 
 async function main(): Promise<void> {
   const config = loadConfig()
@@ -19,7 +22,14 @@ async function main(): Promise<void> {
       )
   }
 
-  const app = createApp({ config, db, logger, migrations })
+  const metrics = createMetrics({ jobQueue: db.pool, processMetrics: true })
+  const app = createApp({ config, db, logger, migrations, metrics })
+  // Ingest jobs run in this process unless a separate `npm run worker` fleet does them (RUN_WORKER=false).
+  const worker = config.RUN_WORKER
+    ? startWorker({
+        deps: { db, config, createEmbedder: createOpenAIEmbedderFactory(config), logger, metrics },
+      })
+    : undefined
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
     logger.info({ host: info.address, port: info.port, database: db.kind }, 'listening')
   })
@@ -34,8 +44,13 @@ async function main(): Promise<void> {
       if ('closeAllConnections' in server) server.closeAllConnections()
     }, config.SHUTDOWN_TIMEOUT_MS)
     force.unref()
+    // A job in progress goes back to the queue with its progress; the pool closes only after that.
+    const workerStopped = worker
+      ?.stop()
+      .catch((error: unknown) => logger.error({ err: error }, 'stopping the ingest worker failed'))
     server.close(async () => {
       clearTimeout(force)
+      await workerStopped
       await db.close().catch((error: unknown) => logger.error({ err: error }, 'closing the database failed'))
       logger.info('stopped')
       process.exit(0)

@@ -1,12 +1,16 @@
 import { countActiveApiKeys, insertApiKey, listApiKeys, revokeApiKey } from '../db/api-keys.js'
 import type { Queryable } from '../db/transaction.js'
 import { AppError } from '../http/errors.js'
-import { generateApiKey, type Scope } from './api-keys.js'
+import { type ApiKey, canUseCollection, generateApiKey, type Scope } from './api-keys.js'
 
 export interface CreateKeyInput {
   name: string
   scopes: Scope[]
   collections?: string[]
+  /** Requests per minute for this key; omitted or null: the server default (RATE_LIMIT_RPM); 0: unlimited. */
+  rateLimitRpm?: number | null
+  /** Model tokens per minute for this key; omitted or null: RATE_LIMIT_TPM; 0: unlimited. */
+  rateLimitTpm?: number | null
 }
 
 export interface KeySummary {
@@ -17,6 +21,8 @@ export interface KeySummary {
   createdAt: string
   revokedAt: string | null
   lastUsedAt: string | null
+  rateLimitRpm: number | null
+  rateLimitTpm: number | null
 }
 
 /** The only moment the secret exists in clear: it is returned once and never stored. */
@@ -28,8 +34,24 @@ export async function createKey(db: Queryable, input: CreateKeyInput): Promise<K
     hash: generated.hash,
     scopes: [...new Set(input.scopes)],
     collections: input.collections ? [...new Set(input.collections)] : null,
+    rateLimitRpm: input.rateLimitRpm,
+    rateLimitTpm: input.rateLimitTpm,
   })
   return { ...summarize(row), key: generated.key }
+}
+
+/**
+ * A key limited to some collections must not mint a key that reaches further: whatever it creates is
+ * limited to a subset of its own collections (an unlimited key would escape the allowlist).
+ */
+export function ensureCanGrant(creator: ApiKey, collections: string[] | undefined): void {
+  if (creator.collections === undefined) return
+  if (!collections || collections.some((name) => !canUseCollection(creator, name))) {
+    throw new AppError(
+      'forbidden',
+      'This API key is limited to some collections; keys it creates must be limited to those collections too.',
+    )
+  }
 }
 
 export async function listKeys(db: Queryable): Promise<KeySummary[]> {
@@ -55,6 +77,8 @@ function summarize(row: {
   createdAt: Date
   revokedAt: Date | null
   lastUsedAt: Date | null
+  rateLimitRpm: number | null
+  rateLimitTpm: number | null
 }): KeySummary {
   return {
     id: row.id,
@@ -64,5 +88,7 @@ function summarize(row: {
     createdAt: row.createdAt.toISOString(),
     revokedAt: row.revokedAt?.toISOString() ?? null,
     lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+    rateLimitRpm: row.rateLimitRpm,
+    rateLimitTpm: row.rateLimitTpm,
   }
 }

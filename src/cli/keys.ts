@@ -7,7 +7,8 @@ import { createLogger } from '../logger.js'
 import { runCli, UsageError } from './run-cli.js'
 
 const USAGE = `Usage:
-  npm run keys -- create --name NAME --scope generate|admin [--scope …] [--collections a,b]
+  npm run keys -- create --name NAME --scope generate|admin [--scope …] [--collections a,b] [--rpm N] [--tpm N]
+      --rpm / --tpm: requests / model tokens per minute for this key (0 = unlimited; default: server setting)
   npm run keys -- list
   npm run keys -- revoke ID`
 
@@ -18,6 +19,8 @@ runCli(async () => {
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
       collections: { type: 'string' },
+      rpm: { type: 'string' },
+      tpm: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -26,6 +29,9 @@ runCli(async () => {
     process.stdout.write(`${USAGE}\n`)
     return
   }
+  // Checked before the database is opened, so a typo fails fast.
+  const rateLimitRpm = limitArg('rpm', values.rpm)
+  const rateLimitTpm = limitArg('tpm', values.tpm)
   const config = loadConfig()
   const { db } = await openMigratedDatabase(config, createLogger('warn'))
   try {
@@ -38,7 +44,13 @@ runCli(async () => {
         ?.split(',')
         .map((c) => c.trim())
         .filter(Boolean)
-      const created = await createKey(db.pool, { name: values.name, scopes: parsed.data, collections })
+      const created = await createKey(db.pool, {
+        name: values.name,
+        scopes: parsed.data,
+        collections,
+        rateLimitRpm,
+        rateLimitTpm,
+      })
       process.stdout.write(
         `Created key ${created.id} (${created.scopes.join(', ')}). The secret is shown only once:\n\n  ${created.key}\n\n`,
       )
@@ -46,7 +58,7 @@ runCli(async () => {
       const keys = await listKeys(db.pool)
       for (const key of keys) {
         const state = key.revokedAt ? `revoked ${key.revokedAt}` : 'active'
-        const scope = key.collections ? ` collections=${key.collections.join(',')}` : ''
+        const scope = `${key.collections ? ` collections=${key.collections.join(',')}` : ''}${limitsText(key)}`
         process.stdout.write(
           `${key.id}  ${key.scopes.join(',').padEnd(16)} ${state.padEnd(32)} last used ${key.lastUsedAt ?? 'never'}  ${key.name}${scope}\n`,
         )
@@ -64,3 +76,20 @@ runCli(async () => {
     await db.close()
   }
 })
+
+function limitArg(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > 1_000_000_000) {
+    throw new UsageError(`--${name} must be a whole number (0 = unlimited)\n${USAGE}`)
+  }
+  return n
+}
+
+function limitsText(key: { rateLimitRpm: number | null; rateLimitTpm: number | null }): string {
+  const parts = [
+    key.rateLimitRpm === null ? '' : ` rpm=${key.rateLimitRpm || 'unlimited'}`,
+    key.rateLimitTpm === null ? '' : ` tpm=${key.rateLimitTpm || 'unlimited'}`,
+  ]
+  return parts.join('')
+}

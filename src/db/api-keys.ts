@@ -10,19 +10,39 @@ export interface ApiKeyRow {
   createdAt: Date
   revokedAt: Date | null
   lastUsedAt: Date | null
+  /** Own limits per minute; null means the server default, 0 unlimited. */
+  rateLimitRpm: number | null
+  rateLimitTpm: number | null
 }
 
 const COLUMNS = `id, name, key_hash AS "keyHash", scopes, collections, created_at AS "createdAt",
-  revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`
+  revoked_at AS "revokedAt", last_used_at AS "lastUsedAt", rate_limit_rpm AS "rateLimitRpm",
+  rate_limit_tpm AS "rateLimitTpm"`
 
 export async function insertApiKey(
   db: Queryable,
-  key: { id: string; name: string; hash: Buffer; scopes: Scope[]; collections: string[] | null },
+  key: {
+    id: string
+    name: string
+    hash: Buffer
+    scopes: Scope[]
+    collections: string[] | null
+    rateLimitRpm?: number | null
+    rateLimitTpm?: number | null
+  },
 ): Promise<ApiKeyRow> {
   const { rows } = await db.query<ApiKeyRow>(
-    `INSERT INTO api_keys (id, name, key_hash, scopes, collections)
-     VALUES ($1, $2, $3, $4::text[], $5::text[]) RETURNING ${COLUMNS}`,
-    [key.id, key.name, key.hash, key.scopes, key.collections],
+    `INSERT INTO api_keys (id, name, key_hash, scopes, collections, rate_limit_rpm, rate_limit_tpm)
+     VALUES ($1, $2, $3, $4::text[], $5::text[], $6::int, $7::int) RETURNING ${COLUMNS}`,
+    [
+      key.id,
+      key.name,
+      key.hash,
+      key.scopes,
+      key.collections,
+      key.rateLimitRpm ?? null,
+      key.rateLimitTpm ?? null,
+    ],
   )
   return rows[0]!
 }

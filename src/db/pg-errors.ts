@@ -4,6 +4,9 @@ export const FOREIGN_KEY_VIOLATION = '23503'
 export const CHECK_VIOLATION = '23514'
 export const INVALID_TEXT_REPRESENTATION = '22P02'
 export const UNDEFINED_OBJECT = '42704'
+/** Text PostgreSQL cannot store: a NUL in `text` (22021) or a `\u0000` escape in `jsonb` (22P05). */
+export const CHARACTER_NOT_IN_REPERTOIRE = '22021'
+export const UNTRANSLATABLE_CHARACTER = '22P05'
 
 // Server going away or refusing work: the request may succeed once it is back.
 const UNAVAILABLE_CODES = new Set([
@@ -32,5 +35,13 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = pgErrorCode(error)
   if (code !== undefined && UNAVAILABLE_CODES.has(code)) return true
   const message = error instanceof Error ? error.message : ''
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    message,
+  )
+}
+
+/** A value from the request holds a character the database refuses (PostgreSQL text cannot hold NUL). */
+export function isUnstorableText(error: unknown): boolean {
+  const code = pgErrorCode(error)
+  return code === CHARACTER_NOT_IN_REPERTOIRE || code === UNTRANSLATABLE_CHARACTER
 }

@@ -19,6 +19,8 @@ export interface OpenDatabaseOptions {
   /** Where the embedded database keeps its files; `memory://` keeps them in memory. */
   dataDir: string
   poolSize: number
+  /** Wait at most this long for a free connection (PostgreSQL); unbounded when absent. */
+  acquireTimeoutMs?: number
 }
 
 // pg returns bigint (int8) and numeric as strings by default; ids and counts here fit in a double.
@@ -27,7 +29,11 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number.parseFloat(v
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.url) {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize })
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      connectionTimeoutMillis: options.acquireTimeoutMs ?? 0,
+    })
     // An idle client losing its server (restart, failover) must not crash the process.
     pool.on('error', () => {})
     return { pool, kind: 'postgres', close: () => pool.end() }
@@ -51,22 +57,27 @@ export function createPglitePool(pglite: PGlite): pg.Pool {
   return new pg.Pool({ ...config, Client: PgliteClient, max: 1, idleTimeoutMillis: 0 })
 }
 
+/** A Database over an open PGlite instance; closing it closes the instance, then runs `afterClose`. */
+export function embeddedDatabase(pglite: PGlite, afterClose: () => void = () => {}): Database {
+  const pool = createPglitePool(pglite)
+  return {
+    pool,
+    kind: 'embedded',
+    close: async () => {
+      await pool.end()
+      await pglite.close()
+      afterClose()
+    },
+  }
+}
+
 async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
   const inMemory = dataDir.startsWith('memory://')
   const releaseLock = inMemory ? () => {} : acquireDataDirLock(dataDir)
   try {
     if (!inMemory) mkdirSync(dataDir, { recursive: true })
     const pglite = await PGlite.create({ dataDir, extensions: { vector } })
-    const pool = createPglitePool(pglite)
-    return {
-      pool,
-      kind: 'embedded',
-      close: async () => {
-        await pool.end()
-        await pglite.close()
-        releaseLock()
-      },
-    }
+    return embeddedDatabase(pglite, releaseLock)
   } catch (error) {
     releaseLock()
     throw error

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import { isDatabaseUnavailable } from '../db/pg-errors.js'
+import { isDatabaseUnavailable, isUnstorableText } from '../db/pg-errors.js'
 import type { AppEnv } from './context.js'
 import { AppError, type ErrorCode, type FieldIssue, problemBody } from './errors.js'
 
@@ -39,6 +39,13 @@ function classify(error: Error): {
     if (error.status === 413) return { code: 'payload_too_large', detail: 'The request body is too large.' }
     if (error.status === 415) return { code: 'unsupported_media_type', detail: error.message }
     if (error.status === 400) return { code: 'bad_request', detail: error.message || 'Malformed request.' }
+  }
+  // Request text reaching the database unchecked (a query parameter, say): the client's to fix, not a 500.
+  if (isUnstorableText(error)) {
+    return {
+      code: 'bad_request',
+      detail: 'The request holds a NUL character (\\u0000), which cannot be stored.',
+    }
   }
   if (isDatabaseUnavailable(error)) {
     return {

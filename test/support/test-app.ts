@@ -8,6 +8,7 @@ import { loadMigrations } from '../../src/db/migrate.js'
 import type { Database } from '../../src/db/pool.js'
 import type { AppEnv } from '../../src/http/context.js'
 import { createLogger } from '../../src/logger.js'
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { createTestDatabase } from './test-db.js'
 
 /** Tests read arbitrary JSON bodies; typing each one would only restate the assertions. */
@@ -19,6 +20,8 @@ export interface TestApp {
   app: OpenAPIHono<AppEnv>
   db: Database
   config: Config
+  /** The app's metrics: hand them to code run beside the app (an ingest worker) to see its counts on /metrics. */
+  metrics: Metrics
   /** Every log line the app wrote, parsed. */
   logs: Record<string, unknown>[]
   adminKey: string
@@ -38,7 +41,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     },
   })
   const logger = createLogger(config.LOG_LEVEL, sink)
-  const app = createApp({ config, db, logger, migrations: loadMigrations() })
+  const metrics = createMetrics({ jobQueue: db.pool })
+  const app = createApp({ config, db, logger, migrations: loadMigrations(), metrics })
   const makeKey = async (scopes: Scope[], collections?: string[]) => {
     const created = await createKey(db.pool, { name: `test ${scopes.join('+')}`, scopes, collections })
     return { id: created.id, key: created.key }
@@ -48,6 +52,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     app,
     db,
     config,
+    metrics,
     logs,
     adminKey: admin.key,
     makeKey,

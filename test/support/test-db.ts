@@ -6,7 +6,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { vector } from '@electric-sql/pglite-pgvector'
 import pg from 'pg'
 import { ensureVectorAvailable, loadMigrations, migrate } from '../../src/db/migrate.js'
-import { createPglitePool, type Database, openDatabase } from '../../src/db/pool.js'
+import { createPglitePool, type Database, embeddedDatabase, openDatabase } from '../../src/db/pool.js'
 
 /**
  * A migrated database of this test file's own: an in-memory PGlite by default, or a fresh database on
@@ -72,15 +72,7 @@ async function openMigratedPglite(): Promise<Database> {
     extensions: { vector },
     loadDataDir: new Blob([readFileSync(templatePath)]),
   })
-  const pool = createPglitePool(pglite)
-  return {
-    pool,
-    kind: 'embedded',
-    close: async () => {
-      await pool.end()
-      await pglite.close()
-    },
-  }
+  return embeddedDatabase(pglite)
 }
 
 export function usingRealPostgres(): boolean {

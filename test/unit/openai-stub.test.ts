@@ -307,6 +307,34 @@ describe('fault injection', () => {
     expect(received.join('')).toBe('one two')
   })
 
+  it('counts a stream the client aborts midway as an aborted request', async () => {
+    stub.setOptions({ tokenDelayMs: 20 })
+    stub.setReply('gpt-4o-mini', 'one two three four five six seven eight nine ten')
+    const controller = new AbortController()
+    const received: string[] = []
+
+    await expect(
+      (async () => {
+        for await (const chunk of await chat().stream('go', { signal: controller.signal })) {
+          received.push(textOf(chunk))
+          if (received.join('').includes('two')) controller.abort()
+        }
+      })(),
+    ).rejects.toThrow(/abort/i)
+    await waitFor(() => stub.activeRequests() === 0)
+    expect(stub.abortedRequests()).toBe(1)
+    expect(received.join('')).not.toContain('ten')
+  })
+
+  it('serves many concurrent requests', async () => {
+    const client = embeddings()
+    const vectors = await Promise.all(Array.from({ length: 50 }, (_, i) => client.embedQuery(`text ${i}`)))
+
+    expect(vectors).toHaveLength(50)
+    expect(stub.embeddingCalls()).toBe(50)
+    expect(stub.activeRequests()).toBe(0)
+  })
+
   it('delays responses by the configured latency', async () => {
     stub.setOptions({ latencyMs: 150 })
     const started = Date.now()

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppDeps } from '../../../app.js'
 import { Scope } from '../../../auth/api-keys.js'
-import { createKey, listKeys, revokeKey } from '../../../auth/manage-keys.js'
+import { createKey, ensureCanGrant, listKeys, revokeKey } from '../../../auth/manage-keys.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../errors.js'
 import { protectedRoute } from '../../protected-route.js'
@@ -17,6 +17,16 @@ const KeySummary = z
     createdAt: z.string(),
     revokedAt: z.string().nullable(),
     lastUsedAt: z.string().nullable(),
+    rateLimitRpm: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'null: the server default; 0: unlimited' }),
+    rateLimitTpm: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'null: the server default; 0: unlimited' }),
   })
   .openapi('ApiKey')
 
@@ -26,6 +36,13 @@ const CreateKeyRequest = z
     scopes: z.array(Scope).min(1).max(2),
     collections: z.array(CollectionName).min(1).max(100).optional().openapi({
       description: 'Collections this key may use; omit for all.',
+    }),
+    rateLimitRpm: z.number().int().min(0).max(1_000_000).nullable().optional().openapi({
+      description:
+        'Requests per minute for this key. Omit or null for the server default (RATE_LIMIT_RPM); 0 for unlimited.',
+    }),
+    rateLimitTpm: z.number().int().min(0).max(1_000_000_000).nullable().optional().openapi({
+      description: 'Model tokens per minute for this key. Omit or null for RATE_LIMIT_TPM; 0 for unlimited.',
     }),
   })
   .strict()
@@ -65,7 +82,11 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void
         ...problemResponses(400, 413),
       },
     }),
-    async (c) => c.json(await createKey(db, c.req.valid('json')), 201),
+    async (c) => {
+      const input = c.req.valid('json')
+      ensureCanGrant(c.get('apiKey'), input.collections)
+      return c.json(await createKey(db, input), 201)
+    },
   )
 
   app.openapi(

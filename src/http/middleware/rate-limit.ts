@@ -1,0 +1,89 @@
+import type { MiddlewareHandler } from 'hono'
+import type { Logger } from 'pino'
+import type { Scope } from '../../auth/api-keys.js'
+import type { RateLimitWindow } from '../../db/rate-limits.js'
+import type { Metrics } from '../../observability/metrics.js'
+import type { AppEnv } from '../context.js'
+import { AppError } from '../errors.js'
+
+/** Server-wide default limits per key and minute; 0 means unlimited. A key's own limits override them. */
+export interface RateLimitPolicy {
+  rpm: number
+  tpm: number
+}
+
+export type RateLimitDecision =
+  | { allowed: true; headers: Record<string, string> }
+  | { allowed: false; limit: 'rpm' | 'tpm'; detail: string; headers: Record<string, string> }
+
+/** Make the server defaults available to `requireScope`, which runs per route after authentication. */
+export function provideRateLimits(policy: RateLimitPolicy): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    c.set('rateLimits', policy)
+    await next()
+  }
+}
+
+/**
+ * Requests per minute count on every authenticated request. Model tokens per minute only gate
+ * `generate`-scope routes, the ones that spend tokens: a key that used its tokens can still be
+ * managed by admin routes. Tokens are charged after each model call (`recordTokens`), so the check
+ * here refuses once the window's tokens have reached the limit.
+ */
+export function decideRateLimit(
+  window: RateLimitWindow,
+  defaults: RateLimitPolicy,
+  scope: Scope,
+): RateLimitDecision {
+  const rpm = window.rpm ?? defaults.rpm
+  const tpm = window.tpm ?? defaults.tpm
+  const reset = String(window.resetSeconds)
+  const headers: Record<string, string> =
+    rpm > 0
+      ? {
+          'RateLimit-Limit': String(rpm),
+          'RateLimit-Remaining': String(Math.max(0, rpm - window.requests)),
+          'RateLimit-Reset': reset,
+        }
+      : {}
+  if (rpm > 0 && window.requests > rpm) {
+    return {
+      allowed: false,
+      limit: 'rpm',
+      detail: `This API key is limited to ${rpm} requests per minute; retry after ${reset} s.`,
+      headers: { ...headers, 'Retry-After': reset },
+    }
+  }
+  if (scope === 'generate' && tpm > 0 && window.tokens >= tpm) {
+    return {
+      allowed: false,
+      limit: 'tpm',
+      detail: `This API key has used its ${tpm} model tokens for this minute; retry after ${reset} s.`,
+      headers: { ...headers, 'Retry-After': reset },
+    }
+  }
+  return { allowed: true, headers }
+}
+
+/**
+ * Throw 429 `rate_limited` when the counted request is over a limit; otherwise return the RateLimit
+ * headers. `window` is what `authenticate` counted; absent (no limits configured) means no headers.
+ */
+export function enforceRateLimit(
+  window: RateLimitWindow | undefined,
+  request: {
+    scope: Scope
+    defaults: RateLimitPolicy | undefined
+    metrics: Metrics | undefined
+    logger: Logger
+  },
+): Record<string, string> {
+  if (!window || !request.defaults) return {}
+  const decision = decideRateLimit(window, request.defaults, request.scope)
+  if (!decision.allowed) {
+    request.metrics?.rateLimited.inc({ limit: decision.limit })
+    request.logger.info({ limit: decision.limit }, 'rate limited')
+    throw new AppError('rate_limited', decision.detail, { headers: decision.headers })
+  }
+  return decision.headers
+}

@@ -1,0 +1,23 @@
+import type { MiddlewareHandler } from 'hono'
+import { AppError } from './errors.js'
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
+
+/**
+ * JSON must be UTF-8 (RFC 8259). Request.json() decodes leniently, so bytes in another encoding would
+ * otherwise be stored as U+FFFD without a word; refuse them instead. The bytes read here are cached by
+ * Hono, and the validators parse from that cache. Runs after the body limit, which bounds what is read.
+ */
+export function requireUtf8Json(): MiddlewareHandler {
+  const decoder = new TextDecoder('utf-8', { fatal: true })
+  return async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
+    if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) return next()
+    try {
+      decoder.decode(await c.req.arrayBuffer())
+    } catch {
+      throw new AppError('bad_request', 'The request body is not valid UTF-8; send JSON as UTF-8.')
+    }
+    return next()
+  }
+}

@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKey, revokeKey } from '../../src/auth/manage-keys.js'
+import { SCOPE_EXTENSION } from '../../src/http/protected-route.js'
+import { createTestApp, type TestApp } from '../support/test-app.js'
+import { buildRequest, type Operation, openApiPath, operationsOf } from './openapi-requests.js'
+
+/**
+ * The auth matrix of every route, generated from the app's own route table at run time: a route
+ * added anywhere is covered without editing this file, and a route without auth fails here.
+ */
+
+/** The only operations that may be called without an API key. Adding one here is a security decision. */
+const PUBLIC = new Set(['GET /healthz', 'GET /readyz', 'GET /openapi.json'])
+
+const METRICS_TOKEN = 'matrix-metrics-token-4d2f9a'
+const ALLOWED = 'matrix-allowed'
+const OTHER = 'matrix-other'
+
+let t: TestApp
+let operations: Operation[]
+const keys: Record<'admin' | 'generate' | 'revoked' | 'restricted' | 'otherOnly', string> = {
+  admin: '',
+  generate: '',
+  revoked: '',
+  restricted: '',
+  otherOnly: '',
+}
+/** Every secret this file sends; none may appear in any log line. */
+const secrets: string[] = [METRICS_TOKEN]
+
+beforeAll(async () => {
+  // Rate limits off: this file is about who may call what, not how often.
+  t = await createTestApp({ RATE_LIMIT_RPM: '0', RATE_LIMIT_TPM: '0' })
+  const make = async (scopes: ('admin' | 'generate')[], collections?: string[]) => {
+    const created = await createKey(t.db.pool, { name: 'matrix', scopes, collections })
+    secrets.push(created.key)
+    return created
+  }
+  keys.admin = (await make(['admin'])).key
+  keys.generate = (await make(['generate'])).key
+  const revoked = await make(['admin', 'generate'])
+  await revokeKey(t.db.pool, revoked.id)
+  keys.revoked = revoked.key
+  keys.restricted = (await make(['admin', 'generate'], [ALLOWED])).key
+  keys.otherOnly = (await make(['admin', 'generate'], [OTHER])).key
+  secrets.push(t.adminKey)
+  await ensureCollection(ALLOWED)
+  await ensureCollection(OTHER)
+  operations = operationsOf(t.app)
+})
+afterAll(async () => t.close())
+
+async function ensureCollection(name: string): Promise<void> {
+  await t.db.pool.query(
+    `INSERT INTO collections (name, embedding_model, embedding_dimensions) VALUES ($1, 'text-embedding-3-small', 8)
+     ON CONFLICT (name) DO NOTHING`,
+    [name],
+  )
+}
+
+const label = (o: Operation) => `${o.method.toUpperCase()} ${o.path}`
+const scoped = () => operations.filter((o) => o.scope !== undefined)
+
+async function send(o: Operation, authorization: string | undefined, collection = OTHER) {
+  const built = buildRequest(o, { collection, authorization })
+  const res = await t.app.request(built.url, built.init)
+  return { res, built, status: res.status, body: await res.text() }
+}
+
+function expectProblem(result: { status: number; body: string }, status: number, code: string, o: Operation) {
+  const where = `${label(o)} answered ${result.status}: ${result.body.slice(0, 300)}`
+  expect(result.status, where).toBe(status)
+  expect(JSON.parse(result.body).code, where).toBe(code)
+}
+
+describe('the route table', () => {
+  it('documents every route the router serves, so none escapes this matrix', () => {
+    const served = t.app.routes
+      .filter((r) => r.method !== 'ALL')
+      .map((r) => `${r.method} ${openApiPath(r.path)}`)
+    const documented = new Set(operations.map(label))
+    const undocumented = [...new Set(served)].filter((r) => !documented.has(r) && !PUBLIC.has(r))
+    expect(undocumented).toEqual([])
+  })
+
+  it('gives every operation but the public ones an API key scope, a bearer requirement and 401/403', () => {
+    expect(scoped().length).toBeGreaterThanOrEqual(4)
+    for (const o of operations) {
+      if (PUBLIC.has(label(o))) {
+        expect(o.path.startsWith('/v1'), `${label(o)} is public but under /v1`).toBe(false)
+        continue
+      }
+      expect(['admin', 'generate'], `${label(o)} has no ${SCOPE_EXTENSION}`).toContain(o.scope)
+      expect(o.security, label(o)).toEqual([{ bearerAuth: [] }])
+      expect(o.responseCodes, label(o)).toEqual(expect.arrayContaining(['401', '403', '429']))
+    }
+  })
+
+  it('keeps the public operations public', async () => {
+    for (const o of operations.filter((op) => PUBLIC.has(label(op)))) {
+      const { status } = await send(o, undefined)
+      expect([200, 503], label(o)).toContain(status)
+    }
+  })
+})
+
+describe('every protected operation', () => {
+  it('answers 401 without a key, with a malformed one and with an unknown one', async () => {
+    const unknown = `onb_zzzzzzzzzzzz_${randomBytes(32).toString('base64url')}`
+    secrets.push(unknown)
+    for (const o of scoped()) {
+      expectProblem(await send(o, undefined), 401, 'unauthorized', o)
+      expectProblem(await send(o, 'Bearer not-a-key'), 401, 'unauthorized', o)
+      expectProblem(await send(o, `Bearer ${unknown}`), 401, 'unauthorized', o)
+    }
+  })
+
+  it('answers 401 to a revoked key, whatever its scopes', async () => {
+    for (const o of scoped()) expectProblem(await send(o, `Bearer ${keys.revoked}`), 401, 'unauthorized', o)
+  })
+
+  it('answers 403 to a live key without the operation’s scope', async () => {
+    for (const o of scoped()) {
+      const wrong = o.scope === 'admin' ? keys.generate : keys.admin
+      expectProblem(await send(o, `Bearer ${wrong}`), 403, 'forbidden', o)
+    }
+  })
+
+  it('lets a key with the scope past authentication without an unhandled error', async () => {
+    for (const o of scoped()) {
+      const right = o.scope === 'admin' ? keys.admin : keys.generate
+      const result = await send(o, `Bearer ${right}`, ALLOWED)
+      const where = `${label(o)} answered ${result.status}: ${result.body.slice(0, 300)}`
+      expect([401, 403, 500], where).not.toContain(result.status)
+      await ensureCollection(ALLOWED)
+    }
+  })
+
+  it('answers 403 when the key’s collection allowlist excludes the collection it names', async () => {
+    const checked: string[] = []
+    for (const o of scoped()) {
+      const result = await send(o, `Bearer ${keys.restricted}`, OTHER)
+      if (!result.built.collectionIn) continue
+      checked.push(label(o))
+      expectProblem(result, 403, 'forbidden', o)
+      // The same request from a key allowed that collection is not refused for it (so the 403 above was
+      // about the allowlist); deletes are skipped so the collection survives for the next operation.
+      if (o.method !== 'delete') {
+        const allowed = await send(o, `Bearer ${keys.otherOnly}`, OTHER)
+        expect(allowed.status, `${label(o)} refused a key allowed ${OTHER}: ${allowed.body}`).not.toBe(403)
+        await ensureCollection(OTHER)
+      }
+    }
+    // At least key creation names collections; a detector that found none would test nothing.
+    expect(checked).toContain('POST /v1/keys')
+  })
+})
+
+describe('a collection-limited admin key', () => {
+  it('cannot create a key that reaches beyond its own collections', async () => {
+    const create = (collections?: string[]) =>
+      t.request('/v1/keys', {
+        method: 'POST',
+        key: keys.restricted,
+        json: { name: 'minted', scopes: ['generate'], ...(collections ? { collections } : {}) },
+      })
+    expect((await create()).status).toBe(403)
+    expect((await create([ALLOWED, OTHER])).status).toBe(403)
+    expect((await create([ALLOWED])).status).toBe(201)
+  })
+})
+
+describe('logs', () => {
+  it('never contain a key or token that was sent, valid or not', async () => {
+    for (const o of scoped().slice(0, 5)) {
+      await send(o, `Bearer ${keys.admin}`)
+      await send(o, `Bearer ${keys.revoked}`)
+    }
+    await t.request('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+    const logged = JSON.stringify(t.logs)
+    expect(t.logs.length).toBeGreaterThan(20)
+    for (const secret of secrets) {
+      expect(logged).not.toContain(secret)
+      // The secret part alone (after onb_<id>_) must not leak either.
+      expect(logged).not.toContain(secret.slice(-43))
+    }
+    expect(logged).not.toMatch(/Bearer\s+\S/)
+  })
+})

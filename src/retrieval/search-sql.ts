@@ -1,6 +1,7 @@
 import pgvector from 'pgvector'
 import { vectorExpression } from '../db/collections.js'
 import type { Queryable } from '../db/transaction.js'
+import type { CandidateChunk } from './packing.js'
 import type { RetrievalFilters } from './types.js'
 
 /** What the search needs to know about a collection; id and dimensions end up in the SQL text. */
@@ -33,23 +34,11 @@ export interface SearchOptions {
   iterativeScan: 'relaxed_order' | 'off'
 }
 
-export interface SearchRow {
-  id: number
-  documentId: number
-  ordinal: number
-  headingPath: string
-  text: string
-  tokenCount: number
-  contentHash: string
-  sourceId: string
-  title: string
-  kind: 'guideline' | 'product'
-  metadata: Record<string, unknown>
+/** A fused row as the statement returns it: the chunk and its document, plus both arms' ranks. */
+export interface SearchRow extends Omit<CandidateChunk, 'vectorScore'> {
   distance: number | null
   vectorRank: number | null
-  lexicalScore: number | null
   lexicalRank: number | null
-  fused: number
 }
 
 /**

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { JobProgress } from '../../ingest/pipeline/progress.js'
 import type { Database } from '../../src/db/pool.js'
 import { chunkSet, FIXTURES, readFolder } from '../ingest/ingest-harness.js'
 import { type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js'
@@ -165,18 +166,5 @@ interface JobView {
   status: 'queued' | 'running' | 'succeeded' | 'failed'
   attempts: number
   errors: unknown[]
-  progress: {
-    phase: string
-    files: { total: number; done: number }
-    documents: {
-      total: number
-      done: number
-      added: number
-      updated: number
-      unchanged: number
-      deleted: number
-    }
-    chunks: { embedded: number; reused: number; pending: number }
-    errors: number
-  } | null
+  progress: Omit<JobProgress, 'attempt'> | null
 }

@@ -1,3 +1,4 @@
+import { chargeableTokens, chargeTokensSql } from './rate-limits.js'
 import type { Queryable } from './transaction.js'
 
 export interface GenerationLog {
@@ -31,7 +32,7 @@ export interface GenerationRow extends Omit<GenerationLog, 'collectionName'> {
 
 /**
  * Log a generation and charge its tokens to the API key's rate-limit window, in one statement (one
- * round trip). The token charge is the statement of recordTokens in rate-limits.ts, inlined here
+ * round trip). The token charge is recordTokens' statement (rate-limits.ts), embedded as a CTE
  * because this runs on every generation. The transaction commits asynchronously
  * (`synchronous_commit = off` for it alone): the rows are visible at once, but the flush to disk is not
  * awaited, so a server crash can lose the last fraction of a second of log rows and token charges.
@@ -42,13 +43,10 @@ export async function insertGeneration(
   log: GenerationLog,
   charge: { keyId: string; tokens: number } | null,
 ): Promise<void> {
-  const tokens =
-    charge && Number.isFinite(charge.tokens) && charge.tokens > 0 ? Math.ceil(charge.tokens) : null
+  const tokens = charge ? chargeableTokens(charge.tokens) : null
   await db.query(
     `WITH charged AS (
-       INSERT INTO rate_limit_windows AS w (key_id, window_start, tokens)
-       SELECT $21::text, date_trunc('minute', now()), $22::bigint WHERE $22::bigint IS NOT NULL
-       ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = w.tokens + excluded.tokens
+       ${chargeTokensSql('$21', '$22')}
      )
      INSERT INTO generations (id, request_id, task_version_id, api_key_id, collection_id, endpoint, subject,
        strategy, route_reason, model, fell_back, chunk_ids, input, output, prompt_tokens, completion_tokens,

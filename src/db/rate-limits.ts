@@ -77,11 +77,23 @@ export async function findApiKeyCountingRequest(
  * check sees them, so a key can overshoot its token limit by at most the calls already in flight.
  */
 export async function recordTokens(db: Queryable, keyId: string, tokens: number): Promise<void> {
-  if (!Number.isFinite(tokens) || tokens <= 0) return
-  await db.query(
-    `INSERT INTO rate_limit_windows AS w (key_id, window_start, tokens)
-     VALUES ($1, date_trunc('minute', now()), $2::bigint)
-     ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = w.tokens + excluded.tokens`,
-    [keyId, Math.ceil(tokens)],
-  )
+  const charge = chargeableTokens(tokens)
+  if (charge === null) return
+  await db.query(chargeTokensSql('$1', '$2'), [keyId, charge])
+}
+
+/** Whole tokens to charge, or null when there is nothing to charge (zero, negative or not a number). */
+export function chargeableTokens(tokens: number): number | null {
+  return Number.isFinite(tokens) && tokens > 0 ? Math.ceil(tokens) : null
+}
+
+/**
+ * The token charge as SQL over two placeholders (key id, tokens); a null token count inserts nothing.
+ * The generation log embeds it as a CTE so logging and charging stay one round trip.
+ */
+export function chargeTokensSql(keyParam: string, tokensParam: string): string {
+  return `INSERT INTO rate_limit_windows AS w (key_id, window_start, tokens)
+     SELECT ${keyParam}::text, date_trunc('minute', now()), ${tokensParam}::bigint
+     WHERE ${tokensParam}::bigint IS NOT NULL
+     ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = w.tokens + excluded.tokens`
 }

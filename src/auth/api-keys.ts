@@ -36,9 +36,9 @@ export function parseApiKeyId(key: string): string | undefined {
   return KEY_PATTERN.exec(key)?.[1]
 }
 
-export function apiKeyMatches(key: string, storedHash: Buffer): boolean {
-  const presented = hashApiKey(key)
-  return presented.length === storedHash.length && timingSafeEqual(presented, storedHash)
+/** Constant-time comparison of the presented key's hash with the stored one. */
+export function apiKeyHashMatches(presentedHash: Buffer, storedHash: Buffer): boolean {
+  return presentedHash.length === storedHash.length && timingSafeEqual(presentedHash, storedHash)
 }
 
 export function canUseCollection(key: ApiKey, collection: string): boolean {

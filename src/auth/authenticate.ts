@@ -2,7 +2,7 @@ import { type ApiKeyRow, findApiKey, touchApiKey } from '../db/api-keys.js'
 import { findApiKeyCountingRequest, type RateLimitWindow } from '../db/rate-limits.js'
 import type { Queryable } from '../db/transaction.js'
 import { AppError } from '../http/errors.js'
-import { type ApiKey, apiKeyMatches, hashApiKey, parseApiKeyId, type Scope } from './api-keys.js'
+import { type ApiKey, apiKeyHashMatches, hashApiKey, parseApiKeyId, type Scope } from './api-keys.js'
 
 const TOUCH_INTERVAL_MS = 60_000
 const BEARER = /^Bearer\s+(\S+)\s*$/i
@@ -30,17 +30,18 @@ export async function authenticate(
   if (presented === undefined || id === undefined) {
     throw new AppError('unauthorized', 'The Authorization header does not hold an Onbrand API key.')
   }
+  const presentedHash = hashApiKey(presented)
   let row: ApiKeyRow | undefined
   let window: RateLimitWindow | undefined
   if (options.countRequest) {
-    const found = await findApiKeyCountingRequest(db, { id, hash: hashApiKey(presented), scope })
+    const found = await findApiKeyCountingRequest(db, { id, hash: presentedHash, scope })
     row = found?.row
     window = found?.window
   } else {
     row = await findApiKey(db, id)
   }
   // Same answer for unknown, wrong and revoked keys: the response must not reveal which ids exist.
-  if (!row || !apiKeyMatches(presented, row.keyHash) || row.revokedAt !== null) {
+  if (!row || !apiKeyHashMatches(presentedHash, row.keyHash) || row.revokedAt !== null) {
     throw new AppError('unauthorized', 'The API key is unknown or revoked.')
   }
   if (!row.scopes.includes(scope)) {

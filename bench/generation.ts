@@ -6,7 +6,8 @@
  * measured in alternating rounds and the medians reported, so drift on a noisy machine hits both.
  *
  *   npm run bench:generation   (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres;
- *                               BENCH_ROUND_SECONDS, default 5; BENCH_ROUNDS, default 5)
+ *                               BENCH_ROUND_SECONDS, default 5; BENCH_ROUNDS, default 5;
+ *                               BENCH_CPU_PROF_DIR: write a V8 CPU profile of each server there)
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -91,7 +92,7 @@ async function waitFor(url: string): Promise<void> {
 }
 
 function start(args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(join('node_modules', '.bin', 'tsx'), args, {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
@@ -110,14 +111,25 @@ const serverEnv = {
   LOG_LEVEL: 'info',
   BOOTSTRAP_ADMIN_KEY: 'false',
   RUN_WORKER: 'false',
-  // Unlimited, so one key can drive hundreds of requests a second; the per-request counting still runs.
-  RATE_LIMIT_RPM: '0',
-  RATE_LIMIT_TPM: '0',
+  // Limits high enough for one key to drive hundreds of requests a second, but enforced: the limiter
+  // claims blocks of the key's minute and charges tokens as in production (limits of 0 would skip it).
+  RATE_LIMIT_RPM: '1000000',
+  RATE_LIMIT_TPM: '1000000000',
 }
 const onbrandPort = await freePort()
 const barePort = await freePort()
-start(['bench/generation-server.ts'], { ...serverEnv, BENCH_MODE: 'onbrand', PORT: String(onbrandPort) })
-start(['bench/generation-server.ts'], { ...serverEnv, BENCH_MODE: 'bare', PORT: String(barePort) })
+const profile = process.env.BENCH_CPU_PROF_DIR
+const profileArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []
+start([...profileArgs, 'bench/generation-server.ts'], {
+  ...serverEnv,
+  BENCH_MODE: 'onbrand',
+  PORT: String(onbrandPort),
+})
+start([...profileArgs, 'bench/generation-server.ts'], {
+  ...serverEnv,
+  BENCH_MODE: 'bare',
+  PORT: String(barePort),
+})
 await Promise.all([
   waitFor(`http://127.0.0.1:${onbrandPort}/healthz`),
   waitFor(`http://127.0.0.1:${barePort}/healthz`),

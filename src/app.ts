@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { Logger } from 'pino'
+import { type AppServices, createAppServices } from './app-services.js'
 import type { Config } from './config.js'
 import type { Migration } from './db/migrate.js'
 import type { Database } from './db/pool.js'
@@ -11,7 +12,6 @@ import { handleError } from './http/error-handler.js'
 import { AppError } from './http/errors.js'
 import { limitBody } from './http/middleware/body-limit.js'
 import { allowOrigins } from './http/middleware/cors.js'
-import { provideRateLimits } from './http/middleware/rate-limit.js'
 import { requestContext } from './http/middleware/request-context.js'
 import { registerChatCompletionRoutes } from './http/routes/chat-completions/chat-completions.routes.js'
 import { registerCollectionRoutes } from './http/routes/collections/collections.routes.js'
@@ -40,20 +40,32 @@ export interface AppDeps {
   chatModels?: ChatModelFactory
   /** Makes query embedders for retrieval; the OpenAI-compatible one from config when absent. */
   embedders?: EmbedderFactory
+  /**
+   * Key cache, rate limiter and generation log queue. Pass them to close them on shutdown (before the
+   * database); when absent the app makes its own, whose timers do not keep the process alive.
+   */
+  services?: AppServices
 }
+
+/** AppDeps with the optional parts resolved: what the routes are registered with. */
+export type AppWiring = AppDeps & { metrics: Metrics; services: AppServices }
 
 export function createApp(input: AppDeps): OpenAPIHono<AppEnv> {
   // Resolved once here so every route registered below records into the same registry.
-  const deps: AppDeps & { metrics: Metrics } = {
+  const deps: AppWiring = {
     ...input,
     metrics: input.metrics ?? createMetrics({ jobQueue: input.db.pool }),
+    services: input.services ?? createAppServices(input.db.pool, input.config, input.logger),
   }
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
 
   app.use('*', requestContext(deps.logger))
   if (deps.config.CORS_ORIGINS?.length) app.use('*', allowOrigins(deps.config.CORS_ORIGINS))
   app.use('*', observeRequests(deps.metrics))
-  app.use('*', provideRateLimits({ rpm: deps.config.RATE_LIMIT_RPM, tpm: deps.config.RATE_LIMIT_TPM }))
+  app.use('*', async (c, next) => {
+    c.set('services', deps.services)
+    await next()
+  })
   const bodyLimit = limitBody(deps.config.MAX_BODY_BYTES)
   // Uploads carry their own, larger limit (MAX_UPLOAD_BYTES, in registerIngestRoutes).
   app.use('*', (c, next) => (isUploadPath(c.req.path) ? next() : bodyLimit(c, next)))

@@ -100,6 +100,9 @@ export const Config = z
     // Hardening: per-key limits per minute (0 = unlimited; a key's own limits override), metrics, CORS.
     RATE_LIMIT_RPM: z.coerce.number().int().min(0).max(1_000_000).default(600),
     RATE_LIMIT_TPM: z.coerce.number().int().min(0).max(1_000_000_000).default(200_000),
+    RATE_LIMIT_SYNC_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+    AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+    GENERATION_LOG_FLUSH_MS: z.coerce.number().int().min(0).max(60_000).default(50),
     METRICS_ENABLED: booleanFromEnv.default(true),
     METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
     CORS_ORIGINS: originList,

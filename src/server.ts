@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server'
 import { startWorker } from '../ingest/jobs/worker.js'
 import { createApp } from './app.js'
+import { createAppServices } from './app-services.js'
 import { ensureAdminKey, openMigratedDatabase } from './bootstrap.js'
 import { ConfigError, loadConfig } from './config.js'
 import { createOpenAIEmbedderFactory } from './embedding/openai-embedder.js'
@@ -23,7 +24,8 @@ async function main(): Promise<void> {
   }
 
   const metrics = createMetrics({ jobQueue: db.pool, processMetrics: true })
-  const app = createApp({ config, db, logger, migrations, metrics })
+  const services = createAppServices(db.pool, config, logger)
+  const app = createApp({ config, db, logger, migrations, metrics, services })
   // Ingest jobs run in this process unless a separate `npm run worker` fleet does them (RUN_WORKER=false).
   const worker = config.RUN_WORKER
     ? startWorker({
@@ -51,6 +53,10 @@ async function main(): Promise<void> {
     server.close(async () => {
       clearTimeout(force)
       await workerStopped
+      // Queued generation rows and token charges are written before the pool closes.
+      await services
+        .close()
+        .catch((error: unknown) => logger.error({ err: error }, 'writing queued rows failed'))
       await db.close().catch((error: unknown) => logger.error({ err: error }, 'closing the database failed'))
       logger.info('stopped')
       process.exit(0)

@@ -1,5 +1,4 @@
 import { type ApiKeyRow, findApiKey, touchApiKey } from '../db/api-keys.js'
-import { findApiKeyCountingRequest, type RateLimitWindow } from '../db/rate-limits.js'
 import type { Queryable } from '../db/transaction.js'
 import { AppError } from '../http/errors.js'
 import { type ApiKey, apiKeyHashMatches, hashApiKey, parseApiKeyId, type Scope } from './api-keys.js'
@@ -7,48 +6,73 @@ import { type ApiKey, apiKeyHashMatches, hashApiKey, parseApiKeyId, type Scope }
 const TOUCH_INTERVAL_MS = 60_000
 const BEARER = /^Bearer\s+(\S+)\s*$/i
 
-export interface Authenticated {
-  key: ApiKey
-  /** The key's rate-limit window after counting this request; absent when nothing was counted. */
-  window?: RateLimitWindow
+/**
+ * API key rows by id, kept for `ttlMs` so that authentication costs no database statement per request.
+ * Only keys found in the database are kept (an unknown id is asked about each time), and what is kept is
+ * the stored row: the presented secret is still hashed and compared with it on every request. A key
+ * revoked through this process is forgotten at once; one revoked elsewhere (the CLI, another instance)
+ * stops working within `ttlMs`. A ttl of 0 asks the database every time.
+ */
+export class ApiKeyCache {
+  private readonly rows = new Map<string, { row: ApiKeyRow; until: number }>()
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly ttlMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async find(id: string): Promise<ApiKeyRow | undefined> {
+    const cached = this.rows.get(id)
+    if (cached && cached.until > Date.now()) return cached.row
+    const row = await findApiKey(this.db, id)
+    if (row && this.ttlMs > 0) {
+      if (this.rows.size >= this.maxEntries) this.rows.delete(this.rows.keys().next().value!)
+      this.rows.set(id, { row, until: Date.now() + this.ttlMs })
+    } else {
+      this.rows.delete(id)
+    }
+    return row
+  }
+
+  /** Record a last_used_at update in the kept row, so it is not written again within the minute. */
+  touched(id: string, at: Date): void {
+    const cached = this.rows.get(id)
+    if (cached) cached.row = { ...cached.row, lastUsedAt: at }
+  }
+
+  forget(id: string): void {
+    this.rows.delete(id)
+  }
 }
 
 /**
- * Resolve an Authorization header to a live key with the scope asked for, or throw 401/403. With
- * `countRequest`, the same statement that finds the key also counts the request against its rate
- * limits, but only if the key admits it: failed authentication counts nothing.
+ * Resolve an Authorization header to a live key with the scope asked for, or throw 401/403. Returns the
+ * stored row as well, for its rate limits.
  */
 export async function authenticate(
+  keys: ApiKeyCache,
   db: Queryable,
   authorization: string | undefined,
   scope: Scope,
-  options: { countRequest?: boolean } = {},
-): Promise<Authenticated> {
+): Promise<{ key: ApiKey; row: ApiKeyRow }> {
   if (!authorization) throw new AppError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".')
   const presented = BEARER.exec(authorization)?.[1]
   const id = presented === undefined ? undefined : parseApiKeyId(presented)
   if (presented === undefined || id === undefined) {
     throw new AppError('unauthorized', 'The Authorization header does not hold an Onbrand API key.')
   }
-  const presentedHash = hashApiKey(presented)
-  let row: ApiKeyRow | undefined
-  let window: RateLimitWindow | undefined
-  if (options.countRequest) {
-    const found = await findApiKeyCountingRequest(db, { id, hash: presentedHash, scope })
-    row = found?.row
-    window = found?.window
-  } else {
-    row = await findApiKey(db, id)
-  }
+  const row = await keys.find(id)
   // Same answer for unknown, wrong and revoked keys: the response must not reveal which ids exist.
-  if (!row || !apiKeyHashMatches(presentedHash, row.keyHash) || row.revokedAt !== null) {
+  if (!row || !apiKeyHashMatches(hashApiKey(presented), row.keyHash) || row.revokedAt !== null) {
     throw new AppError('unauthorized', 'The API key is unknown or revoked.')
   }
   if (!row.scopes.includes(scope)) {
     throw new AppError('forbidden', `This API key lacks the "${scope}" scope.`)
   }
-  // The UPDATE is throttled to once a minute anyway; skipping it here saves a round trip per request.
+  // The UPDATE is throttled to once a minute per key.
   if (row.lastUsedAt === null || Date.now() - row.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
+    keys.touched(row.id, new Date())
     await touchApiKey(db, row.id)
   }
   const key: ApiKey = {
@@ -57,5 +81,5 @@ export async function authenticate(
     scopes: row.scopes,
     ...(row.collections ? { collections: row.collections } : {}),
   }
-  return window ? { key, window } : { key }
+  return { key, row }
 }

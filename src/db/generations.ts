@@ -1,4 +1,3 @@
-import { chargeableTokens, chargeTokensSql } from './rate-limits.js'
 import type { Queryable } from './transaction.js'
 
 export interface GenerationLog {
@@ -31,52 +30,56 @@ export interface GenerationRow extends Omit<GenerationLog, 'collectionName'> {
 }
 
 /**
- * Log a generation and charge its tokens to the API key's rate-limit window, in one statement (one
- * round trip). The token charge is recordTokens' statement (rate-limits.ts), embedded as a CTE
- * because this runs on every generation. The transaction commits asynchronously
- * (`synchronous_commit = off` for it alone): the rows are visible at once, but the flush to disk is not
- * awaited, so a server crash can lose the last fraction of a second of log rows and token charges.
- * That is a fair price for writes made on every request that nothing else depends on being durable.
+ * Write a batch of generation rows in one statement (one round trip however many rows): one array
+ * parameter per column, unnested side by side. `createdAt` is when the generation finished, not when
+ * the batch was written. The transaction commits asynchronously (`synchronous_commit = off` for it
+ * alone): the rows are visible at once, but the flush to disk is not awaited, so a database crash can
+ * lose the last fraction of a second of rows. A fair price for writes made on every request that
+ * nothing else waits on.
  */
-export async function insertGeneration(
+export async function insertGenerations(
   db: Queryable,
-  log: GenerationLog,
-  charge: { keyId: string; tokens: number } | null,
+  logs: (GenerationLog & { createdAt: Date })[],
 ): Promise<void> {
-  const tokens = charge ? chargeableTokens(charge.tokens) : null
+  if (logs.length === 0) return
+  const column = <T>(pick: (log: GenerationLog & { createdAt: Date }) => T) => logs.map(pick)
   await db.query(
-    `WITH charged AS (
-       ${chargeTokensSql('$21', '$22')}
-     )
-     INSERT INTO generations (id, request_id, task_version_id, api_key_id, collection_id, endpoint, subject,
+    `INSERT INTO generations (id, request_id, task_version_id, api_key_id, collection_id, endpoint, subject,
        strategy, route_reason, model, fell_back, chunk_ids, input, output, prompt_tokens, completion_tokens,
-       cost_usd, latency_ms, status, error)
-     SELECT $1, $2, $3, $4, (SELECT id FROM collections WHERE name = $5), $6, $7, $8, $9, $10, $11,
-       $12::bigint[], $13::jsonb, $14, $15, $16, $17, $18, $19, $20
-     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`,
+       cost_usd, latency_ms, status, error, created_at)
+     SELECT r.id, r.request_id, r.task_version_id, r.api_key_id, c.id, r.endpoint, r.subject, r.strategy,
+       r.route_reason, r.model, r.fell_back, r.chunk_ids::bigint[], r.input::jsonb, r.output, r.prompt_tokens,
+       r.completion_tokens, r.cost_usd, r.latency_ms, r.status, r.error, r.created_at
+     FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+       $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], $14::text[], $15::int[],
+       $16::int[], $17::numeric[], $18::int[], $19::text[], $20::text[], $21::timestamptz[])
+       AS r(id, request_id, task_version_id, api_key_id, collection_name, endpoint, subject, strategy,
+         route_reason, model, fell_back, chunk_ids, input, output, prompt_tokens, completion_tokens, cost_usd,
+         latency_ms, status, error, created_at)
+     LEFT JOIN collections c ON c.name = r.collection_name
+     CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`,
     [
-      log.id,
-      log.requestId,
-      log.taskVersionId,
-      log.apiKeyId,
-      log.collectionName,
-      log.endpoint,
-      log.subject,
-      log.strategy,
-      log.routeReason,
-      log.model,
-      log.fellBack,
-      log.chunkIds,
-      JSON.stringify(log.input),
-      log.output,
-      log.promptTokens,
-      log.completionTokens,
-      log.costUsd,
-      log.latencyMs,
-      log.status,
-      log.error,
-      charge?.keyId ?? null,
-      tokens,
+      column((log) => log.id),
+      column((log) => log.requestId),
+      column((log) => log.taskVersionId),
+      column((log) => log.apiKeyId),
+      column((log) => log.collectionName),
+      column((log) => log.endpoint),
+      column((log) => log.subject),
+      column((log) => log.strategy),
+      column((log) => log.routeReason),
+      column((log) => log.model),
+      column((log) => log.fellBack),
+      column((log) => `{${log.chunkIds.join(',')}}`),
+      column((log) => JSON.stringify(log.input)),
+      column((log) => log.output),
+      column((log) => log.promptTokens),
+      column((log) => log.completionTokens),
+      column((log) => log.costUsd),
+      column((log) => log.latencyMs),
+      column((log) => log.status),
+      column((log) => log.error),
+      column((log) => log.createdAt),
     ],
   )
 }

@@ -1,99 +1,90 @@
-import type { Scope } from '../auth/api-keys.js'
-import type { ApiKeyRow } from './api-keys.js'
 import type { Queryable } from './transaction.js'
 
-/** The counters of the current one-minute window of a key, after counting this request. */
-export interface RateLimitWindow {
+/** A key's current one-minute window as the database holds it, after a claim or a token charge. */
+export interface WindowState {
+  keyId: string
+  /** Start of the window on the database clock, epoch milliseconds. */
+  windowStart: number
+  /** Requests granted to all API instances in this window so far. */
   requests: number
+  /** Model tokens charged by all API instances in this window so far. */
   tokens: number
-  /** The key's own limits; null means the server default applies. */
-  rpm: number | null
-  tpm: number | null
-  /** Whole seconds until this window closes and the counters start again from zero (at least 1). */
-  resetSeconds: number
+  /** The database clock when the statement ran, epoch milliseconds (instances align windows to it). */
+  dbNow: number
 }
 
+const WINDOW_COLUMNS = `key_id AS "keyId", requests, tokens,
+  (extract(epoch FROM window_start) * 1000)::float8 AS "windowStart",
+  (extract(epoch FROM now()) * 1000)::float8 AS "dbNow"`
+
 /**
- * Look up an API key and, only when it admits the request (stored hash equals `hash`, not revoked,
- * holds `scope`), count the request against the key's current minute: one statement, one round trip,
- * where looking up and counting separately took two. Requests that fail authentication count nothing,
- * so a wrong secret cannot spend a real key's limit. The caller still compares the returned hash in
- * constant time; the SQL equality only gates the counter (a SHA-256 of a 256-bit random secret leaks
- * nothing useful through timing).
+ * Claim up to `block` requests of the key's current minute for this API instance, never taking the
+ * window's total past `limit` (a block of 0 claims nothing and only reads the window). Returns what was
+ * granted with the window as it stands afterwards.
  *
- * The upsert takes the row lock, so concurrent requests on any number of API instances each see a
- * distinct count. Windows are aligned to the database clock, not the instances' clocks. The same
- * statement deletes the key's previous windows, so the table holds about one row per active key;
- * SKIP LOCKED leaves a row another request is deleting to that request, so two requests racing at a
- * minute boundary never wait on each other (the sub-statements' lock order is not defined).
- *
- * The counter commits asynchronously (`synchronous_commit = off` for this statement alone): other
- * requests see it at once, on every instance, but the flush to disk is not awaited, so a database
- * crash can forget the last fraction of a second of counts. Every request writes here, so waiting
- * for the disk would add a flush to each request's latency for counts that only matter for a minute.
+ * The upsert holds the row lock while it computes the grant from the row's current total, so claims
+ * from any number of instances never grant more than `limit` in all. The grant is stored in
+ * `last_claim` by the same statement (SET expressions see the row before the update), which is how the
+ * caller learns it without a second round trip. The same statement deletes the key's earlier windows,
+ * so the table keeps about one row per active key; SKIP LOCKED leaves a row another claim is deleting
+ * to that claim. The commit is asynchronous (`synchronous_commit = off` for this statement alone):
+ * every instance sees the claim at once, but a database crash can forget the last fraction of a second
+ * of claims, which only matter for the current minute.
  */
-export async function findApiKeyCountingRequest(
+export async function claimRequests(
   db: Queryable,
-  request: { id: string; hash: Buffer; scope: Scope },
-): Promise<{ row: ApiKeyRow; window: RateLimitWindow | undefined } | undefined> {
-  const { rows } = await db.query<
-    ApiKeyRow & { requests: number | null; tokens: number | null; resetSeconds: number | null }
-  >(
-    `WITH k AS (
-       SELECT api_keys.*, key_hash = $2::bytea AND revoked_at IS NULL AND $3::text = ANY (scopes) AS admitted
-       FROM api_keys, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-       WHERE id = $1
-     ), expired AS (
+  request: { keyId: string; block: number; limit: number },
+): Promise<WindowState & { granted: number }> {
+  const { rows } = await db.query<WindowState & { granted: number }>(
+    `WITH expired AS (
        DELETE FROM rate_limit_windows WHERE (key_id, window_start) IN (
-         SELECT w.key_id, w.window_start FROM rate_limit_windows w JOIN k ON k.admitted AND w.key_id = k.id
-         WHERE w.window_start < date_trunc('minute', now())
-         FOR UPDATE OF w SKIP LOCKED)
-     ), hit AS (
-       INSERT INTO rate_limit_windows AS w (key_id, window_start, requests)
-       SELECT id, date_trunc('minute', now()), 1 FROM k WHERE admitted
-       ON CONFLICT (key_id, window_start) DO UPDATE SET requests = w.requests + 1
-       RETURNING requests, tokens, window_start
+         SELECT key_id, window_start FROM rate_limit_windows
+         WHERE key_id = $1 AND window_start < date_trunc('minute', now())
+         FOR UPDATE SKIP LOCKED)
      )
-     SELECT k.id, k.name, k.key_hash AS "keyHash", k.scopes, k.collections, k.created_at AS "createdAt",
-       k.revoked_at AS "revokedAt", k.last_used_at AS "lastUsedAt", k.rate_limit_rpm AS "rateLimitRpm",
-       k.rate_limit_tpm AS "rateLimitTpm", hit.requests, hit.tokens,
-       greatest(1, ceil(extract(epoch FROM hit.window_start + interval '1 minute' - now())))::int
-         AS "resetSeconds"
-     FROM k LEFT JOIN hit ON true`,
-    [request.id, request.hash, request.scope],
+     INSERT INTO rate_limit_windows AS w (key_id, window_start, requests, last_claim)
+     SELECT $1, date_trunc('minute', now()), least($2::int, $3::int), least($2::int, $3::int)
+     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+     ON CONFLICT (key_id, window_start) DO UPDATE
+       SET requests = w.requests + least($2::int, greatest($3::int - w.requests, 0)),
+           last_claim = least($2::int, greatest($3::int - w.requests, 0))
+     RETURNING last_claim AS granted, ${WINDOW_COLUMNS}`,
+    [request.keyId, request.block, request.limit],
   )
-  const found = rows[0]
-  if (!found) return undefined
-  const { requests, tokens, resetSeconds, ...row } = found
-  const window =
-    requests === null || tokens === null || resetSeconds === null
-      ? undefined
-      : { requests, tokens, rpm: row.rateLimitRpm, tpm: row.rateLimitTpm, resetSeconds }
-  return { row, window }
+  return rows[0]!
 }
 
 /**
- * Charge model tokens to the key's current window. Called after each model call; the next request's
- * check sees them, so a key can overshoot its token limit by at most the calls already in flight.
+ * Add model tokens to several keys' current windows in one statement, returning each window after the
+ * charge. Rows are taken in key order so two instances charging the same keys cannot deadlock.
+ * Committed asynchronously, like claims.
  */
+export async function chargeTokens(
+  db: Queryable,
+  charges: { keyId: string; tokens: number }[],
+): Promise<WindowState[]> {
+  const billable = charges.filter((charge) => chargeableTokens(charge.tokens) !== null)
+  if (billable.length === 0) return []
+  billable.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0))
+  const { rows } = await db.query<WindowState>(
+    `INSERT INTO rate_limit_windows AS w (key_id, window_start, tokens)
+     SELECT c.key_id, date_trunc('minute', now()), c.tokens
+     FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c(key_id, tokens, n),
+       (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+     ORDER BY c.n
+     ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = w.tokens + excluded.tokens
+     RETURNING ${WINDOW_COLUMNS}`,
+    [billable.map((charge) => charge.keyId), billable.map((charge) => chargeableTokens(charge.tokens))],
+  )
+  return rows
+}
+
+/** Charge model tokens to one key's current window at once (the limiter batches its own charges). */
 export async function recordTokens(db: Queryable, keyId: string, tokens: number): Promise<void> {
-  const charge = chargeableTokens(tokens)
-  if (charge === null) return
-  await db.query(chargeTokensSql('$1', '$2'), [keyId, charge])
+  await chargeTokens(db, [{ keyId, tokens }])
 }
 
 /** Whole tokens to charge, or null when there is nothing to charge (zero, negative or not a number). */
 export function chargeableTokens(tokens: number): number | null {
   return Number.isFinite(tokens) && tokens > 0 ? Math.ceil(tokens) : null
-}
-
-/**
- * The token charge as SQL over two placeholders (key id, tokens); a null token count inserts nothing.
- * The generation log embeds it as a CTE so logging and charging stay one round trip.
- */
-export function chargeTokensSql(keyParam: string, tokensParam: string): string {
-  return `INSERT INTO rate_limit_windows AS w (key_id, window_start, tokens)
-     SELECT ${keyParam}::text, date_trunc('minute', now()), ${tokensParam}::bigint
-     WHERE ${tokensParam}::bigint IS NOT NULL
-     ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = w.tokens + excluded.tokens`
 }

@@ -1,4 +1,4 @@
-import type { AppDeps } from '../app.js'
+import type { AppWiring } from '../app.js'
 import { retrievalDepsFor } from '../retrieval/deps.js'
 import { retrieve } from '../retrieval/retrieve.js'
 import { ActiveTaskCache } from '../tasks/active-task-cache.js'
@@ -9,10 +9,10 @@ import type { GenerationDeps } from './types.js'
 /** Built once per app; each request adds its own logger (which carries the request id). */
 export type SharedGenerationDeps = Omit<GenerationDeps, 'logger' | 'tasks'> & { tasks: ActiveTaskCache }
 
-const built = new WeakMap<AppDeps, SharedGenerationDeps>()
+const built = new WeakMap<AppWiring, SharedGenerationDeps>()
 
 /** One set per app, shared by /v1/generate and /v1/chat/completions (one client cache, one embedding cache). */
-export function generationDepsFor(app: AppDeps): SharedGenerationDeps {
+export function generationDepsFor(app: AppWiring): SharedGenerationDeps {
   let deps = built.get(app)
   if (!deps) {
     deps = createGenerationDeps(app)
@@ -21,7 +21,7 @@ export function generationDepsFor(app: AppDeps): SharedGenerationDeps {
   return deps
 }
 
-export function createGenerationDeps(app: AppDeps): SharedGenerationDeps {
+export function createGenerationDeps(app: AppWiring): SharedGenerationDeps {
   const { config } = app
   // Shared with /v1/retrieve: one embedder set and one query-embedding cache per app.
   const retrieval = retrievalDepsFor(app)
@@ -38,5 +38,7 @@ export function createGenerationDeps(app: AppDeps): SharedGenerationDeps {
     retrieve: (input) => retrieve(retrieval, input),
     maxInputChars: config.MAX_GENERATION_INPUT_CHARS,
     metrics: app.metrics,
+    generationLog: app.services.generationLog,
+    rateLimiter: app.services.limiter,
   }
 }

@@ -70,7 +70,7 @@ export async function runGeneration(
   } catch (error) {
     const failure = asModelCallError(deps, error)
     const partial = error as { usage?: ChatUsage; text?: string }
-    await recordFailure(deps, prepared, route, current, failure, partial.text ?? null, partial.usage ?? null)
+    recordFailure(deps, prepared, route, current, failure, partial.text ?? null, partial.usage ?? null)
     throw upstreamError(failure, prepared.request.requestId)
   }
   return finishGeneration(deps, prepared, route, current, output)
@@ -86,7 +86,7 @@ export async function finishGeneration(
 ): Promise<GenerationResult> {
   const latencyMs = elapsed(prepared)
   const costUsd = costOf(output.usage, model.settings.pricing)
-  await recordGeneration(
+  recordGeneration(
     deps,
     prepared,
     {
@@ -112,7 +112,7 @@ export async function finishGeneration(
   }
 }
 
-export async function recordFailure(
+export function recordFailure(
   deps: GenerationDeps,
   prepared: PreparedGeneration,
   route: RouteInfo,
@@ -120,8 +120,8 @@ export async function recordFailure(
   failure: ModelCallError,
   partialOutput: string | null,
   usage: ChatUsage | null,
-): Promise<void> {
-  await recordGeneration(deps, prepared, {
+): void {
+  recordGeneration(deps, prepared, {
     route,
     output: partialOutput,
     usage,

@@ -1,4 +1,3 @@
-import { insertGeneration } from '../db/generations.js'
 import { observeGeneration } from '../observability/metrics.js'
 import type { ChatUsage } from './chat-model.js'
 import type { GenerationDeps, PreparedGeneration, RouteInfo } from './types.js'
@@ -14,15 +13,16 @@ export interface Outcome {
 }
 
 /**
- * Write the generations row, charge the tokens to the key's rate-limit window, and write one log line.
- * A logging failure must not turn a delivered answer into an error, so it is reported and swallowed.
+ * Queue the generations row (written in batches, see GenerationLogWriter), charge the tokens to the
+ * key's rate limit, and write one log line. Nothing here waits on the database, so a logging failure
+ * cannot turn a delivered answer into an error.
  */
-export async function recordGeneration(
+export function recordGeneration(
   deps: GenerationDeps,
   prepared: PreparedGeneration,
   outcome: Outcome,
   canonical = false,
-): Promise<void> {
+): void {
   const { request } = prepared
   const summary = {
     generationId: prepared.id,
@@ -56,44 +56,36 @@ export async function recordGeneration(
   // stream opens, before the outcome is known, so streams log their own line.
   else if (canonical) logger.setBindings({ generation: summary })
   else logger.info(summary, 'generation')
-  const tokens = outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : 0
-  try {
-    // The same statement charges the tokens to the key's rate-limit window (RATE_LIMIT_TPM).
-    await insertLog()
-  } catch (error) {
-    logger.error({ err: error, generationId: prepared.id }, 'writing the generation log failed')
-  }
-
-  function insertLog(): Promise<void> {
-    return insertGeneration(
-      deps.db,
-      {
-        id: prepared.id,
-        requestId: request.requestId,
-        taskVersionId: prepared.task.id,
-        apiKeyId: request.apiKey?.id ?? null,
-        collectionName: prepared.collection,
-        endpoint: request.endpoint,
-        subject: request.subject ?? null,
-        strategy: outcome.route.strategy,
-        routeReason: outcome.route.reason,
-        model: outcome.route.model,
-        fellBack: outcome.route.fellBack,
-        chunkIds: prepared.passages.flatMap((passage) => passage.chunkIds),
-        input: {
-          input: request.input,
-          ...(request.variables ? { variables: request.variables } : {}),
-          ...(request.conversation ? { messages: request.conversation } : {}),
-        },
-        output: outcome.output,
-        promptTokens: outcome.usage?.promptTokens ?? null,
-        completionTokens: outcome.usage?.completionTokens ?? null,
-        costUsd: outcome.costUsd,
-        latencyMs: Math.round(outcome.latencyMs),
-        status: outcome.status,
-        error: outcome.error,
-      },
-      request.apiKey ? { keyId: request.apiKey.id, tokens } : null,
+  if (request.apiKey && outcome.usage) {
+    deps.rateLimiter.chargeTokens(
+      request.apiKey.id,
+      outcome.usage.promptTokens + outcome.usage.completionTokens,
     )
   }
+  deps.generationLog.write({
+    id: prepared.id,
+    requestId: request.requestId,
+    taskVersionId: prepared.task.id,
+    apiKeyId: request.apiKey?.id ?? null,
+    collectionName: prepared.collection,
+    endpoint: request.endpoint,
+    subject: request.subject ?? null,
+    strategy: outcome.route.strategy,
+    routeReason: outcome.route.reason,
+    model: outcome.route.model,
+    fellBack: outcome.route.fellBack,
+    chunkIds: prepared.passages.flatMap((passage) => passage.chunkIds),
+    input: {
+      input: request.input,
+      ...(request.variables ? { variables: request.variables } : {}),
+      ...(request.conversation ? { messages: request.conversation } : {}),
+    },
+    output: outcome.output,
+    promptTokens: outcome.usage?.promptTokens ?? null,
+    completionTokens: outcome.usage?.completionTokens ?? null,
+    costUsd: outcome.costUsd,
+    latencyMs: Math.round(outcome.latencyMs),
+    status: outcome.status,
+    error: outcome.error,
+  })
 }

@@ -53,7 +53,7 @@ export function streamGeneration(
           current = plan.fallback
           continue
         }
-        await recordFailure(deps, prepared, route, current, failure, text === '' ? null : text, usage ?? null)
+        recordFailure(deps, prepared, route, current, failure, text === '' ? null : text, usage ?? null)
         if (failure.kind === 'aborted') return
         const problem = upstreamError(failure, prepared.request.requestId)
         yield {
@@ -73,7 +73,7 @@ export function streamGeneration(
       const check = checkJsonOutput(text, prepared.jsonSchema)
       if (!check.ok) {
         const failure = new ModelCallError('invalid_output', check.error)
-        await recordFailure(deps, prepared, route, current, failure, text, finalUsage)
+        recordFailure(deps, prepared, route, current, failure, text, finalUsage)
         yield {
           type: 'error',
           code: 'upstream_error',

@@ -1,12 +1,14 @@
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { ApiKey } from '../auth/api-keys.js'
+import type { RateLimiter } from '../auth/rate-limiter.js'
 import type { TaskVersionRow } from '../db/tasks.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Passage, RetrievalFilters, RetrievalResult, RetrieveInput } from '../retrieval/types.js'
 import type { ActiveTaskCache } from '../tasks/active-task-cache.js'
 import type { ChatMessage, ChatModelFactory } from './chat-model.js'
 import type { CitationReport } from './citations.js'
+import type { GenerationLogWriter } from './generation-log.js'
 import type { ModelRegistry } from './model-registry.js'
 import type { RouteDecision } from './routing.js'
 
@@ -23,6 +25,9 @@ export interface GenerationDeps {
   maxInputChars: number
   /** Prometheus metrics of the app, when it has them. */
   metrics?: Metrics
+  /** Where generation rows are queued for writing, and model tokens charged to keys. */
+  generationLog: Pick<GenerationLogWriter, 'write'>
+  rateLimiter: Pick<RateLimiter, 'chargeTokens'>
 }
 
 export interface GenerateInput {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
+import type { AppServices } from '../app-services.js'
 import type { ApiKey } from '../auth/api-keys.js'
 import type { Metrics } from '../observability/metrics.js'
-import type { RateLimitPolicy } from './middleware/rate-limit.js'
 
 export interface AppEnv {
   Variables: {
@@ -10,7 +10,7 @@ export interface AppEnv {
     apiKey?: ApiKey
     /** The app's metrics (set by observeRequests), for handlers that record their own. */
     metrics?: Metrics
-    /** Server-wide default limits (set by createApp); absent means no rate limiting. */
-    rateLimits?: RateLimitPolicy
+    /** Key cache and rate limiter (set by createApp) for the routes' auth middleware. */
+    services: AppServices
   }
 }

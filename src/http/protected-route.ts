@@ -15,25 +15,24 @@ type ProtectedEnv = AppEnv & {
 }
 
 /**
- * Authenticate and count the request against the key's rate limits in one database statement (429
- * when over). Only a request that authenticates, scope included, is counted.
+ * Authenticate, then count the request against the key's rate limits (429 when over). Only a request
+ * that authenticates, scope included, is counted. Neither usually costs a database statement: key rows
+ * are cached briefly and requests are admitted from blocks claimed ahead (see RateLimiter).
  */
 export function requireScope(db: Queryable, scope: Scope): MiddlewareHandler<ProtectedEnv> {
   return async (c, next) => {
-    const defaults = c.get('rateLimits')
-    const { key, window } = await authenticate(db, c.req.header('authorization'), scope, {
-      countRequest: defaults !== undefined,
-    })
+    const { keys, limiter } = c.get('services')
+    const { key, row } = await authenticate(keys, db, c.req.header('authorization'), scope)
     c.set('apiKey', key)
     c.get('logger').setBindings({ keyId: key.id })
-    const rateLimitHeaders = enforceRateLimit(window, {
-      scope,
-      defaults,
+    const rateLimitHeaders = enforceRateLimit(await limiter.admit(row, scope), {
       metrics: c.get('metrics'),
       logger: c.get('logger'),
     })
-    await next()
+    // Set before the handler runs, so they go out with whatever response it makes (setting them on a
+    // finished response would make @hono/node-server build a full Response object for every request).
     for (const [name, value] of Object.entries(rateLimitHeaders)) c.header(name, value)
+    await next()
   }
 }
 

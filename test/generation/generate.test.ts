@@ -156,7 +156,9 @@ describe('POST /v1/generate', () => {
     const body = await json(
       await f.generate({ task: 'copy', input: 'tent', variables: { brand: 'Acme' } }, key.key),
     )
-    // Summed: a request that crosses a minute boundary is counted in one window, charged in the next.
+    // Charges are sent in batches; flush sends them now. Summed: a request that crosses a minute
+    // boundary is counted in one window, charged in the next.
+    await f.t.flush()
     const { rows } = await f.t.db.pool.query(
       'SELECT sum(tokens)::int AS tokens FROM rate_limit_windows WHERE key_id = $1',
       [key.id],

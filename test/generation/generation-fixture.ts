@@ -87,13 +87,15 @@ export async function createGenerationFixture(env: Record<string, string> = {}):
       t.request('/v1/generate', { method: 'POST', key: key ?? t.adminKey, json: body }),
     chatBodies: () =>
       stub.calls.filter((call) => call.path === '/v1/chat/completions').map((call) => call.body),
-    generationRows: async () =>
-      (
+    generationRows: async () => {
+      await t.flush()
+      return (
         await t.db.pool.query(
           `SELECT g.*, v.version AS task_version FROM generations g
            LEFT JOIN task_versions v ON v.id = g.task_version_id ORDER BY g.created_at, g.id`,
         )
-      ).rows,
+      ).rows
+    },
     listen: async () => {
       if (!server) {
         server = await new Promise<ServerType>((resolve) => {

@@ -57,6 +57,7 @@ beforeAll(async () => {
   const generated = await json(
     await f.generate({ task: 'copy', input: 'tent', variables: { brand: 'Acme' } }),
   )
+  await f.t.flush() // the generations row is written in a batch
   await f.t.db.pool.query('INSERT INTO feedback (generation_id, rating, approved) VALUES ($1, 5, true)', [
     generated.id,
   ])

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp } from '../../src/app.js'
+import { createAppServices } from '../../src/app-services.js'
 import type { Scope } from '../../src/auth/api-keys.js'
 import { createKey } from '../../src/auth/manage-keys.js'
 import { type Config, loadConfig } from '../../src/config.js'
@@ -25,6 +26,8 @@ export interface TestApp {
   /** Every log line the app wrote, parsed. */
   logs: Record<string, unknown>[]
   adminKey: string
+  /** Write the app's queued generation rows and token charges now (they are written in batches). */
+  flush(): Promise<void>
   makeKey(scopes: Scope[], collections?: string[]): Promise<{ id: string; key: string }>
   request(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>
   close(): Promise<void>
@@ -42,7 +45,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   })
   const logger = createLogger(config.LOG_LEVEL, sink)
   const metrics = createMetrics({ jobQueue: db.pool })
-  const app = createApp({ config, db, logger, migrations: loadMigrations(), metrics })
+  const services = createAppServices(db.pool, config, logger)
+  const app = createApp({ config, db, logger, migrations: loadMigrations(), metrics, services })
   const makeKey = async (scopes: Scope[], collections?: string[]) => {
     const created = await createKey(db.pool, { name: `test ${scopes.join('+')}`, scopes, collections })
     return { id: created.id, key: created.key }
@@ -67,6 +71,10 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       }
       return Promise.resolve(app.request(path, { ...rest, headers, body }))
     },
-    close: () => db.close(),
+    flush: () => services.flush(),
+    close: async () => {
+      await services.close()
+      await db.close()
+    },
   }
 }

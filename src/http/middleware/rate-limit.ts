@@ -1,9 +1,6 @@
-import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { Scope } from '../../auth/api-keys.js'
-import type { RateLimitWindow } from '../../db/rate-limits.js'
 import type { Metrics } from '../../observability/metrics.js'
-import type { AppEnv } from '../context.js'
 import { AppError } from '../errors.js'
 
 /** Server-wide default limits per key and minute; 0 means unlimited. A key's own limits override them. */
@@ -16,19 +13,22 @@ export type RateLimitDecision =
   | { allowed: true; headers: Record<string, string> }
   | { allowed: false; limit: 'rpm' | 'tpm'; detail: string; headers: Record<string, string> }
 
-/** Make the server defaults available to `requireScope`, which runs per route after authentication. */
-export function provideRateLimits(policy: RateLimitPolicy): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    c.set('rateLimits', policy)
-    await next()
-  }
+/** A key's minute as the limiter sees it when deciding one request (this request included). */
+export interface RateLimitWindow {
+  requests: number
+  tokens: number
+  /** The key's own limits; null means the server default applies. */
+  rpm: number | null
+  tpm: number | null
+  /** Whole seconds until this window closes and the counters start again from zero (at least 1). */
+  resetSeconds: number
 }
 
 /**
  * Requests per minute count on every authenticated request. Model tokens per minute only gate
  * `generate`-scope routes, the ones that spend tokens: a key that used its tokens can still be
- * managed by admin routes. Tokens are charged after each model call (`recordTokens`), so the check
- * here refuses once the window's tokens have reached the limit.
+ * managed by admin routes. Tokens are charged after each model call, so the check here refuses once
+ * the window's tokens have reached the limit.
  */
 export function decideRateLimit(
   window: RateLimitWindow,
@@ -65,21 +65,11 @@ export function decideRateLimit(
   return { allowed: true, headers }
 }
 
-/**
- * Throw 429 `rate_limited` when the counted request is over a limit; otherwise return the RateLimit
- * headers. `window` is what `authenticate` counted; absent (no limits configured) means no headers.
- */
+/** Throw 429 `rate_limited` for a refused request; otherwise return its RateLimit headers. */
 export function enforceRateLimit(
-  window: RateLimitWindow | undefined,
-  request: {
-    scope: Scope
-    defaults: RateLimitPolicy | undefined
-    metrics: Metrics | undefined
-    logger: Logger
-  },
+  decision: RateLimitDecision,
+  request: { metrics: Metrics | undefined; logger: Logger },
 ): Record<string, string> {
-  if (!window || !request.defaults) return {}
-  const decision = decideRateLimit(window, request.defaults, request.scope)
   if (!decision.allowed) {
     request.metrics?.rateLimited.inc({ limit: decision.limit })
     request.logger.info({ limit: decision.limit }, 'rate limited')

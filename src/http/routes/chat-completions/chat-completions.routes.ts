@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { streamSSE } from 'hono/streaming'
-import type { AppDeps } from '../../../app.js'
+import type { AppWiring } from '../../../app.js'
 import {
   ChatCompletionRequest,
   chatCompletionBody,
@@ -23,7 +23,7 @@ import { addOpenAIErrorField } from './openai-error-shape.js'
 
 const TASK_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/
 
-export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const generation = generationDepsFor(deps)
   app.use('/v1/chat/completions', addOpenAIErrorField())
   app.openapi(

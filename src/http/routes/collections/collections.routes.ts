@@ -6,7 +6,7 @@ import {
   removeCollection,
   requireCollection,
 } from '../../../../ingest/collections/manage-collections.js'
-import type { AppDeps } from '../../../app.js'
+import type { AppWiring } from '../../../app.js'
 import { type ApiKey, canUseCollection } from '../../../auth/api-keys.js'
 import { listDocuments } from '../../../db/documents.js'
 import type { AppEnv } from '../../context.js'
@@ -29,7 +29,7 @@ export function assertCollectionAllowed(key: ApiKey, name: string): void {
     throw new AppError('forbidden', `This API key may not use the collection "${name}".`)
 }
 
-export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const db = deps.db.pool
 
   app.openapi(

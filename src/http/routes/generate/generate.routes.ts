@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { streamSSE } from 'hono/streaming'
 import type { Logger } from 'pino'
-import type { AppDeps } from '../../../app.js'
+import type { AppWiring } from '../../../app.js'
 import { generationDepsFor, type SharedGenerationDeps } from '../../../generation/deps.js'
 import { runGeneration } from '../../../generation/generate.js'
 import { dryRunResult, prepareGeneration } from '../../../generation/prepare.js'
@@ -12,7 +12,7 @@ import { problemResponses } from '../../errors.js'
 import { protectedRoute } from '../../protected-route.js'
 import { DryRunResponse, GenerateRequest, GenerationResponse } from './generate.schemas.js'
 
-export function registerGenerateRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerGenerateRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const generation = generationDepsFor(deps)
   app.openapi(
     protectedRoute(deps.db.pool, 'generate', {

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppDeps } from '../../../app.js'
+import type { AppWiring } from '../../../app.js'
 import { pendingMigrations } from '../../../db/migrate.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../errors.js'
@@ -33,7 +33,7 @@ const readyz = createRoute({
   },
 })
 
-export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyz, async (c) => {
     let database = false

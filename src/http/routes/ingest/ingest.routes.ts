@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { requireCollection } from '../../../../ingest/collections/manage-collections.js'
 import { describeJob, submitIngest } from '../../../../ingest/jobs/submit-ingest.js'
-import type { AppDeps } from '../../../app.js'
+import type { AppWiring } from '../../../app.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../errors.js'
 import { limitBody } from '../../middleware/body-limit.js'
@@ -18,7 +18,7 @@ export function isUploadPath(path: string): boolean {
   return UPLOAD_PATH.test(path)
 }
 
-export function registerIngestRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerIngestRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const db = deps.db.pool
   app.use('/v1/collections/:name/ingest', limitBody(deps.config.MAX_UPLOAD_BYTES))
   app.use('/v1/collections/:name/ingest', requireUtf8Json())

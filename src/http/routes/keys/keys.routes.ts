@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppDeps } from '../../../app.js'
+import type { AppWiring } from '../../../app.js'
 import { Scope } from '../../../auth/api-keys.js'
 import { createKey, ensureCanGrant, listKeys, revokeKey } from '../../../auth/manage-keys.js'
 import type { AppEnv } from '../../context.js'
@@ -52,7 +52,7 @@ const CreatedKey = KeySummary.extend({
   key: z.string().openapi({ description: 'The secret. Shown once; only its hash is stored.' }),
 }).openapi('CreatedApiKey')
 
-export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const db = deps.db.pool
   app.openapi(
     protectedRoute(db, 'admin', {
@@ -99,7 +99,9 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void
       responses: { 204: { description: 'Revoked' }, ...problemResponses(400, 404) },
     }),
     async (c) => {
-      await revokeKey(db, c.req.valid('param').id)
+      const { id } = c.req.valid('param')
+      await revokeKey(db, id)
+      c.get('services').keys.forget(id)
       return c.body(null, 204)
     },
   )

@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppDeps } from '../../../app.js'
+import type { AppWiring } from '../../../app.js'
 import { canUseCollection } from '../../../auth/api-keys.js'
 import { retrievalDepsFor } from '../../../retrieval/deps.js'
 import { retrieve } from '../../../retrieval/retrieve.js'
@@ -44,7 +44,7 @@ const RetrieveResponse = z
   })
   .openapi('RetrieveResponse')
 
-export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const retrieval = retrievalDepsFor(deps)
   app.openapi(
     protectedRoute(deps.db.pool, 'generate', {

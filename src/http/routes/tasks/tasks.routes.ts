@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppDeps } from '../../../app.js'
+import type { AppWiring } from '../../../app.js'
 import { generationDepsFor } from '../../../generation/deps.js'
 import {
   activateTaskVersion,
@@ -32,7 +32,7 @@ const json = (schema: z.ZodType, description: string) => ({
 const NameParam = z.object({ name: TaskName })
 const VersionParam = z.object({ name: TaskName, version: z.coerce.number().int().min(1) })
 
-export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const db = deps.db.pool
   // Generation caches active versions; a change made here must show on this process's next request.
   const changed = <T>(name: string, value: T): T => {

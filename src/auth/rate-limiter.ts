@@ -1,0 +1,215 @@
+import type { Logger } from 'pino'
+import { chargeTokens, claimRequests, type WindowState } from '../db/rate-limits.js'
+import type { Queryable } from '../db/transaction.js'
+import {
+  decideRateLimit,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+} from '../http/middleware/rate-limit.js'
+import type { Scope } from './api-keys.js'
+
+const WINDOW_MS = 60_000
+
+/** Requests an instance claims at a time: 5% of the limit, at least one. */
+export function claimSize(limit: number): number {
+  return Math.max(1, Math.floor(limit / 20))
+}
+
+/** What one instance knows of a key's current window. */
+interface KeyWindow {
+  windowStart: number
+  /** Requests granted to all instances when last seen. */
+  claimed: number
+  /** Requests this instance was granted and has not admitted yet. */
+  grant: number
+  /** Tokens charged by all instances when last seen (this instance's synced charges included). */
+  tokens: number
+  /** Local clock when the database was last asked about this window. */
+  seenAt: number
+}
+
+export interface RateLimiterOptions {
+  /** How often token charges are sent to the database. */
+  syncMs: number
+  /** How old this instance's view of a key's window may get before it asks the database again. */
+  refreshMs: number
+  logger: Logger
+}
+
+/**
+ * Per-key requests-per-minute and model-tokens-per-minute limits shared by every API instance through
+ * PostgreSQL, without a database statement per request.
+ *
+ * Requests: an instance claims a block of a key's minute (5% of the limit, at least one request) in one
+ * statement that never grants past the limit, then admits from that block in memory. So the limit holds
+ * exactly across instances as an upper bound; with several instances, blocks another instance claimed
+ * and has not used count as used, so a key can be refused up to (instances - 1) blocks early in a
+ * minute. One instance is exact. Small limits (under 40 a minute) claim one request at a time.
+ *
+ * Tokens: charged in memory after each model call and added to the database every `syncMs` in one
+ * statement for all keys. The check refuses once the tokens known here (the database's total when last
+ * seen plus this instance's unsent charges) reach the limit; other instances' charges are seen at the
+ * next claim or refresh (`refreshMs`, a second by default).
+ *
+ * Windows are fixed minutes of the database clock, as before.
+ */
+export class RateLimiter {
+  private readonly windows = new Map<string, KeyWindow>()
+  private readonly claims = new Map<string, Promise<WindowState & { granted: number }>>()
+  /** Charges not yet sent, and charges being sent (still counted until the database confirms them). */
+  private unsent = new Map<string, number>()
+  private sending = new Map<string, number>()
+  private syncing: Promise<void> | undefined
+  private clockOffsetMs = 0
+  private readonly timer: NodeJS.Timeout
+
+  constructor(
+    private readonly db: Queryable,
+    readonly defaults: RateLimitPolicy,
+    private readonly options: RateLimiterOptions,
+  ) {
+    this.timer = setInterval(() => void this.sync(), options.syncMs)
+    this.timer.unref()
+  }
+
+  /**
+   * Decide one authenticated request: admitted (with RateLimit headers when a request limit applies)
+   * or refused. Keys without limits cost nothing; others touch the database only to claim a block or
+   * refresh a stale view.
+   */
+  async admit(
+    key: { id: string; rateLimitRpm: number | null; rateLimitTpm: number | null },
+    scope: Scope,
+  ): Promise<RateLimitDecision> {
+    const rpm = key.rateLimitRpm ?? this.defaults.rpm
+    const tpm = key.rateLimitTpm ?? this.defaults.tpm
+    const checksTokens = scope === 'generate' && tpm > 0
+    if (rpm === 0 && !checksTokens) return { allowed: true, headers: {} }
+    const limits = { rpm: key.rateLimitRpm, tpm: key.rateLimitTpm }
+
+    for (;;) {
+      const window = this.freshWindow(key.id)
+      if (window && (rpm === 0 || window.grant > 0)) {
+        if (rpm > 0) window.grant -= 1
+        const decision = decideRateLimit(
+          {
+            ...limits,
+            requests: window.claimed - window.grant,
+            tokens: window.tokens + this.pendingTokens(key.id),
+            resetSeconds: this.resetSeconds(window),
+          },
+          this.defaults,
+          scope,
+        )
+        // Refused for tokens: the request slot goes back to the block.
+        if (!decision.allowed && rpm > 0) window.grant += 1
+        return decision
+      }
+      const claim = await this.claim(key.id, window && window.grant > 0 ? 0 : claimSize(rpm), rpm)
+      if (rpm > 0 && claim.granted === 0 && (this.freshWindow(key.id)?.grant ?? 0) === 0) {
+        // The database has granted the whole minute: refuse without counting.
+        const seen = this.windows.get(key.id)
+        return decideRateLimit(
+          {
+            ...limits,
+            requests: rpm + 1,
+            tokens: (seen?.tokens ?? 0) + this.pendingTokens(key.id),
+            resetSeconds: seen ? this.resetSeconds(seen) : 1,
+          },
+          this.defaults,
+          scope,
+        )
+      }
+    }
+  }
+
+  /** Charge a model call's tokens to a key; sent to the database with the next sync. */
+  chargeTokens(keyId: string, tokens: number): void {
+    if (!Number.isFinite(tokens) || tokens <= 0) return
+    this.unsent.set(keyId, (this.unsent.get(keyId) ?? 0) + tokens)
+  }
+
+  /** Send every charge made so far (tests, shutdown). */
+  async flush(): Promise<void> {
+    await this.syncing
+    await this.sync()
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer)
+    await this.flush()
+  }
+
+  private pendingTokens(keyId: string): number {
+    return (this.unsent.get(keyId) ?? 0) + (this.sending.get(keyId) ?? 0)
+  }
+
+  private currentWindowStart(): number {
+    const now = Date.now() + this.clockOffsetMs
+    return now - (now % WINDOW_MS)
+  }
+
+  private resetSeconds(window: KeyWindow): number {
+    const left = window.windowStart + WINDOW_MS - (Date.now() + this.clockOffsetMs)
+    return Math.max(1, Math.ceil(left / 1000))
+  }
+
+  /** This instance's view of the key's window, if it is for the current minute and recent enough. */
+  private freshWindow(keyId: string): KeyWindow | undefined {
+    const window = this.windows.get(keyId)
+    if (!window || window.windowStart !== this.currentWindowStart()) return undefined
+    return Date.now() - window.seenAt < this.options.refreshMs ? window : undefined
+  }
+
+  /** One claim per key at a time; requests arriving meanwhile wait for it and then try its grant. */
+  private claim(keyId: string, block: number, limit: number) {
+    let pending = this.claims.get(keyId)
+    if (!pending) {
+      pending = claimRequests(this.db, { keyId, block, limit })
+        .then((state) => {
+          this.learn(state, state.granted)
+          return state
+        })
+        .finally(() => this.claims.delete(keyId))
+      this.claims.set(keyId, pending)
+    }
+    return pending
+  }
+
+  private learn(state: WindowState, granted: number): void {
+    this.clockOffsetMs = state.dbNow - Date.now()
+    let window = this.windows.get(state.keyId)
+    if (!window || window.windowStart !== state.windowStart) {
+      window = { windowStart: state.windowStart, claimed: 0, grant: 0, tokens: 0, seenAt: 0 }
+      this.windows.set(state.keyId, window)
+    }
+    window.grant += granted
+    window.claimed = state.requests
+    window.tokens = Number(state.tokens)
+    window.seenAt = Date.now()
+  }
+
+  private sync(): Promise<void> {
+    if (this.syncing || this.unsent.size === 0) return this.syncing ?? Promise.resolve()
+    this.sending = this.unsent
+    this.unsent = new Map()
+    const charges = [...this.sending].map(([keyId, tokens]) => ({ keyId, tokens }))
+    this.syncing = chargeTokens(this.db, charges)
+      .then((states) => {
+        for (const state of states) {
+          const window = this.windows.get(state.keyId)
+          if (window && window.windowStart === state.windowStart) window.tokens = Number(state.tokens)
+        }
+      })
+      .catch((error: unknown) => {
+        // Nothing is dropped: the charges go back and are sent with the next sync.
+        for (const { keyId, tokens } of charges) this.chargeTokens(keyId, tokens)
+        this.options.logger.error({ err: error, keys: charges.length }, 'charging model tokens failed')
+      })
+      .finally(() => {
+        this.sending = new Map()
+        this.syncing = undefined
+      })
+    return this.syncing
+  }
+}

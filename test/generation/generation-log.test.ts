@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { GenerationLog } from '../../src/db/generations.js'
+import type { Database } from '../../src/db/pool.js'
+import type { Queryable } from '../../src/db/transaction.js'
+import { GenerationLogWriter } from '../../src/generation/generation-log.js'
+import { createLogger } from '../../src/logger.js'
+import { createTestDatabase } from '../support/test-db.js'
+
+let db: Database
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+afterAll(async () => db.close())
+
+function row(overrides: Partial<GenerationLog> = {}): GenerationLog {
+  return {
+    id: randomUUID(),
+    requestId: 'req',
+    taskVersionId: null,
+    apiKeyId: null,
+    collectionName: null,
+    endpoint: 'generate',
+    subject: null,
+    strategy: 'foundation',
+    routeReason: 'foundation route',
+    model: 'gpt-4o-mini',
+    fellBack: false,
+    chunkIds: [1, 2, 3],
+    input: { input: 'tent', variables: { brand: 'Acme' } },
+    output: 'A tent [1].',
+    promptTokens: 10,
+    completionTokens: 5,
+    costUsd: 0.0000015,
+    latencyMs: 12,
+    status: 'succeeded',
+    error: null,
+    ...overrides,
+  }
+}
+
+/** The pool, counting statements and failing the first `failures` with `error`. */
+function counting(failures = 0, error = new Error('Connection terminated unexpectedly')) {
+  const seen = { statements: 0 }
+  let left = failures
+  const pool: Queryable = {
+    query: ((...args: unknown[]) => {
+      seen.statements += 1
+      if (left-- > 0) return Promise.reject(error)
+      return (db.pool.query as (...a: unknown[]) => unknown).apply(db.pool, args)
+    }) as Queryable['query'],
+  }
+  return { pool, seen }
+}
+
+async function stored(ids: string[]) {
+  const { rows } = await db.pool.query(
+    `SELECT id, chunk_ids AS "chunkIds", input, cost_usd::float8 AS "costUsd", created_at AS "createdAt"
+     FROM generations WHERE id = ANY ($1::uuid[]) ORDER BY created_at, id`,
+    [ids],
+  )
+  return rows
+}
+
+describe('the generation log writer', () => {
+  it('writes rows queued together in one statement, with their values and finish times', async () => {
+    const { pool, seen } = counting()
+    const writer = new GenerationLogWriter(pool, createLogger('silent'), { flushMs: 10_000 })
+    const rows = Array.from({ length: 40 }, (_, i) => row({ chunkIds: [i, i + 1] }))
+    for (const r of rows) writer.write(r)
+    await writer.flush()
+    expect(seen.statements).toBe(1)
+    const written = await stored(rows.map((r) => r.id))
+    expect(written).toHaveLength(40)
+    const first = written.find((w) => w.id === rows[0]!.id)
+    expect(first).toMatchObject({ chunkIds: ['0', '1'], input: rows[0]!.input, costUsd: 0.0000015 })
+    expect(first.createdAt).toBeInstanceOf(Date)
+  })
+
+  it('writes on its own after flushMs, without a flush call', async () => {
+    const writer = new GenerationLogWriter(db.pool, createLogger('silent'), { flushMs: 20 })
+    const one = row()
+    writer.write(one)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(await stored([one.id])).toHaveLength(1)
+  })
+
+  it('keeps rows while the database is unreachable and writes them when it is back', async () => {
+    const { pool, seen } = counting(1)
+    const writer = new GenerationLogWriter(pool, createLogger('silent'), { flushMs: 10_000 })
+    const rows = [row(), row()]
+    for (const r of rows) writer.write(r)
+    await writer.flush()
+    expect(seen.statements).toBe(2)
+    expect(await stored(rows.map((r) => r.id))).toHaveLength(2)
+  })
+
+  it('writes the good rows of a batch the database refused for one bad row', async () => {
+    const lines: string[] = []
+    const logger = createLogger('error', { write: (line: string) => lines.push(line) })
+    const writer = new GenerationLogWriter(db.pool, logger, { flushMs: 10_000 })
+    const good = [row(), row()]
+    const bad = row({ output: 'NUL \u0000 cannot be stored' })
+    writer.write(good[0]!)
+    writer.write(bad)
+    writer.write(good[1]!)
+    await writer.flush()
+    expect(await stored(good.map((r) => r.id))).toHaveLength(2)
+    expect(await stored([bad.id])).toHaveLength(0)
+    expect(lines.join('')).toContain(bad.id)
+  })
+})

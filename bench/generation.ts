@@ -7,6 +7,7 @@
  *
  *   npm run bench:generation   (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres;
  *                               BENCH_ROUND_SECONDS, default 5; BENCH_ROUNDS, default 5;
+ *                               BENCH_WARMUP_SECONDS per target and concurrency, default 10;
  *                               BENCH_CPU_PROF_DIR: write a V8 CPU profile of each server there)
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -25,7 +26,7 @@ const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.
 const DB_NAME = 'onbrand_bench_generation'
 const ROUND_MS = Number(process.env.BENCH_ROUND_SECONDS ?? 5) * 1000
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
-const WARMUP_MS = 3000
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10) * 1000
 const CONCURRENCY = [1, 50]
 const CORPUS = join('..', 'shared', 'corpora', 'style-guide-18f')
 const QUERY = 'How should headings and bulleted lists be written in plain language?'

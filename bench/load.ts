@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { createKey } from '../src/auth/manage-keys.js'
+import { openDatabase } from '../src/db/pool.js'
 import { loadTaskDirectory } from '../src/tasks/load-tasks.js'
 import { ingestDeps, ingestNow, makeCollection, readFolder } from '../test/ingest/ingest-harness.js'
 import { freePort, spawnServer } from '../test/support/spawn-server.js'
@@ -136,6 +137,17 @@ const serverErrorLines = server
   .split('\n')
   .filter((line) => /"level":(50|60)/.test(line))
 
+// Generations rows are written in batches off the request path; after a clean shutdown every answered
+// request must have its row.
+const check = await openDatabase({ url: dbUrl, dataDir: '', poolSize: 1 })
+const { rows: logged } = await check.pool.query<{ n: number }>(
+  `SELECT count(*)::int AS n FROM generations WHERE status = 'succeeded'`,
+)
+await check.close()
+const answered = baseline.ok + run.ok
+const rowsWritten = logged[0]!.n
+log(`generations rows: ${rowsWritten} for ${answered} answered requests`)
+
 // --- report ----------------------------------------------------------------------------------------
 const socketErrors = Object.values(run.socketErrors).reduce((a, b) => a + b, 0)
 const errors = run.requests - run.ok
@@ -185,6 +197,8 @@ Command: \`npm run bench:load\`
 
 - Error rate at ${CLIENTS} clients: **${fmt(errorRate * 100, 2)}%** (target 0): statuses ${breakdown(run.statuses)}; socket errors ${breakdown(run.socketErrors)} (${socketErrors});
   error-level lines in the server log: ${serverErrorLines.length}.
+- Generation log: **${rowsWritten} \`generations\` rows for ${answered} answered requests** (both runs), counted after the
+  server's SIGTERM shutdown; the rows are written in batches after the responses leave, and shutdown writes what is queued.
 - Server RSS: ${fmt(idleMb)} MB idle after start, **${fmt(startMb)} MB at the start** of the ${CLIENTS}-client run (after the 1-client run),
   **${fmt(endMb)} MB at the end**, ${fmt(maxMb)} MB at most (${duringMb.length} samples). The server then stopped on SIGTERM with exit code ${serverExit}.
 - Requests completed in each second of the run: ${run.perSecond.join(' ')}. Per request the server takes a pool

@@ -92,6 +92,28 @@ describe('tasks', () => {
     const res = await t.request('/v1/tasks/x', { method: 'PUT', key: key.key, json: definition('x') })
     expect(res.status).toBe(403)
   })
+
+  it('refuses a task whose collection lies outside a restricted admin key’s allowlist', async () => {
+    const restricted = await t.makeKey(['admin'], ['brand-au'])
+    const pointed = (collection: string) => ({
+      ...definition('Write for {{brand}}.\n\n{{context}}'),
+      retrieval: { collection, k: 3 },
+    })
+    const outside = await t.request('/v1/tasks/limited', {
+      method: 'PUT',
+      key: restricted.key,
+      json: pointed('brand-us'),
+    })
+    expect(outside.status).toBe(403)
+    expect((await json(outside)).code).toBe('forbidden')
+    expect((await t.request('/v1/tasks/limited', { key: t.adminKey })).status).toBe(404)
+    const inside = await t.request('/v1/tasks/limited', {
+      method: 'PUT',
+      key: restricted.key,
+      json: pointed('brand-au'),
+    })
+    expect(inside.status).toBe(201)
+  })
 })
 
 describe('examples/tasks', () => {

@@ -13,6 +13,7 @@ import { TaskDefinition, TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../errors.js'
 import { protectedRoute } from '../../protected-route.js'
+import { assertCollectionAllowed } from '../collections/collections.routes.js'
 
 const TaskVersionBody = z
   .object({
@@ -61,11 +62,15 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): v
     }),
     async (c) => {
       const { name } = c.req.valid('param')
+      const definition = c.req.valid('json')
+      // An admin key limited to some collections cannot point a task at another one.
+      const collection = definition.retrieval?.collection
+      if (collection !== undefined) assertCollectionAllowed(c.get('apiKey'), collection)
       const result = changed(
         name,
         await putTask(db, {
           name,
-          definition: c.req.valid('json'),
+          definition,
           activate: c.req.valid('query').activate === 'true',
           createdBy: c.get('apiKey').id,
         }),

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createKey } from '../../src/auth/manage-keys.js'
+import { clearOfMinuteBoundary } from '../support/minute-boundary.js'
 import { createTestApp, type TestApp } from '../support/test-app.js'
 
 // Authentication and the rate-limit counter share one database statement; these are the cases where
@@ -9,6 +10,8 @@ beforeAll(async () => {
   t = await createTestApp({ RATE_LIMIT_RPM: '100' })
 })
 afterAll(async () => t.close())
+// The tests count requests within one minute; start each clear of the minute's end.
+beforeEach(async () => clearOfMinuteBoundary(t.db.pool))
 
 async function requestsCounted(keyId: string): Promise<number> {
   const { rows } = await t.db.pool.query(

@@ -4,6 +4,7 @@ import { claimSize, RateLimiter } from '../../src/auth/rate-limiter.js'
 import type { Database } from '../../src/db/pool.js'
 import type { Queryable } from '../../src/db/transaction.js'
 import { createLogger } from '../../src/logger.js'
+import { clearOfMinuteBoundary } from '../support/minute-boundary.js'
 import { createTestDatabase } from '../support/test-db.js'
 
 // The limiter admits requests from blocks claimed ahead and sends token charges in batches; these tests
@@ -26,6 +27,8 @@ function limiter(pool: Queryable = db.pool, defaults = { rpm: 0, tpm: 0 }): Rate
 }
 
 async function keyWith(limits: { rateLimitRpm?: number; rateLimitTpm?: number }) {
+  // Each test counts within one minute; start it clear of the minute's end.
+  await clearOfMinuteBoundary(db.pool)
   const created = await createKey(db.pool, { name: 'limited', scopes: ['generate'], ...limits })
   return {
     id: created.id,

@@ -8,6 +8,7 @@ import { recordTokens } from '../../src/db/rate-limits.js'
 import { decideRateLimit } from '../../src/http/middleware/rate-limit.js'
 import { protectedRoute } from '../../src/http/protected-route.js'
 import { createLogger } from '../../src/logger.js'
+import { clearOfMinuteBoundary } from '../support/minute-boundary.js'
 import { createTestApp, json, type TestApp } from '../support/test-app.js'
 import { usingRealPostgres } from '../support/test-db.js'
 import { operationsOf } from './openapi-requests.js'
@@ -37,6 +38,8 @@ function addGenerateRoute(app: TestApp['app'], db: TestApp['db']['pool']): void 
 }
 
 async function keyWith(limits: { rateLimitRpm?: number | null; rateLimitTpm?: number | null }) {
+  // Each test counts within one minute; start it clear of the minute's end.
+  await clearOfMinuteBoundary(t.db.pool)
   return createKey(t.db.pool, { name: 'limited', scopes: ['generate', 'admin'], ...limits })
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { chargeTokens, claimRequests, type WindowState } from '../db/rate-limits.js'
+import { chargeTokens, claimRequests, releaseRequests, type WindowState } from '../db/rate-limits.js'
 import type { Queryable } from '../db/transaction.js'
 import {
   decideRateLimit,
@@ -44,7 +44,9 @@ export interface RateLimiterOptions {
  * statement that never grants past the limit, then admits from that block in memory. So the limit holds
  * exactly across instances as an upper bound; with several instances, blocks another instance claimed
  * and has not used count as used, so a key can be refused up to (instances - 1) blocks early in a
- * minute. One instance is exact. Small limits (under 40 a minute) claim one request at a time.
+ * minute. One instance is exact. Small limits (under 40 a minute) claim one request at a time. An
+ * instance that shuts down cleanly gives its unused requests back; one that crashes strands them
+ * until the minute ends.
  *
  * Tokens: charged in memory after each model call and added to the database every `syncMs` in one
  * statement for all keys. The check refuses once the tokens known here (the database's total when last
@@ -135,9 +137,18 @@ export class RateLimiter {
     await this.sync()
   }
 
+  /** Send unsent charges and give back unused claimed requests of the current minute (shutdown). */
   async close(): Promise<void> {
     clearInterval(this.timer)
     await this.flush()
+    const current = this.currentWindowStart()
+    const unused = [...this.windows]
+      .filter(([, window]) => window.windowStart === current && window.grant > 0)
+      .map(([keyId, window]) => ({ keyId, windowStart: window.windowStart, requests: window.grant }))
+    for (const [, window] of this.windows) window.grant = 0
+    await releaseRequests(this.db, unused).catch((error: unknown) =>
+      this.options.logger.error({ err: error, keys: unused.length }, 'giving back claimed requests failed'),
+    )
   }
 
   private pendingTokens(keyId: string): number {

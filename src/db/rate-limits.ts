@@ -79,6 +79,27 @@ export async function chargeTokens(
   return rows
 }
 
+/**
+ * Give back requests an instance claimed and did not use (it is shutting down), so other instances can
+ * have them for the rest of the minute. A window that has since ended is left alone.
+ */
+export async function releaseRequests(
+  db: Queryable,
+  releases: { keyId: string; windowStart: number; requests: number }[],
+): Promise<void> {
+  if (releases.length === 0) return
+  await db.query(
+    `UPDATE rate_limit_windows AS w SET requests = greatest(w.requests - r.requests, 0)
+     FROM unnest($1::text[], $2::float8[], $3::int[]) AS r(key_id, window_start, requests)
+     WHERE w.key_id = r.key_id AND w.window_start = to_timestamp(r.window_start / 1000)`,
+    [
+      releases.map((release) => release.keyId),
+      releases.map((release) => release.windowStart),
+      releases.map((release) => release.requests),
+    ],
+  )
+}
+
 /** Charge model tokens to one key's current window at once (the limiter batches its own charges). */
 export async function recordTokens(db: Queryable, keyId: string, tokens: number): Promise<void> {
   await chargeTokens(db, [{ keyId, tokens }])

@@ -84,6 +84,23 @@ describe('requests per minute, claimed in blocks', () => {
     expect((await windowOf(key.id)).requests).toBeLessThanOrEqual(100)
   })
 
+  it('gives unused claimed requests back on shutdown', async () => {
+    const key = await keyWith({ rateLimitRpm: 100 })
+    const leaving = new RateLimiter(
+      db.pool,
+      { rpm: 0, tpm: 0 },
+      { syncMs: 60_000, refreshMs: 60_000, logger },
+    )
+    expect((await leaving.admit(key, 'generate')).allowed).toBe(true)
+    expect((await windowOf(key.id)).requests).toBe(5)
+    await leaving.close()
+    expect((await windowOf(key.id)).requests).toBe(1)
+    const staying = limiter()
+    let admitted = 0
+    while ((await staying.admit(key, 'generate')).allowed) admitted += 1
+    expect(admitted).toBe(99)
+  })
+
   it('costs no database statement for keys without limits', async () => {
     const key = await keyWith({ rateLimitRpm: 0, rateLimitTpm: 0 })
     let statements = 0

@@ -57,7 +57,7 @@ export interface RateLimiterOptions {
  */
 export class RateLimiter {
   private readonly windows = new Map<string, KeyWindow>()
-  private readonly claims = new Map<string, Promise<WindowState & { granted: number }>>()
+  private readonly claims = new Map<string, Promise<WindowState & { granted: number; block: number }>>()
   /** Charges not yet sent, and charges being sent (still counted until the database confirms them). */
   private unsent = new Map<string, number>()
   private sending = new Map<string, number>()
@@ -107,8 +107,13 @@ export class RateLimiter {
         if (!decision.allowed && rpm > 0) window.grant += 1
         return decision
       }
-      const claim = await this.claim(key.id, window && window.grant > 0 ? 0 : claimSize(rpm), rpm)
-      if (rpm > 0 && claim.granted === 0 && (this.freshWindow(key.id)?.grant ?? 0) === 0) {
+      // A view that is only stale (grant left, this minute) is refreshed without claiming more.
+      const held = this.windows.get(key.id)
+      const holding = held !== undefined && held.windowStart === this.currentWindowStart() && held.grant > 0
+      const claim = await this.claim(key.id, rpm === 0 || holding ? 0 : claimSize(rpm), rpm)
+      // Only a claim that asked for requests and got none means the minute is used up; a joined refresh
+      // (block 0) says nothing about that, so the loop claims again.
+      if (rpm > 0 && claim.block > 0 && claim.granted === 0 && (this.freshWindow(key.id)?.grant ?? 0) === 0) {
         // The database has granted the whole minute: refuse without counting.
         const seen = this.windows.get(key.id)
         return decideRateLimit(
@@ -179,7 +184,7 @@ export class RateLimiter {
       pending = claimRequests(this.db, { keyId, block, limit })
         .then((state) => {
           this.learn(state, state.granted)
-          return state
+          return { ...state, block }
         })
         .finally(() => this.claims.delete(keyId))
       this.claims.set(keyId, pending)

@@ -84,6 +84,21 @@ describe('requests per minute, claimed in blocks', () => {
     expect((await windowOf(key.id)).requests).toBeLessThanOrEqual(100)
   })
 
+  it('refreshes a stale view without claiming more, and never refuses while the minute has room', async () => {
+    const key = await keyWith({ rateLimitRpm: 100 })
+    const quick = new RateLimiter(db.pool, { rpm: 0, tpm: 0 }, { syncMs: 60_000, refreshMs: 50, logger })
+    limiters.push(quick)
+    expect((await quick.admit(key, 'generate')).allowed).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 80))
+    expect((await quick.admit(key, 'generate')).allowed).toBe(true)
+    expect((await windowOf(key.id)).requests).toBe(5) // refreshed, not claimed again
+    await new Promise((resolve) => setTimeout(resolve, 80))
+    // Ten at once on a stale view with three requests left: some wait on the refresh, then claim.
+    const decisions = await Promise.all(Array.from({ length: 10 }, () => quick.admit(key, 'generate')))
+    expect(decisions.filter((d) => !d.allowed)).toEqual([])
+    expect((await windowOf(key.id)).requests).toBeLessThanOrEqual(15)
+  })
+
   it('gives unused claimed requests back on shutdown', async () => {
     const key = await keyWith({ rateLimitRpm: 100 })
     const leaving = new RateLimiter(

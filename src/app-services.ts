@@ -37,7 +37,7 @@ export function createAppServices(db: Queryable, config: Config, logger: Logger)
     generationLog,
     flush,
     close: async () => {
-      await generationLog.flush()
+      await generationLog.close()
       await limiter.close()
     },
   }

@@ -54,9 +54,13 @@ async function main(): Promise<void> {
       clearTimeout(force)
       await workerStopped
       // Queued generation rows and token charges are written before the pool closes.
-      await services
-        .close()
-        .catch((error: unknown) => logger.error({ err: error }, 'writing queued rows failed'))
+      // Bounded: a database that is gone must not hold the exit (the writer gives up after ~5 s anyway).
+      await Promise.race([
+        services
+          .close()
+          .catch((error: unknown) => logger.error({ err: error }, 'writing queued rows failed')),
+        new Promise((resolve) => setTimeout(resolve, 15_000)),
+      ])
       await db.close().catch((error: unknown) => logger.error({ err: error }, 'closing the database failed'))
       logger.info('stopped')
       process.exit(0)

@@ -15,6 +15,8 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i
  */
 export class ApiKeyCache {
   private readonly rows = new Map<string, { row: ApiKeyRow; until: number }>()
+  /** Bumped by forget(): a lookup that started before a revocation must not cache what it read. */
+  private epoch = 0
 
   constructor(
     private readonly db: Queryable,
@@ -25,8 +27,9 @@ export class ApiKeyCache {
   async find(id: string): Promise<ApiKeyRow | undefined> {
     const cached = this.rows.get(id)
     if (cached && cached.until > Date.now()) return cached.row
+    const epoch = this.epoch
     const row = await findApiKey(this.db, id)
-    if (row && this.ttlMs > 0) {
+    if (row && this.ttlMs > 0 && epoch === this.epoch) {
       if (this.rows.size >= this.maxEntries) this.rows.delete(this.rows.keys().next().value!)
       this.rows.set(id, { row, until: Date.now() + this.ttlMs })
     } else {
@@ -42,6 +45,7 @@ export class ApiKeyCache {
   }
 
   forget(id: string): void {
+    this.epoch += 1
     this.rows.delete(id)
   }
 }

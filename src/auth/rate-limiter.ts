@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { isDatabaseUnavailable } from '../db/pg-errors.js'
 import { chargeTokens, claimRequests, releaseRequests, type WindowState } from '../db/rate-limits.js'
 import type { Queryable } from '../db/transaction.js'
 import {
@@ -26,6 +27,8 @@ interface KeyWindow {
   tokens: number
   /** Local clock when the database was last asked about this window. */
   seenAt: number
+  /** The last claim asked for requests and got none: the minute is used up (until refreshed). */
+  exhausted: boolean
 }
 
 export interface RateLimiterOptions {
@@ -57,7 +60,7 @@ export interface RateLimiterOptions {
  */
 export class RateLimiter {
   private readonly windows = new Map<string, KeyWindow>()
-  private readonly claims = new Map<string, Promise<WindowState & { granted: number; block: number }>>()
+  private readonly claims = new Map<string, Promise<{ granted: number; block: number }>>()
   /** Charges not yet sent, and charges being sent (still counted until the database confirms them). */
   private unsent = new Map<string, number>()
   private sending = new Map<string, number>()
@@ -89,6 +92,19 @@ export class RateLimiter {
     if (rpm === 0 && !checksTokens) return { allowed: true, headers: {} }
     const limits = { rpm: key.rateLimitRpm, tpm: key.rateLimitTpm }
 
+    const refuse = (): RateLimitDecision => {
+      const seen = this.windows.get(key.id)
+      return decideRateLimit(
+        {
+          ...limits,
+          requests: rpm + 1,
+          tokens: (seen?.tokens ?? 0) + this.pendingTokens(key.id),
+          resetSeconds: seen ? this.resetSeconds(seen) : 1,
+        },
+        this.defaults,
+        scope,
+      )
+    }
     for (;;) {
       const window = this.freshWindow(key.id)
       if (window && (rpm === 0 || window.grant > 0)) {
@@ -107,6 +123,8 @@ export class RateLimiter {
         if (!decision.allowed && rpm > 0) window.grant += 1
         return decision
       }
+      // Used up, and known to be within refreshMs: refuse here, without asking the database again.
+      if (rpm > 0 && window?.exhausted) return refuse()
       // A view that is only stale (grant left, this minute) is refreshed without claiming more.
       const held = this.windows.get(key.id)
       const holding = held !== undefined && held.windowStart === this.currentWindowStart() && held.grant > 0
@@ -114,18 +132,7 @@ export class RateLimiter {
       // Only a claim that asked for requests and got none means the minute is used up; a joined refresh
       // (block 0) says nothing about that, so the loop claims again.
       if (rpm > 0 && claim.block > 0 && claim.granted === 0 && (this.freshWindow(key.id)?.grant ?? 0) === 0) {
-        // The database has granted the whole minute: refuse without counting.
-        const seen = this.windows.get(key.id)
-        return decideRateLimit(
-          {
-            ...limits,
-            requests: rpm + 1,
-            tokens: (seen?.tokens ?? 0) + this.pendingTokens(key.id),
-            resetSeconds: seen ? this.resetSeconds(seen) : 1,
-          },
-          this.defaults,
-          scope,
-        )
+        return refuse()
       }
     }
   }
@@ -178,13 +185,16 @@ export class RateLimiter {
   }
 
   /** One claim per key at a time; requests arriving meanwhile wait for it and then try its grant. */
-  private claim(keyId: string, block: number, limit: number) {
+  private claim(keyId: string, block: number, limit: number): Promise<{ granted: number; block: number }> {
     let pending = this.claims.get(keyId)
     if (!pending) {
+      const sentAt = Date.now()
       pending = claimRequests(this.db, { keyId, block, limit })
         .then((state) => {
-          this.learn(state, state.granted)
-          return { ...state, block }
+          // The database read its clock between sending and receiving: take the midpoint.
+          this.clockOffsetMs = state.dbNow - (sentAt + Date.now()) / 2
+          this.learn(state, state.granted, block)
+          return { granted: state.granted, block }
         })
         .finally(() => this.claims.delete(keyId))
       this.claims.set(keyId, pending)
@@ -192,17 +202,26 @@ export class RateLimiter {
     return pending
   }
 
-  private learn(state: WindowState, granted: number): void {
-    this.clockOffsetMs = state.dbNow - Date.now()
+  private learn(state: WindowState, granted: number, block: number): void {
     let window = this.windows.get(state.keyId)
     if (!window || window.windowStart !== state.windowStart) {
-      window = { windowStart: state.windowStart, claimed: 0, grant: 0, tokens: 0, seenAt: 0 }
+      window = {
+        windowStart: state.windowStart,
+        claimed: 0,
+        grant: 0,
+        tokens: 0,
+        seenAt: 0,
+        exhausted: false,
+      }
       this.windows.set(state.keyId, window)
     }
     window.grant += granted
     window.claimed = state.requests
-    window.tokens = Number(state.tokens)
+    // Within a window the total only grows; a reply overtaken by a later one must not lower it.
+    window.tokens = Math.max(window.tokens, Number(state.tokens))
     window.seenAt = Date.now()
+    if (granted > 0) window.exhausted = false
+    else if (block > 0) window.exhausted = true
   }
 
   private sync(): Promise<void> {
@@ -214,13 +233,20 @@ export class RateLimiter {
       .then((states) => {
         for (const state of states) {
           const window = this.windows.get(state.keyId)
-          if (window && window.windowStart === state.windowStart) window.tokens = Number(state.tokens)
+          if (window && window.windowStart === state.windowStart) {
+            window.tokens = Math.max(window.tokens, Number(state.tokens))
+          }
         }
       })
       .catch((error: unknown) => {
-        // Nothing is dropped: the charges go back and are sent with the next sync.
-        for (const { keyId, tokens } of charges) this.chargeTokens(keyId, tokens)
-        this.options.logger.error({ err: error, keys: charges.length }, 'charging model tokens failed')
+        // Database unreachable: the charges go back and are sent with the next sync. Any other error
+        // (a key deleted by hand, say) would fail every retry too, and hold up every key's charges.
+        const retry = isDatabaseUnavailable(error)
+        if (retry) for (const { keyId, tokens } of charges) this.chargeTokens(keyId, tokens)
+        this.options.logger.error(
+          { err: error, keys: charges.length },
+          retry ? 'charging model tokens failed; will retry' : 'charging model tokens failed',
+        )
       })
       .finally(() => {
         this.sending = new Map()

@@ -57,7 +57,8 @@ export async function insertGenerations(
          route_reason, model, fell_back, chunk_ids, input, output, prompt_tokens, completion_tokens, cost_usd,
          latency_ms, status, error, created_at)
      LEFT JOIN collections c ON c.name = r.collection_name
-     CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`,
+     CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+     ON CONFLICT (id) DO NOTHING`,
     [
       column((log) => log.id),
       column((log) => log.requestId),

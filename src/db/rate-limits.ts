@@ -9,13 +9,13 @@ export interface WindowState {
   requests: number
   /** Model tokens charged by all API instances in this window so far. */
   tokens: number
-  /** The database clock when the statement ran, epoch milliseconds (instances align windows to it). */
+  /** The database clock as the row was returned, epoch milliseconds (instances align windows to it). */
   dbNow: number
 }
 
 const WINDOW_COLUMNS = `key_id AS "keyId", requests, tokens,
   (extract(epoch FROM window_start) * 1000)::float8 AS "windowStart",
-  (extract(epoch FROM now()) * 1000)::float8 AS "dbNow"`
+  (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS "dbNow"`
 
 /**
  * Claim up to `block` requests of the key's current minute for this API instance, never taking the
@@ -81,23 +81,20 @@ export async function chargeTokens(
 
 /**
  * Give back requests an instance claimed and did not use (it is shutting down), so other instances can
- * have them for the rest of the minute. A window that has since ended is left alone.
+ * have them for the rest of the minute. A window that has since ended is left alone. One single-row
+ * statement per key, so it can never deadlock with another instance's claims or charges.
  */
 export async function releaseRequests(
   db: Queryable,
   releases: { keyId: string; windowStart: number; requests: number }[],
 ): Promise<void> {
-  if (releases.length === 0) return
-  await db.query(
-    `UPDATE rate_limit_windows AS w SET requests = greatest(w.requests - r.requests, 0)
-     FROM unnest($1::text[], $2::float8[], $3::int[]) AS r(key_id, window_start, requests)
-     WHERE w.key_id = r.key_id AND w.window_start = to_timestamp(r.window_start / 1000)`,
-    [
-      releases.map((release) => release.keyId),
-      releases.map((release) => release.windowStart),
-      releases.map((release) => release.requests),
-    ],
-  )
+  for (const release of releases) {
+    await db.query(
+      `UPDATE rate_limit_windows SET requests = greatest(requests - $3::int, 0)
+       WHERE key_id = $1 AND window_start = to_timestamp($2::float8 / 1000)`,
+      [release.keyId, release.windowStart, release.requests],
+    )
+  }
 }
 
 /** Charge model tokens to one key's current window at once (the limiter batches its own charges). */

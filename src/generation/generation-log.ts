@@ -14,6 +14,8 @@ export interface GenerationLogOptions {
 
 type Row = GenerationLog & { createdAt: Date }
 
+const RETRY_MS = 1000
+
 /**
  * The generation log, written in batches off the request path: a finished generation is queued, and the
  * queue is written in one statement `flushMs` later (at once when `maxBatch` rows are waiting), so under
@@ -23,16 +25,17 @@ type Row = GenerationLog & { createdAt: Date }
  * Failures lose as little as possible: when the database is unreachable the rows stay queued and are
  * retried (up to `maxQueued`); when a batch is refused for its content, its rows are retried one at a
  * time so one bad row cannot take the others with it. `flush()` writes everything queued so far;
- * shutdown calls it before the pool closes. A crash (SIGKILL, power loss) loses the rows still queued:
+ * shutdown calls `close()` before the pool closes. A row whose batch committed but whose reply was
+ * lost is not written twice (the insert skips ids already there). A crash (SIGKILL, power loss) loses the rows still queued:
  * at most `flushMs` of generations.
  */
 export class GenerationLogWriter {
   private queue: Row[] = []
   private timer: NodeJS.Timeout | undefined
-  private writing: Promise<void> | undefined
+  private writing: Promise<boolean> | undefined
   private readonly maxBatch: number
   private readonly maxQueued: number
-  private lastWriteFailed = false
+  private closed = false
 
   constructor(
     private readonly db: Queryable,
@@ -45,6 +48,10 @@ export class GenerationLogWriter {
 
   /** Queue one row; it is written within `flushMs` (sooner under load). */
   write(log: GenerationLog): void {
+    if (this.closed) {
+      this.logger.error({ generationId: log.id }, 'generation log already closed; row not written')
+      return
+    }
     this.queue.push({ ...log, createdAt: new Date() })
     if (this.queue.length > this.maxQueued) {
       const dropped = this.queue.splice(0, this.queue.length - this.maxQueued)
@@ -59,58 +66,77 @@ export class GenerationLogWriter {
   }
 
   /**
-   * Write everything queued so far. While the database is unreachable, gives up after `attempts` tries
-   * and logs what is still queued (shutdown must not hang on a database that is gone).
+   * Write everything queued so far. While the database is unreachable, retries every second and gives
+   * up after `attempts` failed writes, logging what is still queued (shutdown must not hang on a
+   * database that is gone).
    */
   async flush(attempts = 5): Promise<void> {
     let failures = 0
-    while (this.writing || this.queue.length > 0) {
-      if (!this.writing) this.start()
-      await this.writing
-      if (this.lastWriteFailed && ++failures >= attempts) {
-        this.logger.error(
-          { queued: this.queue.length },
-          'generation log rows not written: database unreachable',
-        )
-        return
+    for (;;) {
+      if (this.writing) {
+        if (!(await this.writing) && ++failures >= attempts) {
+          this.logger.error(
+            { queued: this.queue.length },
+            'generation log rows not written: database unreachable',
+          )
+          return
+        }
+        continue
       }
+      if (this.queue.length === 0) return
+      // A referenced timer: the process waits for the retry instead of exiting under it.
+      if (failures > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
+      this.start()
     }
+  }
+
+  /** Write what is queued and refuse later rows (logging them): for shutdown. */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.flush()
   }
 
   private start(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     if (this.writing || this.queue.length === 0) return
-    this.writing = this.drain().finally(() => {
+    this.writing = this.drain().then((written) => {
       this.writing = undefined
-      // Rows that arrived during the write go out at once: they have already waited.
-      if (this.queue.length > 0) this.start()
+      // Unreachable: try again in a while. Otherwise rows that arrived during the write go out at
+      // once: they have already waited.
+      if (!written) this.timer ??= setTimeout(() => this.start(), RETRY_MS).unref()
+      else if (this.queue.length > 0) this.start()
+      return written
     })
   }
 
-  private async drain(): Promise<void> {
+  /** Write one batch; false when the database was unreachable (the unwritten rows are queued again). */
+  private async drain(): Promise<boolean> {
     const batch = this.queue.splice(0, this.maxBatch)
-    this.lastWriteFailed = false
     try {
       await insertGenerations(this.db, batch)
+      return true
     } catch (error) {
-      if (isDatabaseUnavailable(error)) {
-        this.lastWriteFailed = true
-        this.queue.unshift(...batch)
-        this.logger.error(
-          { err: error, queued: this.queue.length },
-          'writing the generation log failed; will retry',
-        )
-        await new Promise((resolve) => setTimeout(resolve, 1000).unref())
-        return
-      }
-      for (const row of batch) {
+      if (isDatabaseUnavailable(error)) return this.requeue(batch, error)
+      // Refused for its content: one row at a time, so one bad row does not take the others with it.
+      for (const [index, row] of batch.entries()) {
         try {
           await insertGenerations(this.db, [row])
         } catch (rowError) {
+          if (isDatabaseUnavailable(rowError)) return this.requeue(batch.slice(index), rowError)
           this.logger.error({ err: rowError, generationId: row.id }, 'writing the generation log failed')
         }
       }
+      return true
     }
+  }
+
+  private requeue(rows: Row[], error: unknown): false {
+    this.queue.unshift(...rows)
+    this.logger.error(
+      { err: error, queued: this.queue.length },
+      'writing the generation log failed; will retry',
+    )
+    return false
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { GenerationLog } from '../../src/db/generations.js'
+import { type GenerationLog, insertGenerations } from '../../src/db/generations.js'
 import type { Database } from '../../src/db/pool.js'
 import type { Queryable } from '../../src/db/transaction.js'
 import { GenerationLogWriter } from '../../src/generation/generation-log.js'
@@ -93,6 +93,30 @@ describe('the generation log writer', () => {
     await writer.flush()
     expect(seen.statements).toBe(2)
     expect(await stored(rows.map((r) => r.id))).toHaveLength(2)
+  })
+
+  it('gives up flushing after the attempts it was given while the database stays unreachable', async () => {
+    const lines: string[] = []
+    const logger = createLogger('error', { write: (line: string) => lines.push(line) })
+    const down: Queryable = {
+      query: (() =>
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('Connection terminated unexpectedly')), 5),
+        )) as Queryable['query'],
+    }
+    const writer = new GenerationLogWriter(down, logger, { flushMs: 10_000 })
+    writer.write(row())
+    const started = Date.now()
+    await writer.flush(2)
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(lines.join('')).toContain('generation log rows not written')
+  })
+
+  it('does not write a row twice when a committed batch is retried', async () => {
+    const one = row()
+    await insertGenerations(db.pool, [{ ...one, createdAt: new Date() }])
+    await insertGenerations(db.pool, [{ ...one, createdAt: new Date() }])
+    expect(await stored([one.id])).toHaveLength(1)
   })
 
   it('writes the good rows of a batch the database refused for one bad row', async () => {

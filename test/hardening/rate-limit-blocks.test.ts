@@ -99,6 +99,27 @@ describe('requests per minute, claimed in blocks', () => {
     expect((await windowOf(key.id)).requests).toBeLessThanOrEqual(15)
   })
 
+  it('refuses a used-up key without a statement per request, and asks again after refreshMs', async () => {
+    const key = await keyWith({ rateLimitRpm: 2 })
+    let statements = 0
+    const counting: Queryable = {
+      query: ((...args: Parameters<Queryable['query']>) => {
+        statements += 1
+        return (db.pool.query as (...a: unknown[]) => unknown).apply(db.pool, args)
+      }) as Queryable['query'],
+    }
+    const one = new RateLimiter(counting, { rpm: 0, tpm: 0 }, { syncMs: 60_000, refreshMs: 300, logger })
+    limiters.push(one)
+    expect((await one.admit(key, 'generate')).allowed).toBe(true)
+    expect((await one.admit(key, 'generate')).allowed).toBe(true)
+    expect(statements).toBe(2) // limits under 40 claim one request at a time
+    for (let i = 0; i < 50; i++) expect((await one.admit(key, 'generate')).allowed).toBe(false)
+    expect(statements).toBe(3) // one claim found the minute used up; the other 49 were refused here
+    await new Promise((resolve) => setTimeout(resolve, 350))
+    expect((await one.admit(key, 'generate')).allowed).toBe(false)
+    expect(statements).toBe(4)
+  })
+
   it('gives unused claimed requests back on shutdown', async () => {
     const key = await keyWith({ rateLimitRpm: 100 })
     const leaving = new RateLimiter(

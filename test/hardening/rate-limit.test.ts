@@ -97,11 +97,13 @@ describe('requests per minute', () => {
     const key = await keyWith({ rateLimitRpm: 1 })
     expect((await t.request('/v1/keys', { key: key.key })).status).toBe(200)
     expect((await t.request('/v1/keys', { key: key.key })).status).toBe(429)
-    // Move the key's window a minute into the past, as if that minute had ended.
+    // Move the key's window a minute into the past, as if that minute had ended. The instance remembers
+    // a used-up minute for a second (refreshMs) before asking the database again.
     await t.db.pool.query(
       `UPDATE rate_limit_windows SET window_start = window_start - interval '1 minute' WHERE key_id = $1`,
       [key.id],
     )
+    await new Promise((resolve) => setTimeout(resolve, 1100))
     expect((await t.request('/v1/keys', { key: key.key })).status).toBe(200)
     expect(await windowRows(key.id)).toBe(1)
   })

@@ -5,6 +5,7 @@ import type { Database } from '../../src/db/pool.js'
 import type { Queryable } from '../../src/db/transaction.js'
 import { GenerationLogWriter } from '../../src/generation/generation-log.js'
 import { createLogger } from '../../src/logger.js'
+import { countingPool } from '../support/counting-pool.js'
 import { createTestDatabase } from '../support/test-db.js'
 
 let db: Database
@@ -39,20 +40,6 @@ function row(overrides: Partial<GenerationLog> = {}): GenerationLog {
   }
 }
 
-/** The pool, counting statements and failing the first `failures` with `error`. */
-function counting(failures = 0, error = new Error('Connection terminated unexpectedly')) {
-  const seen = { statements: 0 }
-  let left = failures
-  const pool: Queryable = {
-    query: ((...args: unknown[]) => {
-      seen.statements += 1
-      if (left-- > 0) return Promise.reject(error)
-      return (db.pool.query as (...a: unknown[]) => unknown).apply(db.pool, args)
-    }) as Queryable['query'],
-  }
-  return { pool, seen }
-}
-
 async function stored(ids: string[]) {
   const { rows } = await db.pool.query(
     `SELECT id, chunk_ids AS "chunkIds", input, cost_usd::float8 AS "costUsd", created_at AS "createdAt"
@@ -64,7 +51,7 @@ async function stored(ids: string[]) {
 
 describe('the generation log writer', () => {
   it('writes rows queued together in one statement, with their values and finish times', async () => {
-    const { pool, seen } = counting()
+    const { pool, seen } = countingPool(db.pool)
     const writer = new GenerationLogWriter(pool, createLogger('silent'), { flushMs: 10_000 })
     const rows = Array.from({ length: 40 }, (_, i) => row({ chunkIds: [i, i + 1] }))
     for (const r of rows) writer.write(r)
@@ -86,7 +73,7 @@ describe('the generation log writer', () => {
   })
 
   it('keeps rows while the database is unreachable and writes them when it is back', async () => {
-    const { pool, seen } = counting(1)
+    const { pool, seen } = countingPool(db.pool, 1)
     const writer = new GenerationLogWriter(pool, createLogger('silent'), { flushMs: 10_000 })
     const rows = [row(), row()]
     for (const r of rows) writer.write(r)

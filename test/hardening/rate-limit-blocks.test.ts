@@ -4,6 +4,7 @@ import { claimSize, RateLimiter } from '../../src/auth/rate-limiter.js'
 import type { Database } from '../../src/db/pool.js'
 import type { Queryable } from '../../src/db/transaction.js'
 import { createLogger } from '../../src/logger.js'
+import { countingPool } from '../support/counting-pool.js'
 import { clearOfMinuteBoundary } from '../support/minute-boundary.js'
 import { createTestDatabase } from '../support/test-db.js'
 
@@ -101,23 +102,17 @@ describe('requests per minute, claimed in blocks', () => {
 
   it('refuses a used-up key without a statement per request, and asks again after refreshMs', async () => {
     const key = await keyWith({ rateLimitRpm: 2 })
-    let statements = 0
-    const counting: Queryable = {
-      query: ((...args: Parameters<Queryable['query']>) => {
-        statements += 1
-        return (db.pool.query as (...a: unknown[]) => unknown).apply(db.pool, args)
-      }) as Queryable['query'],
-    }
+    const { pool: counting, seen } = countingPool(db.pool)
     const one = new RateLimiter(counting, { rpm: 0, tpm: 0 }, { syncMs: 60_000, refreshMs: 300, logger })
     limiters.push(one)
     expect((await one.admit(key, 'generate')).allowed).toBe(true)
     expect((await one.admit(key, 'generate')).allowed).toBe(true)
-    expect(statements).toBe(2) // limits under 40 claim one request at a time
+    expect(seen.statements).toBe(2) // limits under 40 claim one request at a time
     for (let i = 0; i < 50; i++) expect((await one.admit(key, 'generate')).allowed).toBe(false)
-    expect(statements).toBe(3) // one claim found the minute used up; the other 49 were refused here
+    expect(seen.statements).toBe(3) // one claim found the minute used up; the other 49 were refused here
     await new Promise((resolve) => setTimeout(resolve, 350))
     expect((await one.admit(key, 'generate')).allowed).toBe(false)
-    expect(statements).toBe(4)
+    expect(seen.statements).toBe(4)
   })
 
   it('gives unused claimed requests back on shutdown', async () => {
@@ -139,16 +134,10 @@ describe('requests per minute, claimed in blocks', () => {
 
   it('costs no database statement for keys without limits', async () => {
     const key = await keyWith({ rateLimitRpm: 0, rateLimitTpm: 0 })
-    let statements = 0
-    const counting: Queryable = {
-      query: ((...args: Parameters<Queryable['query']>) => {
-        statements += 1
-        return (db.pool.query as (...a: unknown[]) => unknown).apply(db.pool, args)
-      }) as Queryable['query'],
-    }
+    const { pool: counting, seen } = countingPool(db.pool)
     const free = limiter(counting)
     for (let i = 0; i < 10; i++) expect((await free.admit(key, 'generate')).allowed).toBe(true)
-    expect(statements).toBe(0)
+    expect(seen.statements).toBe(0)
   })
 })
 
@@ -176,16 +165,7 @@ describe('model tokens per minute, charged in batches', () => {
 
   it('keeps charges that failed to send and sends them with the next sync', async () => {
     const key = await keyWith({})
-    let fail = true
-    const flaky: Queryable = {
-      query: ((...args: Parameters<Queryable['query']>) => {
-        if (fail) {
-          fail = false
-          return Promise.reject(new Error('Connection terminated unexpectedly'))
-        }
-        return (db.pool.query as (...a: unknown[]) => unknown).apply(db.pool, args)
-      }) as Queryable['query'],
-    }
+    const { pool: flaky } = countingPool(db.pool, 1)
     const one = limiter(flaky)
     one.chargeTokens(key.id, 70)
     await one.flush() // fails: the charge goes back

@@ -1,6 +1,12 @@
 import type { Logger } from 'pino'
 import { isDatabaseUnavailable } from '../db/pg-errors.js'
-import { chargeTokens, claimRequests, releaseRequests, type WindowState } from '../db/rate-limits.js'
+import {
+  chargeableTokens,
+  chargeTokens,
+  claimRequests,
+  releaseRequests,
+  type WindowState,
+} from '../db/rate-limits.js'
 import type { Queryable } from '../db/transaction.js'
 import {
   decideRateLimit,
@@ -92,33 +98,25 @@ export class RateLimiter {
     if (rpm === 0 && !checksTokens) return { allowed: true, headers: {} }
     const limits = { rpm: key.rateLimitRpm, tpm: key.rateLimitTpm }
 
-    const refuse = (): RateLimitDecision => {
-      const seen = this.windows.get(key.id)
-      return decideRateLimit(
+    // Every answer is decideRateLimit's, over what this instance knows of the key's minute.
+    const decide = (requests: number, window: KeyWindow | undefined): RateLimitDecision =>
+      decideRateLimit(
         {
           ...limits,
-          requests: rpm + 1,
-          tokens: (seen?.tokens ?? 0) + this.pendingTokens(key.id),
-          resetSeconds: seen ? this.resetSeconds(seen) : 1,
+          requests,
+          tokens: (window?.tokens ?? 0) + this.pendingTokens(key.id),
+          resetSeconds: window ? this.resetSeconds(window) : 1,
         },
         this.defaults,
         scope,
       )
-    }
+    // The minute is used up: refused as one request over the limit, counting nothing.
+    const refuse = () => decide(rpm + 1, this.windows.get(key.id))
     for (;;) {
       const window = this.freshWindow(key.id)
       if (window && (rpm === 0 || window.grant > 0)) {
         if (rpm > 0) window.grant -= 1
-        const decision = decideRateLimit(
-          {
-            ...limits,
-            requests: window.claimed - window.grant,
-            tokens: window.tokens + this.pendingTokens(key.id),
-            resetSeconds: this.resetSeconds(window),
-          },
-          this.defaults,
-          scope,
-        )
+        const decision = decide(window.claimed - window.grant, window)
         // Refused for tokens: the request slot goes back to the block.
         if (!decision.allowed && rpm > 0) window.grant += 1
         return decision
@@ -139,7 +137,7 @@ export class RateLimiter {
 
   /** Charge a model call's tokens to a key; sent to the database with the next sync. */
   chargeTokens(keyId: string, tokens: number): void {
-    if (!Number.isFinite(tokens) || tokens <= 0) return
+    if (chargeableTokens(tokens) === null) return
     this.unsent.set(keyId, (this.unsent.get(keyId) ?? 0) + tokens)
   }
 

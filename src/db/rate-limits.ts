@@ -63,7 +63,10 @@ export async function chargeTokens(
   db: Queryable,
   charges: { keyId: string; tokens: number }[],
 ): Promise<WindowState[]> {
-  const billable = charges.filter((charge) => chargeableTokens(charge.tokens) !== null)
+  const billable = charges.flatMap(({ keyId, tokens }) => {
+    const whole = chargeableTokens(tokens)
+    return whole === null ? [] : [{ keyId, tokens: whole }]
+  })
   if (billable.length === 0) return []
   billable.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0))
   const { rows } = await db.query<WindowState>(
@@ -74,7 +77,7 @@ export async function chargeTokens(
      ORDER BY c.n
      ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = w.tokens + excluded.tokens
      RETURNING ${WINDOW_COLUMNS}`,
-    [billable.map((charge) => charge.keyId), billable.map((charge) => chargeableTokens(charge.tokens))],
+    [billable.map((charge) => charge.keyId), billable.map((charge) => charge.tokens)],
   )
   return rows
 }
@@ -95,11 +98,6 @@ export async function releaseRequests(
       [release.keyId, release.windowStart, release.requests],
     )
   }
-}
-
-/** Charge model tokens to one key's current window at once (the limiter batches its own charges). */
-export async function recordTokens(db: Queryable, keyId: string, tokens: number): Promise<void> {
-  await chargeTokens(db, [{ keyId, tokens }])
 }
 
 /** Whole tokens to charge, or null when there is nothing to charge (zero, negative or not a number). */

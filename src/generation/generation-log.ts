@@ -24,10 +24,10 @@ const RETRY_MS = 1000
  *
  * Failures lose as little as possible: when the database is unreachable the rows stay queued and are
  * retried (up to `maxQueued`); when a batch is refused for its content, its rows are retried one at a
- * time so one bad row cannot take the others with it. `flush()` writes everything queued so far;
- * shutdown calls `close()` before the pool closes. A row whose batch committed but whose reply was
- * lost is not written twice (the insert skips ids already there). A crash (SIGKILL, power loss) loses the rows still queued:
- * at most `flushMs` of generations.
+ * time so one bad row cannot take the others with it. A row whose batch committed but whose reply was
+ * lost is not written twice (the insert skips ids already there). `flush()` writes everything queued
+ * so far; shutdown calls `close()` before the pool closes. A crash (SIGKILL, power loss) loses the rows
+ * still queued: at most `flushMs` of generations.
  */
 export class GenerationLogWriter {
   private queue: Row[] = []

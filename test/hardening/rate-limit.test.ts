@@ -4,11 +4,11 @@ import { createApp } from '../../src/app.js'
 import { createKey } from '../../src/auth/manage-keys.js'
 import { loadMigrations } from '../../src/db/migrate.js'
 import { type Database, openDatabase } from '../../src/db/pool.js'
-import { recordTokens } from '../../src/db/rate-limits.js'
+import { chargeTokens } from '../../src/db/rate-limits.js'
 import { decideRateLimit } from '../../src/http/middleware/rate-limit.js'
 import { protectedRoute } from '../../src/http/protected-route.js'
 import { createLogger } from '../../src/logger.js'
-import { clearOfMinuteBoundary } from '../support/minute-boundary.js'
+import { clearOfMinuteBoundary, secondsLeftInDatabaseMinute } from '../support/minute-boundary.js'
 import { createTestApp, json, type TestApp } from '../support/test-app.js'
 import { usingRealPostgres } from '../support/test-db.js'
 import { operationsOf } from './openapi-requests.js'
@@ -51,12 +51,14 @@ async function windowRows(keyId: string): Promise<number> {
   return rows[0].n
 }
 
-/** Seconds left in the current minute on the database clock, as the limiter computes them. */
+/** Whole seconds left in the current minute on the database clock, as Retry-After counts them. */
 async function secondsLeftInMinute(): Promise<number> {
-  const { rows } = await t.db.pool.query(
-    `SELECT ceil(extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now()))::int AS s`,
-  )
-  return Math.max(1, rows[0].s)
+  return Math.max(1, Math.ceil(await secondsLeftInDatabaseMinute(t.db.pool)))
+}
+
+/** Tokens charged straight to the database, as another instance's sync would. */
+const recordTokens = async (keyId: string, tokens: number) => {
+  await chargeTokens(t.db.pool, [{ keyId, tokens }])
 }
 
 describe('requests per minute', () => {
@@ -192,10 +194,10 @@ describe('several API instances on one database', () => {
 describe('model tokens per minute', () => {
   it('refuses generate routes once the minute’s tokens reach the limit, but not admin routes', async () => {
     const key = await keyWith({ rateLimitTpm: 100 })
-    await recordTokens(t.db.pool, key.id, 60)
+    await recordTokens(key.id, 60)
     expect((await t.request('/test/spend', { key: key.key })).status).toBe(200)
 
-    await recordTokens(t.db.pool, key.id, 40)
+    await recordTokens(key.id, 40)
     const refused = await t.request('/test/spend', { key: key.key })
     expect(refused.status).toBe(429)
     const body = await json(refused)
@@ -209,20 +211,20 @@ describe('model tokens per minute', () => {
 
   it('applies the server default token limit to keys without their own, and none when it is 0', async () => {
     const byDefault = await keyWith({})
-    await recordTokens(t.db.pool, byDefault.id, 999)
+    await recordTokens(byDefault.id, 999)
     expect((await t.request('/test/spend', { key: byDefault.key })).status).toBe(200)
-    await recordTokens(t.db.pool, byDefault.id, 1)
+    await recordTokens(byDefault.id, 1)
     expect((await t.request('/test/spend', { key: byDefault.key })).status).toBe(429)
 
     const unlimited = await keyWith({ rateLimitTpm: 0 })
-    await recordTokens(t.db.pool, unlimited.id, 5_000_000)
+    await recordTokens(unlimited.id, 5_000_000)
     expect((await t.request('/test/spend', { key: unlimited.key })).status).toBe(200)
   })
 
   it('adds up tokens recorded by concurrent calls without losing any', async () => {
     const key = await keyWith({})
-    await Promise.all(Array.from({ length: 20 }, () => recordTokens(t.db.pool, key.id, 7)))
-    await recordTokens(t.db.pool, key.id, 0)
+    await Promise.all(Array.from({ length: 20 }, () => recordTokens(key.id, 7)))
+    await recordTokens(key.id, 0)
     const { rows } = await t.db.pool.query(
       'SELECT sum(tokens)::int AS n FROM rate_limit_windows WHERE key_id = $1',
       [key.id],

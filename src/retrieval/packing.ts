@@ -1,15 +1,13 @@
+import type { ChunkInsert } from '../db/chunks.js'
 import { jaccard, joinAdjacent, wordShingles } from './text-similarity.js'
 import type { Passage } from './types.js'
 
-/** A fused search hit with everything a passage needs; `vectorScore` is similarity, not distance. */
-export interface CandidateChunk {
+/**
+ * A fused search hit with everything a passage needs: a stored chunk's columns, its document's, and
+ * the scores; `vectorScore` is similarity, not distance.
+ */
+export interface CandidateChunk extends Omit<ChunkInsert, 'embedding'> {
   id: number
-  documentId: number
-  ordinal: number
-  headingPath: string
-  text: string
-  tokenCount: number
-  contentHash: string
   sourceId: string
   title: string
   kind: 'guideline' | 'product'

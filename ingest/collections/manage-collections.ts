@@ -11,7 +11,7 @@ import { type CollectionStats, collectionStats } from '../../src/db/documents.js
 import { lastJobOfCollection } from '../../src/db/ingest-jobs.js'
 import { pgErrorCode, UNIQUE_VIOLATION } from '../../src/db/pg-errors.js'
 import type { Queryable } from '../../src/db/transaction.js'
-import { AppError } from '../../src/http/errors.js'
+import { AppError } from '../../src/errors.js'
 
 export interface CreateCollectionInput {
   name: string

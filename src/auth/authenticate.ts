@@ -1,6 +1,6 @@
 import { type ApiKeyRow, findApiKey, touchApiKey } from '../db/api-keys.js'
 import type { Queryable } from '../db/transaction.js'
-import { AppError } from '../http/errors.js'
+import { AppError } from '../errors.js'
 import { type ApiKey, apiKeyHashMatches, hashApiKey, parseApiKeyId, type Scope } from './api-keys.js'
 
 const TOUCH_INTERVAL_MS = 60_000

@@ -1,6 +1,6 @@
 import { countActiveApiKeys, insertApiKey, listApiKeys, revokeApiKey } from '../db/api-keys.js'
 import type { Queryable } from '../db/transaction.js'
-import { AppError } from '../http/errors.js'
+import { AppError } from '../errors.js'
 import { type ApiKey, canUseCollection, generateApiKey, type Scope } from './api-keys.js'
 
 export interface CreateKeyInput {

@@ -8,12 +8,8 @@ import {
   type WindowState,
 } from '../db/rate-limits.js'
 import type { Queryable } from '../db/transaction.js'
-import {
-  decideRateLimit,
-  type RateLimitDecision,
-  type RateLimitPolicy,
-} from '../http/middleware/rate-limit.js'
 import type { Scope } from './api-keys.js'
+import { decideRateLimit, type RateLimitDecision, type RateLimitPolicy } from './rate-limit-policy.js'
 
 const WINDOW_MS = 60_000
 

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.js'
-import { AppError } from '../http/errors.js'
+import { AppError } from '../errors.js'
 import { StartupError } from '../lib/startup-error.js'
 
 /** Run a CLI's main, turning known errors into one clear line and a non-zero exit. */

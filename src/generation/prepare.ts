@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { canUseCollection } from '../auth/api-keys.js'
-import { AppError } from '../http/errors.js'
+import { AppError } from '../errors.js'
 import { type Passage, RETRIEVAL_LIMITS, type RetrievalFilters } from '../retrieval/types.js'
 import { buildCitations } from './citations.js'
 import { assemblePrompt } from './prompt.js'

@@ -1,4 +1,4 @@
-import { AppError } from '../http/errors.js'
+import { AppError } from '../errors.js'
 import type { Passage } from '../retrieval/types.js'
 import type { ChatMessage } from './chat-model.js'
 import { CONTEXT_PLACEHOLDER, hasContextSlot, renderTemplate } from './template.js'

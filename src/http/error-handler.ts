@@ -2,8 +2,9 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { isDatabaseUnavailable, isUnstorableText } from '../db/pg-errors.js'
+import { AppError, type ErrorCode, type FieldIssue } from '../errors.js'
 import type { AppEnv } from './context.js'
-import { AppError, type ErrorCode, type FieldIssue, problemBody } from './errors.js'
+import { problemBody } from './problem.js'
 
 /** The one place errors become responses: problem+json with a closed code, nothing internal echoed. */
 export function handleError(error: Error, c: Context<AppEnv>): Response {

@@ -4,8 +4,8 @@ import type { Scope } from '../auth/api-keys.js'
 import { authenticate } from '../auth/authenticate.js'
 import type { Queryable } from '../db/transaction.js'
 import type { AppEnv } from './context.js'
-import { problemResponses } from './errors.js'
 import { enforceRateLimit } from './middleware/rate-limit.js'
+import { problemResponses } from './problem.js'
 
 /** The extension field that records a route's scope in the OpenAPI document (the auth tests read it). */
 export const SCOPE_EXTENSION = 'x-onbrand-scope'

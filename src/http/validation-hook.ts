@@ -1,6 +1,6 @@
 import type { Hook } from '@hono/zod-openapi'
+import { AppError, type FieldIssue } from '../errors.js'
 import type { AppEnv } from './context.js'
-import { AppError, type FieldIssue } from './errors.js'
 
 /**
  * zod-openapi calls this with each validation result: a failure becomes a 400 listing every field, and

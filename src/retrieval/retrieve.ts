@@ -1,7 +1,7 @@
 import type { Config } from '../config.js'
 import type { Queryable } from '../db/transaction.js'
 import type { Embedder, EmbedderFactory } from '../embedding/embedder.js'
-import { AppError } from '../http/errors.js'
+import { AppError } from '../errors.js'
 import { type Metrics, observeRetrieval } from '../observability/metrics.js'
 import { type CandidateChunk, packPassages } from './packing.js'
 import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-cache.js'

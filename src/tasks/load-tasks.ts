@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type pg from 'pg'
-import { AppError } from '../http/errors.js'
+import { AppError } from '../errors.js'
 import { type PutTaskResult, putTask } from './manage-tasks.js'
 import { TaskDefinition, TaskName } from './task-definition.js'
 

@@ -10,7 +10,7 @@ import {
   type TaskVersionRow,
 } from '../db/tasks.js'
 import { type Queryable, withTransaction } from '../db/transaction.js'
-import { AppError } from '../http/errors.js'
+import { AppError } from '../errors.js'
 import { declaredVariables, type TaskDefinition, type TaskVersion } from './task-definition.js'
 
 export interface PutTaskInput {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ErrorCode } from '../../src/http/errors.js'
+import type { ErrorCode } from '../../src/errors.js'
 import {
   createGenerationFixture,
   type GenerationFixture,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../src/db/pool.js'
-import { AppError } from '../../src/http/errors.js'
+import { AppError } from '../../src/errors.js'
 import { fusedScore } from '../../src/retrieval/fusion.js'
 import { retrieve } from '../../src/retrieval/retrieve.js'
 import { searchChunks } from '../../src/retrieval/search-sql.js'

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { AppError } from '../errors.js'
+import { AppError } from '../../errors.js'
 
 /**
  * Reject bodies over `maxBytes` (Content-Length or streamed) with 413 before anything reads them.

@@ -1,6 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { streamSSE } from 'hono/streaming'
 import type { AppWiring } from '../../../app.js'
+import { AppError } from '../../../errors.js'
 import {
   ChatCompletionRequest,
   chatCompletionBody,
@@ -16,7 +17,7 @@ import { runGeneration } from '../../../generation/generate.js'
 import { prepareGeneration } from '../../../generation/prepare.js'
 import { streamGeneration } from '../../../generation/stream.js'
 import type { AppEnv } from '../../context.js'
-import { AppError, problemResponses } from '../../errors.js'
+import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import { requestDeps } from '../generate/generate.routes.js'
 import { addOpenAIErrorField } from './openai-error-shape.js'

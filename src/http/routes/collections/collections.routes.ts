@@ -9,8 +9,9 @@ import {
 import type { AppWiring } from '../../../app.js'
 import { type ApiKey, canUseCollection } from '../../../auth/api-keys.js'
 import { listDocuments } from '../../../db/documents.js'
+import { AppError } from '../../../errors.js'
 import type { AppEnv } from '../../context.js'
-import { AppError, problemResponses } from '../../errors.js'
+import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import {
   Collection,

@@ -8,7 +8,7 @@ import { dryRunResult, prepareGeneration } from '../../../generation/prepare.js'
 import { streamGeneration } from '../../../generation/stream.js'
 import type { GenerationDeps, GenerationEvent } from '../../../generation/types.js'
 import type { AppEnv } from '../../context.js'
-import { problemResponses } from '../../errors.js'
+import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import { DryRunResponse, GenerateRequest, GenerationResponse } from './generate.schemas.js'
 

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppWiring } from '../../../app.js'
 import { pendingMigrations } from '../../../db/migrate.js'
 import type { AppEnv } from '../../context.js'
-import { problemResponses } from '../../errors.js'
+import { problemResponses } from '../../problem.js'
 
 const Health = z.object({ status: z.literal('ok') }).openapi('Health')
 const Readiness = z

@@ -3,7 +3,7 @@ import type { AppWiring } from '../../../app.js'
 import { Scope } from '../../../auth/api-keys.js'
 import { createKey, ensureCanGrant, listKeys, revokeKey } from '../../../auth/manage-keys.js'
 import type { AppEnv } from '../../context.js'
-import { problemResponses } from '../../errors.js'
+import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 
 const CollectionName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _')

@@ -3,9 +3,10 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import type { Config } from '../../../config.js'
 import type { Database } from '../../../db/pool.js'
+import { AppError } from '../../../errors.js'
 import type { Metrics } from '../../../observability/metrics.js'
 import type { AppEnv } from '../../context.js'
-import { AppError, problemResponses } from '../../errors.js'
+import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 
 export interface MetricsRouteDeps {

@@ -1,11 +1,12 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppWiring } from '../../../app.js'
 import { canUseCollection } from '../../../auth/api-keys.js'
+import { AppError } from '../../../errors.js'
 import { retrievalDepsFor } from '../../../retrieval/deps.js'
 import { retrieve } from '../../../retrieval/retrieve.js'
 import { RetrieveRequest } from '../../../retrieval/types.js'
 import type { AppEnv } from '../../context.js'
-import { AppError, problemResponses } from '../../errors.js'
+import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 
 const PassageSchema = z

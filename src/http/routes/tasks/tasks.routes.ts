@@ -11,7 +11,7 @@ import {
 } from '../../../tasks/manage-tasks.js'
 import { TaskDefinition, TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
-import { problemResponses } from '../../errors.js'
+import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import { assertCollectionAllowed } from '../collections/collections.routes.js'
 

@@ -1,25 +1,8 @@
 import { z } from '@hono/zod-openapi'
+import { ERROR_CODES, type ErrorCode, type FieldIssue } from '../errors.js'
 
-/** Every error an API client can see. Closed on purpose: a new failure mode gets a name here first. */
-export const ErrorCode = z.enum([
-  'bad_request',
-  'validation_failed',
-  'unauthorized',
-  'forbidden',
-  'not_found',
-  'conflict',
-  'payload_too_large',
-  'unsupported_media_type',
-  'rate_limited',
-  'provider_not_configured',
-  'upstream_error',
-  'upstream_timeout',
-  'service_unavailable',
-  'internal',
-])
-export type ErrorCode = z.infer<typeof ErrorCode>
-
-export const codeToStatus = {
+/** How each domain error code is answered over HTTP. */
+const codeToStatus = {
   bad_request: 400,
   validation_failed: 400,
   unauthorized: 401,
@@ -53,38 +36,22 @@ const titles: Record<ErrorCode, string> = {
   internal: 'Internal server error',
 }
 
-export interface FieldIssue {
-  path: string
-  message: string
-}
+const ErrorCodeSchema = z.enum(ERROR_CODES)
 
-/** A domain error with a code from the closed set; `detail` must be safe to show a client. */
-export class AppError extends Error {
-  readonly status: number
-  constructor(
-    readonly code: ErrorCode,
-    readonly detail: string,
-    readonly extra: { errors?: FieldIssue[]; headers?: Record<string, string> } = {},
-  ) {
-    super(detail)
-    this.name = 'AppError'
-    this.status = codeToStatus[code]
-  }
-}
-
-export const Problem = z
+const Problem = z
   .object({
     type: z.string().openapi({ example: 'urn:onbrand:error:not_found' }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
-    code: ErrorCode,
+    code: ErrorCodeSchema,
     requestId: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi('Problem')
-export type Problem = z.infer<typeof Problem>
+type Problem = z.infer<typeof Problem>
 
+/** The RFC 9457 body for a domain error. */
 export function problemBody(
   code: ErrorCode,
   detail: string,
@@ -118,6 +85,6 @@ export function problemResponses<const S extends number>(...statuses: S[]) {
 }
 
 function describeStatus(status: number): string {
-  const codes = ErrorCode.options.filter((code) => codeToStatus[code] === status)
+  const codes = ERROR_CODES.filter((code) => codeToStatus[code] === status)
   return codes.map((code) => titles[code]).join(' / ') || 'Error'
 }

@@ -1,8 +1,8 @@
+import { countTokens } from '../../src/tokens/tokenizer.js'
 import type { LoadedDocument, LoadOptions } from '../loaders/types.js'
-import { type ChunkDraft, type ChunkOptions, makeChunk, sha256 } from './chunk.js'
+import { CHUNK_ENCODING, type ChunkDraft, type ChunkOptions, makeChunk, sha256 } from './chunk.js'
 import { chunkGuideline, chunkPlainText } from './chunk-guideline.js'
 import { splitByTokens } from './split-tokens.js'
-import { countTokens } from './tokenizer.js'
 
 // Bump when chunking changes in a way that should re-chunk stored documents.
 const CHUNKER_VERSION = 1
@@ -15,7 +15,7 @@ export function chunkDocument(doc: LoadedDocument, options: ChunkOptions): Chunk
       : chunkGuideline({ title: doc.title, markdown: doc.body }, options)
   }
   const text = doc.body === '' ? doc.title : doc.body
-  const budget = Math.max(16, options.maxTokens - countTokens(`${doc.title}\n\n`))
+  const budget = Math.max(16, options.maxTokens - countTokens(`${doc.title}\n\n`, CHUNK_ENCODING))
   return splitByTokens(text, budget, options.overlapTokens).map((piece, i) => makeChunk(i, doc.title, piece))
 }
 

@@ -1,7 +1,7 @@
-import { type ChunkDraft, type ChunkOptions, HEADING_SEPARATOR, makeChunk } from './chunk.js'
+import { countTokens } from '../../src/tokens/tokenizer.js'
+import { CHUNK_ENCODING, type ChunkDraft, type ChunkOptions, HEADING_SEPARATOR, makeChunk } from './chunk.js'
 import { type Block, blockParts, parseBlocks } from './markdown-blocks.js'
 import { splitByTokens } from './split-tokens.js'
-import { countTokens } from './tokenizer.js'
 
 interface Section {
   path: string[]
@@ -21,7 +21,7 @@ export function chunkGuideline(
   for (const section of splitSections(input.title, parseBlocks(input.markdown))) {
     const headingPath = section.path.join(HEADING_SEPARATOR)
     // The heading path is embedded with every chunk, so it takes its share of the budget.
-    const budget = Math.max(16, options.maxTokens - countTokens(`${headingPath}\n\n`))
+    const budget = Math.max(16, options.maxTokens - countTokens(`${headingPath}\n\n`, CHUNK_ENCODING))
     for (const text of packSection(section.blocks, budget, options.overlapTokens)) {
       chunks.push(makeChunk(chunks.length, headingPath, text))
     }
@@ -38,7 +38,7 @@ export function chunkPlainText(input: { title: string; text: string }, options: 
     .filter((text) => text !== '')
     .map((text) => ({ type: 'paragraph', text }))
   const headingPath = input.title
-  const budget = Math.max(16, options.maxTokens - countTokens(`${headingPath}\n\n`))
+  const budget = Math.max(16, options.maxTokens - countTokens(`${headingPath}\n\n`, CHUNK_ENCODING))
   return packSection(blocks, budget, options.overlapTokens).map((text, i) => makeChunk(i, headingPath, text))
 }
 
@@ -80,7 +80,7 @@ function packSection(blocks: Block[], budget: number, overlap: number): string[]
     used = 0
   }
   for (const block of blocks) {
-    const tokens = countTokens(block.text) + 1
+    const tokens = countTokens(block.text, CHUNK_ENCODING) + 1
     if (tokens <= budget) {
       if (used + tokens > budget) flush()
       buffer.push(block.text)
@@ -98,7 +98,7 @@ function packSection(blocks: Block[], budget: number, overlap: number): string[]
 function splitBlock(block: Block, budget: number, overlap: number): string[] {
   if (block.type !== 'list' && block.type !== 'table') return splitByTokens(block.text, budget, overlap)
   const { header, parts } = blockParts(block)
-  const headerTokens = header === '' ? 0 : countTokens(header) + 1
+  const headerTokens = header === '' ? 0 : countTokens(header, CHUNK_ENCODING) + 1
   const room = Math.max(16, budget - headerTokens)
   const out: string[] = []
   let group: string[] = []
@@ -109,7 +109,7 @@ function splitBlock(block: Block, budget: number, overlap: number): string[] {
     used = 0
   }
   for (const part of parts) {
-    const tokens = countTokens(part) + 1
+    const tokens = countTokens(part, CHUNK_ENCODING) + 1
     if (tokens > room) {
       emit()
       for (const piece of splitByTokens(part, room, overlap))

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { countTokens } from './tokenizer.js'
+import { countTokens, type Encoding } from '../../src/tokens/tokenizer.js'
 
 export interface ChunkOptions {
   maxTokens: number
@@ -19,6 +19,13 @@ export interface ChunkDraft {
 
 export const HEADING_SEPARATOR = ' > '
 
+/**
+ * Chunk sizes (CHUNK_MAX_TOKENS, CHUNK_OVERLAP_TOKENS) are counted in cl100k_base, the encoding of
+ * OpenAI's embedding models; for other providers' embedding models it is a close, deterministic
+ * estimate, which is all chunk sizing needs.
+ */
+export const CHUNK_ENCODING: Encoding = 'cl100k_base'
+
 export function embeddingTextOf(headingPath: string, text: string): string {
   return headingPath === '' ? text : `${headingPath}\n\n${text}`
 }
@@ -34,7 +41,7 @@ export function makeChunk(ordinal: number, headingPath: string, text: string): C
     headingPath,
     text,
     embeddingText,
-    tokenCount: countTokens(embeddingText),
+    tokenCount: countTokens(embeddingText, CHUNK_ENCODING),
     contentHash: sha256(embeddingText),
   }
 }

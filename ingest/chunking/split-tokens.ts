@@ -1,4 +1,5 @@
-import { countTokens } from './tokenizer.js'
+import { countTokens } from '../../src/tokens/tokenizer.js'
+import { CHUNK_ENCODING } from './chunk.js'
 
 /**
  * Split text longer than `maxTokens` into windows of at most `maxTokens`, each starting with the last
@@ -6,9 +7,9 @@ import { countTokens } from './tokenizer.js'
  * a multi-byte character as raw token windows would.
  */
 export function splitByTokens(text: string, maxTokens: number, overlapTokens: number): string[] {
-  if (countTokens(text) <= maxTokens) return [text]
+  if (countTokens(text, CHUNK_ENCODING) <= maxTokens) return [text]
   const pieces = splitIntoPieces(text, maxTokens)
-  const sizes = pieces.map(countTokens)
+  const sizes = pieces.map((piece) => countTokens(piece, CHUNK_ENCODING))
   const windows: string[] = []
   let start = 0
   while (start < pieces.length) {
@@ -36,12 +37,12 @@ export function splitByTokens(text: string, maxTokens: number, overlapTokens: nu
 function splitIntoPieces(text: string, maxTokens: number): string[] {
   const out: string[] = []
   for (const sentence of text.split(/(?<=[.!?]\s+|\n)/)) {
-    if (countTokens(sentence) <= maxTokens / 4) {
+    if (countTokens(sentence, CHUNK_ENCODING) <= maxTokens / 4) {
       out.push(sentence)
       continue
     }
     for (const word of sentence.split(/(?<=\s)/)) {
-      if (countTokens(word) <= maxTokens / 2) out.push(word)
+      if (countTokens(word, CHUNK_ENCODING) <= maxTokens / 2) out.push(word)
       else out.push(...hardSplit(word, maxTokens))
     }
   }

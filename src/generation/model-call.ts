@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js'
+import { countTokens, encodingForModel } from '../tokens/tokenizer.js'
 import {
   type ChatCallOptions,
   type ChatMessage,
@@ -9,7 +10,6 @@ import {
 import { addUsage } from './cost.js'
 import { checkJsonOutput } from './json-output.js'
 import { type ModelSettings, PROVIDER_SETTINGS_HINT } from './model-registry.js'
-import { countTokens } from './tokens.js'
 import type { GenerationDeps, PreparedGeneration } from './types.js'
 
 export interface ResolvedModel {
@@ -71,7 +71,7 @@ export async function completeWith(
 ): Promise<ModelOutput> {
   const options = callOptions(prepared, signal)
   const first = await model.complete(prepared.messages, options)
-  let usage = first.usage ?? estimateUsage(prepared.messages, first.text)
+  let usage = first.usage ?? estimateUsage(model.id, prepared.messages, first.text)
   if (prepared.jsonSchema === undefined) return { text: first.text, usage }
   const check = checkJsonOutput(first.text, prepared.jsonSchema)
   if (check.ok) return { text: first.text, json: check.value, usage }
@@ -84,7 +84,7 @@ export async function completeWith(
     },
   ]
   const second = await model.complete(retryMessages, options)
-  usage = addUsage(usage, second.usage ?? estimateUsage(retryMessages, second.text))
+  usage = addUsage(usage, second.usage ?? estimateUsage(model.id, retryMessages, second.text))
   const recheck = checkJsonOutput(second.text, prepared.jsonSchema)
   if (!recheck.ok) {
     throw Object.assign(new ModelCallError('invalid_output', recheck.error), { usage, text: second.text })
@@ -92,11 +92,12 @@ export async function completeWith(
   return { text: second.text, json: recheck.value, usage }
 }
 
-/** For servers that report no usage: our own count, so cost and logs are never blank. */
-export function estimateUsage(messages: readonly ChatMessage[], output: string): ChatUsage {
+/** For servers that report no usage: our own count, in the model's encoding, so cost and logs are never blank. */
+export function estimateUsage(modelId: string, messages: readonly ChatMessage[], output: string): ChatUsage {
+  const encoding = encodingForModel(modelId)
   return {
-    promptTokens: messages.reduce((sum, m) => sum + countTokens(m.content) + 4, 3),
-    completionTokens: countTokens(output),
+    promptTokens: messages.reduce((sum, m) => sum + countTokens(m.content, encoding) + 4, 3),
+    completionTokens: countTokens(output, encoding),
   }
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { canUseCollection } from '../auth/api-keys.js'
 import { AppError } from '../errors.js'
 import { type Passage, RETRIEVAL_LIMITS, type RetrievalFilters } from '../retrieval/types.js'
+import { encodingForModel } from '../tokens/tokenizer.js'
 import { buildCitations } from './citations.js'
 import { assemblePrompt } from './prompt.js'
 import { decideRoute } from './routing.js'
@@ -78,6 +79,7 @@ export async function prepareGeneration(
     conversation: request.conversation ?? [{ role: 'user', content: request.input }],
     contextWindow,
     replyTokens: maxTokens ?? DEFAULT_REPLY_TOKENS,
+    encoding: encodingForModel(decision.model),
   })
 
   return {

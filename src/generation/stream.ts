@@ -67,7 +67,7 @@ export function streamGeneration(
       }
     }
     if (!started) yield { type: 'meta', id: prepared.id, task, route }
-    const finalUsage = usage ?? estimateUsage(prepared.messages, text)
+    const finalUsage = usage ?? estimateUsage(current.settings.id, prepared.messages, text)
     let json: unknown
     if (prepared.jsonSchema !== undefined) {
       const check = checkJsonOutput(text, prepared.jsonSchema)

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { assemblePrompt, formatReferenceData } from '../../src/generation/prompt.js'
 import { checkVariables, renderTemplate, templateVariables } from '../../src/generation/template.js'
-import { countTokens } from '../../src/generation/tokens.js'
 import type { Passage } from '../../src/retrieval/types.js'
+import { countTokens } from '../../src/tokens/tokenizer.js'
 
 function passage(n: number, text: string, extra: Partial<Passage> = {}): Passage {
   return {
@@ -13,7 +13,7 @@ function passage(n: number, text: string, extra: Partial<Passage> = {}): Passage
     headingPath: `Section ${n}`,
     text,
     chunkIds: [n * 10],
-    tokens: countTokens(text),
+    tokens: countTokens(text, 'o200k_base'),
     metadata: {},
     scores: { vector: null, lexical: null, fused: 1 / n },
     ...extra,
@@ -51,6 +51,7 @@ describe('prompt assembly', () => {
     conversation: [{ role: 'user' as const, content: 'Describe the tent' }],
     contextWindow: 128_000,
     replyTokens: 1000,
+    encoding: 'o200k_base' as const,
   }
 
   it('numbers and delimits the passages and labels them as reference data, not instructions', () => {
@@ -74,16 +75,16 @@ describe('prompt assembly', () => {
   it('drops passages from the tail to fit the context window, keeping the instructions', () => {
     const passages = [1, 2, 3, 4, 5].map((n) => passage(n, `passage ${n} `.repeat(200)))
     const full = assemblePrompt({ ...base, passages })
-    const fullTokens = countTokens(full.messages[0]!.content)
+    const fullTokens = countTokens(full.messages[0]!.content, 'o200k_base')
     const out = assemblePrompt({ ...base, passages, contextWindow: Math.floor(fullTokens * 0.7) + 1000 + 20 })
     expect(out.droppedPassages).toBeGreaterThan(0)
     expect(out.passages.map((p) => p.documentId)).toEqual([1, 2, 3, 4, 5].slice(0, 5 - out.droppedPassages))
     const system = out.messages[0]!.content
     expect(system.startsWith('Write for Acme.')).toBe(true)
     expect(system.endsWith('End of instructions.')).toBe(true)
-    expect(countTokens(system) + countTokens('Describe the tent')).toBeLessThanOrEqual(
-      Math.floor(fullTokens * 0.7) + 20,
-    )
+    expect(
+      countTokens(system, 'o200k_base') + countTokens('Describe the tent', 'o200k_base'),
+    ).toBeLessThanOrEqual(Math.floor(fullTokens * 0.7) + 20)
   })
 
   it('refuses as too large when the instructions and input alone exceed the window', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { sha256 } from '../../ingest/chunking/chunk.js'
+import { CHUNK_ENCODING, sha256 } from '../../ingest/chunking/chunk.js'
 import { chunkDocument, documentHash } from '../../ingest/chunking/chunk-document.js'
 import { chunkGuideline } from '../../ingest/chunking/chunk-guideline.js'
 import { splitByTokens } from '../../ingest/chunking/split-tokens.js'
-import { countTokens } from '../../ingest/chunking/tokenizer.js'
 import type { LoadedDocument } from '../../ingest/loaders/types.js'
+import { countTokens } from '../../src/tokens/tokenizer.js'
 
 const options = { maxTokens: 120, overlapTokens: 20 }
 
@@ -30,7 +30,7 @@ describe('guideline chunking', () => {
     const [chunk] = chunkGuideline({ title: 'Style', markdown: '## Voice\n\nBe clear.' }, options)
     expect(chunk!.embeddingText).toBe('Style > Voice\n\nBe clear.')
     expect(chunk!.contentHash).toBe(sha256('Style > Voice\n\nBe clear.'))
-    expect(chunk!.tokenCount).toBe(countTokens(chunk!.embeddingText))
+    expect(chunk!.tokenCount).toBe(countTokens(chunk!.embeddingText, CHUNK_ENCODING))
   })
 
   it('keeps a list and a table whole when they fit', () => {

@@ -40,7 +40,3 @@ export function parseApiKeyId(key: string): string | undefined {
 export function apiKeyHashMatches(presentedHash: Buffer, storedHash: Buffer): boolean {
   return presentedHash.length === storedHash.length && timingSafeEqual(presentedHash, storedHash)
 }
-
-export function canUseCollection(key: ApiKey, collection: string): boolean {
-  return key.collections === undefined || key.collections.includes(collection)
-}

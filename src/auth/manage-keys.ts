@@ -1,7 +1,8 @@
+import { assertCollectionAllowed } from '../collections/access.js'
 import { countActiveApiKeys, insertApiKey, listApiKeys, revokeApiKey } from '../db/api-keys.js'
 import type { Queryable } from '../db/transaction.js'
 import { AppError } from '../errors.js'
-import { type ApiKey, canUseCollection, generateApiKey, type Scope } from './api-keys.js'
+import { type ApiKey, generateApiKey, type Scope } from './api-keys.js'
 
 export interface CreateKeyInput {
   name: string
@@ -46,12 +47,13 @@ export async function createKey(db: Queryable, input: CreateKeyInput): Promise<K
  */
 export function ensureCanGrant(creator: ApiKey, collections: string[] | undefined): void {
   if (creator.collections === undefined) return
-  if (!collections || collections.some((name) => !canUseCollection(creator, name))) {
+  if (!collections) {
     throw new AppError(
       'forbidden',
       'This API key is limited to some collections; keys it creates must be limited to those collections too.',
     )
   }
+  for (const name of collections) assertCollectionAllowed(creator, name)
 }
 
 export async function listKeys(db: Queryable): Promise<KeySummary[]> {

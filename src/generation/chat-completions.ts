@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { CollectionName } from '../collections/collection-name.js'
 import { RetrievalFilters } from '../retrieval/types.js'
 import type { ChatMessage } from './chat-model.js'
 import type { GenerationResult } from './types.js'
@@ -25,10 +26,7 @@ export const ChatCompletionRequest = z
     user: z.string().min(1).max(200).optional().openapi({ description: 'Keys the A/B split' }),
     onbrand: z
       .object({
-        collection: z
-          .string()
-          .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
-          .optional(),
+        collection: CollectionName.optional(),
         variables: z.record(z.string(), z.string().max(20_000)).optional(),
         filters: RetrievalFilters.optional(),
         subject: z.string().min(1).max(200).optional(),

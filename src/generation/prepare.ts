@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { canUseCollection } from '../auth/api-keys.js'
+import { assertCollectionAllowed } from '../collections/access.js'
 import { AppError } from '../errors.js'
 import { type Passage, RETRIEVAL_LIMITS, type RetrievalFilters } from '../retrieval/types.js'
 import { encodingForModel } from '../tokens/tokenizer.js'
@@ -48,9 +48,7 @@ export async function prepareGeneration(
   const collection = request.collection ?? task.retrieval.collection ?? null
   let passages: Passage[] = []
   if (collection !== null && request.input.trim() !== '') {
-    if (request.apiKey && !canUseCollection(request.apiKey, collection)) {
-      throw new AppError('forbidden', `This API key may not use collection ${collection}.`)
-    }
+    if (request.apiKey) assertCollectionAllowed(request.apiKey, collection)
     const filters = mergeFilters(task.retrieval.filters, request.filters)
     const retrieved = await deps.retrieve({
       collection,

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { CollectionName } from '../collections/collection-name.js'
 
 /** Filters a caller may put on retrieval; unknown keys are rejected (a typo must not silently match all). */
 export const RetrievalFilters = z
@@ -43,9 +44,7 @@ const L = RETRIEVAL_LIMITS
 /** The input rules of `retrieve`, shared by the HTTP body schema so both paths reject the same things. */
 export const RetrieveRequest = z
   .object({
-    collection: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a collection name: lowercase letters, digits, - and _'),
+    collection: CollectionName,
     query: z
       .string()
       .trim()

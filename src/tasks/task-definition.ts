@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { CollectionName } from '../collections/collection-name.js'
 import { compileJsonSchema } from '../generation/json-output.js'
 import { ModelRoute } from '../generation/routing.js'
 import { templateVariables } from '../generation/template.js'
@@ -8,8 +9,6 @@ export const TaskName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'lowercase letters, digits, ".", "-" and "_", at most 63')
   .openapi({ example: 'product-description' })
-
-const CollectionName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a collection name')
 
 export const RetrievalPolicy = z
   .object({

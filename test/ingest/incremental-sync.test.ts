@@ -120,7 +120,7 @@ describe('incremental ingestion', () => {
     const first = await makeCollection(db, 'model-a')
     await ingestNow(deps, first, guidelines())
     stub.reset()
-    const { createCollection } = await import('../../ingest/collections/manage-collections.js')
+    const { createCollection } = await import('../../src/collections/manage-collections.js')
     const other = await createCollection(db.pool, {
       name: 'model-b',
       embeddingModel: 'other-embed',

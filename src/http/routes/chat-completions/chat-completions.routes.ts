@@ -16,13 +16,12 @@ import { generationDepsFor } from '../../../generation/deps.js'
 import { runGeneration } from '../../../generation/generate.js'
 import { prepareGeneration } from '../../../generation/prepare.js'
 import { streamGeneration } from '../../../generation/stream.js'
+import { TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import { requestDeps } from '../generate/generate.routes.js'
 import { addOpenAIErrorField } from './openai-error-shape.js'
-
-const TASK_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/
 
 export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const generation = generationDepsFor(deps)
@@ -59,7 +58,8 @@ export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, deps: App
           errors: [{ path: 'messages', message: 'needs at least one message with role "user"' }],
         })
       }
-      if (!TASK_NAME.test(body.model)) throw new AppError('not_found', `No task named ${body.model}.`)
+      if (!TaskName.safeParse(body.model).success)
+        throw new AppError('not_found', `No task named ${body.model}.`)
       const gen = requestDeps(generation, c.get('logger'))
       const signal = c.req.raw.signal
       const extras = body.onbrand ?? {}

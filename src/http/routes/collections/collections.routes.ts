@@ -1,21 +1,20 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { AppWiring } from '../../../app.js'
+import { assertCollectionAllowed, canUseCollection } from '../../../collections/access.js'
+import { CollectionName } from '../../../collections/collection-name.js'
 import {
   createCollection,
   describeCollection,
   describeCollections,
   removeCollection,
   requireCollection,
-} from '../../../../ingest/collections/manage-collections.js'
-import type { AppWiring } from '../../../app.js'
-import { type ApiKey, canUseCollection } from '../../../auth/api-keys.js'
+} from '../../../collections/manage-collections.js'
 import { listDocuments } from '../../../db/documents.js'
-import { AppError } from '../../../errors.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import {
   Collection,
-  CollectionName,
   CreateCollectionRequest,
   DocumentPage,
   DocumentQuery,
@@ -24,11 +23,6 @@ import {
 } from './collections.schemas.js'
 
 const NameParam = z.object({ name: CollectionName })
-
-export function assertCollectionAllowed(key: ApiKey, name: string): void {
-  if (!canUseCollection(key, name))
-    throw new AppError('forbidden', `This API key may not use the collection "${name}".`)
-}
 
 export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
   const db = deps.db.pool

@@ -1,11 +1,7 @@
 import { z } from '@hono/zod-openapi'
-import type { CollectionDetails } from '../../../../ingest/collections/manage-collections.js'
+import { CollectionName } from '../../../collections/collection-name.js'
+import type { CollectionDetails } from '../../../collections/manage-collections.js'
 import type { DocumentSummary } from '../../../db/documents.js'
-
-export const CollectionName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _ (at most 63)')
-  .openapi({ example: 'brand-en' })
 
 export const CreateCollectionRequest = z
   .object({

@@ -1,8 +1,7 @@
 import { z } from '@hono/zod-openapi'
+import { CollectionName } from '../../../collections/collection-name.js'
 import { RetrievalFilters } from '../../../retrieval/types.js'
 import { TaskName } from '../../../tasks/task-definition.js'
-
-export const CollectionName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a collection name')
 
 export const Variables = z
   .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'an identifier'), z.string().max(20_000))

@@ -1,14 +1,14 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import { requireCollection } from '../../../../ingest/collections/manage-collections.js'
 import { describeJob, submitIngest } from '../../../../ingest/jobs/submit-ingest.js'
 import type { AppWiring } from '../../../app.js'
+import { assertCollectionAllowed } from '../../../collections/access.js'
+import { CollectionName } from '../../../collections/collection-name.js'
+import { requireCollection } from '../../../collections/manage-collections.js'
 import type { AppEnv } from '../../context.js'
 import { limitBody } from '../../middleware/body-limit.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import { requireUtf8Json } from '../../utf8-json.js'
-import { assertCollectionAllowed } from '../collections/collections.routes.js'
-import { CollectionName } from '../collections/collections.schemas.js'
 import { IngestJob, IngestRecordsRequest, IngestUploadForm, JobAccepted } from './ingest.schemas.js'
 
 const UPLOAD_PATH = /^\/v1\/collections\/[^/]+\/ingest\/?$/

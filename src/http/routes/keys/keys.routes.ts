@@ -2,11 +2,10 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppWiring } from '../../../app.js'
 import { Scope } from '../../../auth/api-keys.js'
 import { createKey, ensureCanGrant, listKeys, revokeKey } from '../../../auth/manage-keys.js'
+import { CollectionName } from '../../../collections/collection-name.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
-
-const CollectionName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _')
 
 const KeySummary = z
   .object({

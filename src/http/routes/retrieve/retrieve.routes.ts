@@ -1,7 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppWiring } from '../../../app.js'
-import { canUseCollection } from '../../../auth/api-keys.js'
-import { AppError } from '../../../errors.js'
+import { assertCollectionAllowed } from '../../../collections/access.js'
 import { retrievalDepsFor } from '../../../retrieval/deps.js'
 import { retrieve } from '../../../retrieval/retrieve.js'
 import { RetrieveRequest } from '../../../retrieval/types.js'
@@ -66,9 +65,7 @@ export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring
     async (c) => {
       const body = c.req.valid('json')
       // Checked before the lookup, so a key cannot learn which collections outside its list exist.
-      if (!canUseCollection(c.get('apiKey'), body.collection)) {
-        throw new AppError('forbidden', `This API key may not use the collection "${body.collection}".`)
-      }
+      assertCollectionAllowed(c.get('apiKey'), body.collection)
       const result = await retrieve(retrieval, { ...body, signal: c.req.raw.signal })
       return c.json({ collection: body.collection, ...result }, 200)
     },

@@ -1,5 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppWiring } from '../../../app.js'
+import { assertCollectionAllowed } from '../../../collections/access.js'
 import { generationDepsFor } from '../../../generation/deps.js'
 import {
   activateTaskVersion,
@@ -13,7 +14,6 @@ import { TaskDefinition, TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
-import { assertCollectionAllowed } from '../collections/collections.routes.js'
 
 const TaskVersionBody = z
   .object({

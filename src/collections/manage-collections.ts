@@ -6,12 +6,12 @@ import {
   insertCollection,
   isTextSearchConfig,
   listCollections,
-} from '../../src/db/collections.js'
-import { type CollectionStats, collectionStats } from '../../src/db/documents.js'
-import { lastJobOfCollection } from '../../src/db/ingest-jobs.js'
-import { pgErrorCode, UNIQUE_VIOLATION } from '../../src/db/pg-errors.js'
-import type { Queryable } from '../../src/db/transaction.js'
-import { AppError } from '../../src/errors.js'
+} from '../db/collections.js'
+import { type CollectionStats, collectionStats } from '../db/documents.js'
+import { lastJobOfCollection } from '../db/ingest-jobs.js'
+import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-errors.js'
+import type { Queryable } from '../db/transaction.js'
+import { AppError } from '../errors.js'
 
 export interface CreateCollectionInput {
   name: string

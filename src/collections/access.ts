@@ -1,0 +1,17 @@
+import type { ApiKey } from '../auth/api-keys.js'
+import { AppError } from '../errors.js'
+
+/** Whether a key's collection allowlist (none: every collection) includes `name`. */
+export function canUseCollection(key: ApiKey, name: string): boolean {
+  return key.collections === undefined || key.collections.includes(name)
+}
+
+/**
+ * Refuse (403) a collection outside the key's allowlist. Callers check before looking the collection
+ * up, so a key cannot learn which collections outside its list exist.
+ */
+export function assertCollectionAllowed(key: ApiKey, name: string): void {
+  if (!canUseCollection(key, name)) {
+    throw new AppError('forbidden', `This API key may not use the collection "${name}".`)
+  }
+}

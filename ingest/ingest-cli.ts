@@ -4,12 +4,12 @@
  * npm run ingest -- --backfill --collection NAME
  */
 import { parseArgs } from 'node:util'
-import { openMigratedDatabase } from '../src/bootstrap.js'
 import { runCli, UsageError } from '../src/cli/run-cli.js'
 import { createCollection } from '../src/collections/manage-collections.js'
 import { loadConfig } from '../src/config.js'
 import { findCollectionByName } from '../src/db/collections.js'
 import { findJob } from '../src/db/ingest-jobs.js'
+import { openMigratedDatabase } from '../src/db/migrate.js'
 import { createOpenAIEmbedderFactory } from '../src/embedding/openai-embedder.js'
 import { createLogger } from '../src/logger.js'
 import { createProgressReporter, formatSummary } from './cli/progress-report.js'

@@ -1,7 +1,8 @@
 /** A standalone ingestion worker: `npm run worker` (docker-compose runs it beside the API). */
-import { openMigratedDatabase } from '../src/bootstrap.js'
+
 import { runCli } from '../src/cli/run-cli.js'
 import { loadConfig } from '../src/config.js'
+import { openMigratedDatabase } from '../src/db/migrate.js'
 import { createOpenAIEmbedderFactory } from '../src/embedding/openai-embedder.js'
 import { createLogger } from '../src/logger.js'
 import { startWorker } from './jobs/worker.js'

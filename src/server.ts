@@ -2,8 +2,9 @@ import { serve } from '@hono/node-server'
 import { startWorker } from '../ingest/jobs/worker.js'
 import { createApp } from './app.js'
 import { createAppServices } from './app-services.js'
-import { ensureAdminKey, openMigratedDatabase } from './bootstrap.js'
+import { ensureAdminKey } from './auth/manage-keys.js'
 import { ConfigError, loadConfig } from './config.js'
+import { openMigratedDatabase } from './db/migrate.js'
 import { createOpenAIEmbedderFactory } from './embedding/openai-embedder.js'
 import { StartupError } from './lib/startup-error.js'
 import { createLogger } from './logger.js'
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   const { db, migrations } = await openMigratedDatabase(config, logger)
 
   if (config.BOOTSTRAP_ADMIN_KEY) {
-    const key = await ensureAdminKey(db)
+    const key = await ensureAdminKey(db.pool)
     // Printed straight to the terminal, never to the log stream: logs are shipped and kept.
     if (key)
       process.stderr.write(

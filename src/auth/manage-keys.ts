@@ -1,6 +1,13 @@
+import type pg from 'pg'
 import { assertCollectionAllowed } from '../collections/access.js'
-import { countActiveApiKeys, insertApiKey, listApiKeys, revokeApiKey } from '../db/api-keys.js'
-import type { Queryable } from '../db/transaction.js'
+import {
+  countActiveApiKeys,
+  insertApiKey,
+  listApiKeys,
+  lockKeyBootstrap,
+  revokeApiKey,
+} from '../db/api-keys.js'
+import { type Queryable, withTransaction } from '../db/transaction.js'
 import { AppError } from '../errors.js'
 import { type ApiKey, generateApiKey, type Scope } from './api-keys.js'
 
@@ -64,11 +71,17 @@ export async function revokeKey(db: Queryable, id: string): Promise<void> {
   if (!(await revokeApiKey(db, id))) throw new AppError('not_found', `No API key with id ${id}.`)
 }
 
-/** On a database with no usable key, make the first admin key so a new install can be driven at all. */
-export async function bootstrapAdminKey(db: Queryable): Promise<string | undefined> {
-  if ((await countActiveApiKeys(db)) > 0) return undefined
-  const created = await createKey(db, { name: 'bootstrap admin', scopes: ['admin', 'generate'] })
-  return created.key
+/**
+ * On a database with no usable key, make the first admin key so a new install can be driven at all;
+ * returns its secret. Processes starting together against one database make one key between them.
+ */
+export async function ensureAdminKey(db: pg.Pool): Promise<string | undefined> {
+  return withTransaction(db, async (client) => {
+    await lockKeyBootstrap(client)
+    if ((await countActiveApiKeys(client)) > 0) return undefined
+    const created = await createKey(client, { name: 'bootstrap admin', scopes: ['admin', 'generate'] })
+    return created.key
+  })
 }
 
 function summarize(row: {

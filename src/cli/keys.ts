@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util'
 import { Scope } from '../auth/api-keys.js'
 import { createKey, listKeys, revokeKey } from '../auth/manage-keys.js'
-import { openMigratedDatabase } from '../bootstrap.js'
 import { loadConfig } from '../config.js'
+import { openMigratedDatabase } from '../db/migrate.js'
 import { createLogger } from '../logger.js'
 import { runCli, UsageError } from './run-cli.js'
 

@@ -1,5 +1,5 @@
-import { openMigratedDatabase } from '../bootstrap.js'
 import { loadConfig } from '../config.js'
+import { openMigratedDatabase } from '../db/migrate.js'
 import { createLogger } from '../logger.js'
 import { runCli } from './run-cli.js'
 

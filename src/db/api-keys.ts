@@ -1,3 +1,4 @@
+import type pg from 'pg'
 import type { Scope } from '../auth/api-keys.js'
 import type { Queryable } from './transaction.js'
 
@@ -14,6 +15,9 @@ export interface ApiKeyRow {
   rateLimitRpm: number | null
   rateLimitTpm: number | null
 }
+
+// Serialises the first-key check across processes starting together against one database.
+const BOOTSTRAP_LOCK_KEY = 7_201_555_002
 
 const COLUMNS = `id, name, key_hash AS "keyHash", scopes, collections, created_at AS "createdAt",
   revoked_at AS "revokedAt", last_used_at AS "lastUsedAt", rate_limit_rpm AS "rateLimitRpm",
@@ -80,4 +84,9 @@ export async function touchApiKey(db: Queryable, id: string): Promise<void> {
      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
     [id],
   )
+}
+
+/** Hold, until the transaction `client` is in ends, the lock that makes the first-key check one at a time. */
+export async function lockKeyBootstrap(client: pg.PoolClient): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK_KEY])
 }

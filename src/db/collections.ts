@@ -92,7 +92,8 @@ export async function isTextSearchConfig(db: Queryable, name: string): Promise<b
   return rows.length > 0
 }
 
-function assertSafeInteger(value: number): void {
+/** Guards the integers written into SQL text (DDL and index predicates cannot take parameters). */
+export function assertSafeInteger(value: number): void {
   if (!Number.isSafeInteger(value) || value < 0)
     throw new Error(`expected a non-negative integer, got ${value}`)
 }

@@ -202,3 +202,25 @@ export async function lastJobOfCollection(
   )
   return rows[0]
 }
+
+export interface JobQueueStats {
+  queued: number
+  running: number
+  /** Seconds since the oldest queued job was created; null when nothing is queued. */
+  oldestQueuedSeconds: number | null
+}
+
+/**
+ * Read at scrape time rather than tracked in memory, so the numbers are right whichever process
+ * (API, worker, CLI) changed the queue. One query on the partial index over unfinished jobs.
+ */
+export async function readJobQueueStats(db: Queryable): Promise<JobQueueStats> {
+  const { rows } = await db.query<JobQueueStats>(
+    `SELECT count(*) FILTER (WHERE status = 'queued')::int AS queued,
+            count(*) FILTER (WHERE status = 'running')::int AS running,
+            extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'queued'))::float8
+              AS "oldestQueuedSeconds"
+     FROM ingest_jobs WHERE status IN ('queued', 'running')`,
+  )
+  return rows[0] ?? { queued: 0, running: 0, oldestQueuedSeconds: null }
+}

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type pg from 'pg'
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
 import { projectRoot } from '../lib/project-root.js'
 import { StartupError } from '../lib/startup-error.js'
+import { type Database, openDatabase } from './pool.js'
 
 export interface Migration {
   version: number
@@ -131,4 +134,27 @@ async function applyOne(client: pg.PoolClient, migration: Migration): Promise<vo
 
 function fileName(migration: Migration): string {
   return `${String(migration.version).padStart(4, '0')}_${migration.name}.sql`
+}
+
+/** Open the database and bring its schema up to date: what the server, the worker and every CLI share. */
+export async function openMigratedDatabase(
+  config: Config,
+  logger: Logger,
+): Promise<{ db: Database; migrations: Migration[] }> {
+  const migrations = loadMigrations()
+  const db = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DB_POOL_SIZE,
+    acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
+  })
+  try {
+    if (db.kind === 'postgres') await ensureVectorAvailable(db.pool)
+    const applied = await migrate(db.pool, migrations)
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied')
+    return { db, migrations }
+  } catch (error) {
+    await db.close().catch(() => {})
+    throw error
+  }
 }

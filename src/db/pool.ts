@@ -71,6 +71,11 @@ export function embeddedDatabase(pglite: PGlite, afterClose: () => void = () => 
   }
 }
 
+/** Whether the database answers at all (readiness). */
+export async function pingDatabase(pool: pg.Pool): Promise<void> {
+  await pool.query('SELECT 1')
+}
+
 async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
   const inMemory = dataDir.startsWith('memory://')
   const releaseLock = inMemory ? () => {} : acquireDataDirLock(dataDir)

@@ -1,4 +1,4 @@
-import type { ChunkInsert } from '../db/chunks.js'
+import type { SearchRow } from '../db/chunk-search.js'
 import { jaccard, joinAdjacent, wordShingles } from './text-similarity.js'
 import type { Passage } from './types.js'
 
@@ -6,15 +6,8 @@ import type { Passage } from './types.js'
  * A fused search hit with everything a passage needs: a stored chunk's columns, its document's, and
  * the scores; `vectorScore` is similarity, not distance.
  */
-export interface CandidateChunk extends Omit<ChunkInsert, 'embedding'> {
-  id: number
-  sourceId: string
-  title: string
-  kind: 'guideline' | 'product'
-  metadata: Record<string, unknown>
+export interface CandidateChunk extends Omit<SearchRow, 'distance' | 'vectorRank' | 'lexicalRank'> {
   vectorScore: number | null
-  lexicalScore: number | null
-  fused: number
 }
 
 export interface PackOptions {

@@ -1,12 +1,16 @@
 import type { Config } from '../config.js'
+import {
+  findSearchableCollection,
+  type SearchOptions,
+  type SearchRow,
+  searchChunks,
+} from '../db/chunk-search.js'
 import type { Queryable } from '../db/transaction.js'
 import type { Embedder, EmbedderFactory } from '../embedding/embedder.js'
 import { AppError } from '../errors.js'
 import { type Metrics, observeRetrieval } from '../observability/metrics.js'
 import { type CandidateChunk, packPassages } from './packing.js'
 import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-cache.js'
-import { type SearchOptions, type SearchRow, searchChunks } from './search-sql.js'
-import { findSearchableCollection } from './search-target.js'
 import { type RetrievalResult, type RetrieveInput, RetrieveRequest } from './types.js'
 
 export interface RetrievalSettings {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
-import { openMigratedDatabase } from '../bootstrap.js'
 import { runCli, UsageError } from '../cli/run-cli.js'
 import { loadConfig } from '../config.js'
+import { openMigratedDatabase } from '../db/migrate.js'
 import { createLogger } from '../logger.js'
 import { loadTaskDirectory } from './load-tasks.js'
 import { listTasks } from './manage-tasks.js'

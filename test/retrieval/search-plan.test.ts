@@ -1,11 +1,16 @@
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  buildSearchQuery,
+  findSearchableCollection,
+  type SearchableCollection,
+  type SearchOptions,
+  searchChunks,
+} from '../../src/db/chunk-search.js'
 import { hnswIndexName } from '../../src/db/collections.js'
 import type { Database } from '../../src/db/pool.js'
 import type { EmbedderFactory } from '../../src/embedding/embedder.js'
 import { retrieve } from '../../src/retrieval/retrieve.js'
-import { buildSearchQuery, type SearchOptions, searchChunks } from '../../src/retrieval/search-sql.js'
-import { findSearchableCollection, type SearchableCollection } from '../../src/retrieval/search-target.js'
 import { seedCollection } from '../support/seed-chunks.js'
 import { createTestDatabase, usingRealPostgres } from '../support/test-db.js'
 import { testRetrievalSettings } from './retrieval-deps.js'

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppWiring } from '../../../app.js'
 import { pendingMigrations } from '../../../db/migrate.js'
+import { pingDatabase } from '../../../db/pool.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 
@@ -39,7 +40,7 @@ export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring):
     let database = false
     let migrations = false
     try {
-      await deps.db.pool.query('SELECT 1')
+      await pingDatabase(deps.db.pool)
       database = true
       migrations = (await pendingMigrations(deps.db.pool, deps.migrations)).length === 0
     } catch (error) {

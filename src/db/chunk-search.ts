@@ -1,8 +1,7 @@
 import pgvector from 'pgvector'
-import { vectorExpression } from '../db/collections.js'
-import type { Queryable } from '../db/transaction.js'
-import type { CandidateChunk } from './packing.js'
-import type { RetrievalFilters } from './types.js'
+import type { ChunkInsert } from './chunks.js'
+import { assertSafeInteger, vectorExpression } from './collections.js'
+import type { Queryable } from './transaction.js'
 
 /** What the search needs to know about a collection; id and dimensions end up in the SQL text. */
 export interface SearchTarget {
@@ -10,6 +9,13 @@ export interface SearchTarget {
   embeddingModel: string
   embeddingDimensions: number
   textSearchConfig: string
+}
+
+/** What retrieval may filter on (document kind, source id prefix, metadata containment). */
+export interface ChunkFilters {
+  kind?: 'guideline' | 'product'
+  sourcePrefix?: string
+  metadata?: Record<string, unknown>
 }
 
 export interface SearchOptions {
@@ -22,7 +28,7 @@ export interface SearchOptions {
   matchAny: boolean
   /** Absent: lexical only (no embedder, or no chunk embedded with the collection's model yet). */
   queryVector?: number[]
-  filters?: RetrievalFilters
+  filters?: ChunkFilters
   /** Rows each arm contributes before fusion. */
   candidates: number
   /** Fused rows returned (with their text), best first. */
@@ -34,11 +40,20 @@ export interface SearchOptions {
   iterativeScan: 'relaxed_order' | 'off'
 }
 
-/** A fused row as the statement returns it: the chunk and its document, plus both arms' ranks. */
-export interface SearchRow extends Omit<CandidateChunk, 'vectorScore'> {
+/** A fused row as the statement returns it: a stored chunk's columns, its document's, and both arms' results. */
+export interface SearchRow extends Omit<ChunkInsert, 'embedding'> {
+  id: number
+  sourceId: string
+  title: string
+  kind: 'guideline' | 'product'
+  metadata: Record<string, unknown>
+  /** Cosine distance; null when the vector arm did not return the chunk. */
   distance: number | null
   vectorRank: number | null
+  /** ts_rank_cd / (1 + ts_rank_cd); null when no word matched. */
+  lexicalScore: number | null
   lexicalRank: number | null
+  fused: number
 }
 
 /**
@@ -143,7 +158,7 @@ export async function searchChunks(
 
 /** Every value is a bind parameter; only the clause shapes vary with which filters are present. */
 function filterClauses(
-  filters: RetrievalFilters | undefined,
+  filters: ChunkFilters | undefined,
   param: (value: unknown, cast?: string) => string,
 ): string[] {
   const clauses: string[] = []
@@ -158,7 +173,29 @@ function filterClauses(
   return clauses
 }
 
-function assertSafeInteger(value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0)
-    throw new Error(`expected a non-negative integer, got ${value}`)
+export interface SearchableCollection extends SearchTarget {
+  name: string
+  /** Whether any chunk carries an embedding from the collection's model; if not, search is lexical. */
+  hasEmbeddings: boolean
+}
+
+/**
+ * The collection row plus whether it has comparable embeddings, in one query: knowing that before
+ * embedding the query saves a model call for collections that are still lexical-only.
+ */
+export async function findSearchableCollection(
+  db: Queryable,
+  name: string,
+): Promise<SearchableCollection | undefined> {
+  const { rows } = await db.query<SearchableCollection>(
+    `SELECT col.id AS "collectionId", col.name, col.embedding_model AS "embeddingModel",
+       col.embedding_dimensions AS "embeddingDimensions", col.text_search_config::text AS "textSearchConfig",
+       EXISTS (
+         SELECT 1 FROM chunks c
+         WHERE c.collection_id = col.id AND c.embedding IS NOT NULL AND c.embedding_model = col.embedding_model
+       ) AS "hasEmbeddings"
+     FROM collections col WHERE col.name = $1`,
+    [name],
+  )
+  return rows[0]
 }

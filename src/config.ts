@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 
 const booleanFromEnv = z
@@ -40,7 +41,7 @@ const originList = optionalString
       .optional(),
   )
 
-export const Config = z
+const Env = z
   .object({
     DATABASE_URL: optionalString.pipe(
       z
@@ -120,7 +121,29 @@ export const Config = z
     message: 'must be less than half of CHUNK_MAX_TOKENS',
   })
 
-export type Config = z.infer<typeof Config>
+const ModelEntry = z
+  .object({
+    baseURL: z.url({ protocol: /^https?$/ }).optional(),
+    apiKey: z.string().min(1).optional(),
+    inputPricePer1M: z.number().min(0).optional(),
+    outputPricePer1M: z.number().min(0).optional(),
+    contextWindow: z.number().int().min(512).optional(),
+  })
+  .strict()
+
+/** The shape of MODELS_FILE (or MODELS_JSON): per-model endpoint, key, prices and context window. */
+const ModelsFile = z
+  .object({
+    defaults: ModelEntry.omit({ inputPricePer1M: true, outputPricePer1M: true }).optional(),
+    models: z.record(z.string().min(1).max(200), ModelEntry).default({}),
+  })
+  .strict()
+export type ModelsFile = z.infer<typeof ModelsFile>
+
+export type Config = z.infer<typeof Env> & {
+  /** MODELS_FILE with MODELS_JSON merged over it, read and checked with the rest. */
+  models: ModelsFile
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {
@@ -129,13 +152,57 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parse the environment once at boot; every bad field is named, with no values echoed (they may be secrets). */
+/**
+ * Parse the environment once at boot, MODELS_FILE and MODELS_JSON included, before anything touches the
+ * database; every bad field is named, with no values echoed (they may be secrets).
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = Config.safeParse(env)
+  const issues: string[] = []
+  const result = Env.safeParse(env)
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
+    issues.push(...result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
   }
-  return result.data
+  const models = readModels(unsetIfBlank(env.MODELS_FILE), unsetIfBlank(env.MODELS_JSON), issues)
+  if (!result.success || issues.length > 0) throw new ConfigError(issues)
+  return { ...result.data, models }
+}
+
+function unsetIfBlank(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim()
+}
+
+function readModels(file: string | undefined, inline: string | undefined, issues: string[]): ModelsFile {
+  const sources: { name: string; text: string }[] = []
+  if (file !== undefined) {
+    try {
+      sources.push({ name: 'MODELS_FILE', text: readFileSync(file, 'utf8') })
+    } catch {
+      issues.push(`MODELS_FILE: cannot read ${file}`)
+    }
+  }
+  if (inline !== undefined) sources.push({ name: 'MODELS_JSON', text: inline })
+  let merged: ModelsFile = { models: {} }
+  for (const source of sources) {
+    let json: unknown
+    try {
+      json = JSON.parse(source.text)
+    } catch {
+      issues.push(`${source.name}: not valid JSON`)
+      continue
+    }
+    const parsed = ModelsFile.safeParse(json)
+    if (!parsed.success) {
+      issues.push(
+        ...parsed.error.issues.map((issue) => `${source.name}: ${issue.path.join('.')}: ${issue.message}`),
+      )
+      continue
+    }
+    merged = {
+      defaults: { ...merged.defaults, ...parsed.data.defaults },
+      models: { ...merged.models, ...parsed.data.models },
+    }
+  }
+  return merged
 }
 
 /** A model provider counts as configured once either a key or a base URL (local servers need no key) is set. */

@@ -2,7 +2,7 @@ import type { AppWiring } from '../app.js'
 import { retrievalDepsFor } from '../retrieval/deps.js'
 import { retrieve } from '../retrieval/retrieve.js'
 import { ActiveTaskCache } from '../tasks/active-task-cache.js'
-import { loadModelRegistry } from './model-registry.js'
+import { createModelRegistry } from './model-registry.js'
 import { createOpenAIChatModelFactory } from './openai-chat-model.js'
 import type { GenerationDeps } from './types.js'
 
@@ -28,7 +28,7 @@ export function createGenerationDeps(app: AppWiring): SharedGenerationDeps {
   return {
     db: app.db.pool,
     tasks: new ActiveTaskCache(app.db.pool, config.TASK_CACHE_TTL_MS),
-    models: app.models ?? loadModelRegistry(config),
+    models: app.models ?? createModelRegistry(config),
     chatModels:
       app.chatModels ??
       createOpenAIChatModelFactory({

@@ -1,25 +1,4 @@
-import { readFileSync } from 'node:fs'
-import { z } from 'zod'
-import { type Config, ConfigError } from '../config.js'
-
-const ModelEntry = z
-  .object({
-    baseURL: z.url({ protocol: /^https?$/ }).optional(),
-    apiKey: z.string().min(1).optional(),
-    inputPricePer1M: z.number().min(0).optional(),
-    outputPricePer1M: z.number().min(0).optional(),
-    contextWindow: z.number().int().min(512).optional(),
-  })
-  .strict()
-
-/** The shape of MODELS_FILE (or MODELS_JSON): per-model endpoint, key, prices and context window. */
-export const ModelsFile = z
-  .object({
-    defaults: ModelEntry.omit({ inputPricePer1M: true, outputPricePer1M: true }).optional(),
-    models: z.record(z.string().min(1).max(200), ModelEntry).default({}),
-  })
-  .strict()
-export type ModelsFile = z.infer<typeof ModelsFile>
+import type { Config } from '../config.js'
 
 export interface ModelPricing {
   inputPerMillion: number
@@ -45,10 +24,11 @@ export interface ModelRegistry {
 export const PROVIDER_SETTINGS_HINT =
   'Set OPENAI_API_KEY and/or OPENAI_BASE_URL, or list the model in MODELS_FILE (or MODELS_JSON) with its baseURL and apiKey.'
 
+/** The registry of configured models: MODELS_FILE / MODELS_JSON over the OPENAI_* defaults. */
 export function createModelRegistry(
-  config: Pick<Config, 'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'MODEL_CONTEXT_WINDOW'>,
-  file: ModelsFile = { models: {} },
+  config: Pick<Config, 'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'MODEL_CONTEXT_WINDOW' | 'models'>,
 ): ModelRegistry {
+  const file = config.models
   const defaults = file.defaults ?? {}
   const contextWindow = (modelId: string) =>
     file.models[modelId]?.contextWindow ?? defaults.contextWindow ?? config.MODEL_CONTEXT_WINDOW
@@ -74,42 +54,4 @@ export function createModelRegistry(
       }
     },
   }
-}
-
-/** Read MODELS_FILE / MODELS_JSON once at boot; a bad file fails start-up with the field errors. */
-export function loadModelRegistry(config: Config): ModelRegistry {
-  const sources: { name: string; text: string }[] = []
-  if (config.MODELS_FILE !== undefined) {
-    try {
-      sources.push({ name: 'MODELS_FILE', text: readFileSync(config.MODELS_FILE, 'utf8') })
-    } catch {
-      throw new ConfigError([`MODELS_FILE: cannot read ${config.MODELS_FILE}`])
-    }
-  }
-  if (config.MODELS_JSON !== undefined) sources.push({ name: 'MODELS_JSON', text: config.MODELS_JSON })
-  let merged: ModelsFile = { models: {} }
-  for (const source of sources) {
-    const parsed = parseModelsFile(source.name, source.text)
-    merged = {
-      defaults: { ...merged.defaults, ...parsed.defaults },
-      models: { ...merged.models, ...parsed.models },
-    }
-  }
-  return createModelRegistry(config, merged)
-}
-
-function parseModelsFile(name: string, text: string): ModelsFile {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    throw new ConfigError([`${name}: not valid JSON`])
-  }
-  const result = ModelsFile.safeParse(json)
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => `${name}: ${issue.path.join('.')}: ${issue.message}`),
-    )
-  }
-  return result.data
 }

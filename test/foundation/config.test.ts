@@ -1,3 +1,6 @@
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, hasModelProvider, loadConfig } from '../../src/config.js'
 
@@ -31,5 +34,48 @@ describe('configuration', () => {
 
   it('counts a base URL alone as a configured provider, for local servers that need no key', () => {
     expect(hasModelProvider(loadConfig({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' }))).toBe(true)
+  })
+
+  it('checks MODELS_FILE and MODELS_JSON with the environment, naming every bad field of each', () => {
+    const file = join(tmpdir(), `onbrand-models-${process.pid}.json`)
+    writeFileSync(file, JSON.stringify({ models: { 'gpt-4o-mini': { inputPricePer1M: -1, colour: 'red' } } }))
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        MODELS_FILE: file,
+        MODELS_JSON: JSON.stringify({
+          defaults: { contextWindow: 10 },
+          models: { x: { baseURL: 'ftp://h' } },
+        }),
+      })
+      expect.unreachable()
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError)
+      const issues = (error as ConfigError).issues.join('\n')
+      expect(issues).toContain('PORT')
+      expect(issues).toMatch(/MODELS_FILE: models\.gpt-4o-mini\.inputPricePer1M/)
+      expect(issues).toMatch(/MODELS_FILE: models\.gpt-4o-mini: .*colour/)
+      expect(issues).toMatch(/MODELS_JSON: defaults\.contextWindow/)
+      expect(issues).toMatch(/MODELS_JSON: models\.x\.baseURL/)
+    }
+  })
+
+  it('refuses a MODELS_FILE it cannot read and a MODELS_JSON that is not JSON', () => {
+    expect(() => loadConfig({ MODELS_FILE: '/nonexistent/models.json', MODELS_JSON: '{nope' })).toThrow(
+      /MODELS_FILE: cannot read[\s\S]*MODELS_JSON: not valid JSON/,
+    )
+  })
+
+  it('merges MODELS_JSON over MODELS_FILE', () => {
+    const file = join(tmpdir(), `onbrand-models-merge-${process.pid}.json`)
+    writeFileSync(
+      file,
+      JSON.stringify({ defaults: { contextWindow: 8192 }, models: { a: { contextWindow: 4096 } } }),
+    )
+    const config = loadConfig({ MODELS_FILE: file, MODELS_JSON: JSON.stringify({ models: { b: {} } }) })
+    expect(config.models).toEqual({
+      defaults: { contextWindow: 8192 },
+      models: { a: { contextWindow: 4096 }, b: {} },
+    })
   })
 })

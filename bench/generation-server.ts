@@ -18,6 +18,7 @@ import { createOpenAIEmbedderFactory } from '../src/embedding/openai-embedder.js
 import { createLogger } from '../src/logger.js'
 import { QueryEmbeddingCache } from '../src/retrieval/query-embedding-cache.js'
 import { retrievalSettingsFromConfig, retrieve } from '../src/retrieval/retrieve.js'
+import { buildServices } from '../src/services.js'
 
 const config = loadConfig()
 const db = await openDatabase({
@@ -29,7 +30,9 @@ const mode = process.env.BENCH_MODE
 
 let fetchHandler: (request: Request) => Response | Promise<Response>
 if (mode === 'onbrand') {
-  const app = createApp({ config, db, logger: createLogger(config.LOG_LEVEL), migrations: loadMigrations() })
+  const app = createApp(
+    buildServices({ config, db, logger: createLogger(config.LOG_LEVEL), migrations: loadMigrations() }),
+  )
   fetchHandler = app.fetch
 } else if (mode === 'bare') {
   const retrieval = {

@@ -26,6 +26,7 @@ import { openDatabase } from '../src/db/pool.js'
 import type { EmbedderFactory } from '../src/embedding/embedder.js'
 import { retrievalSettingsFromConfig, searchOptionsFor } from '../src/retrieval/retrieve.js'
 import { RetrieveRequest } from '../src/retrieval/types.js'
+import { buildServices } from '../src/services.js'
 import { makeCorpus, percentile, seededRandom, writeSection } from './retrieval-data.js'
 
 const DIMS = 1536
@@ -194,13 +195,15 @@ const embedders: EmbedderFactory = (model, dimensions) => ({
   embedDocuments: async (texts) => texts.map((text) => queryVectors.get(text)!),
   embedQuery: async (text) => queryVectors.get(text)!,
 })
-const app = createApp({
-  config,
-  db,
-  logger: pino({ level: 'silent' }),
-  migrations: loadMigrations(),
-  embedders,
-})
+const app = createApp(
+  buildServices({
+    config,
+    db,
+    logger: pino({ level: 'silent' }),
+    migrations: loadMigrations(),
+    overrides: { embedders },
+  }),
+)
 const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
 await new Promise((resolve) => server.once('listening', resolve))
 const address = server.address()

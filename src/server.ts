@@ -1,14 +1,12 @@
 import { serve } from '@hono/node-server'
 import { startWorker } from '../ingest/jobs/worker.js'
 import { createApp } from './app.js'
-import { createAppServices } from './app-services.js'
 import { ensureAdminKey } from './auth/manage-keys.js'
 import { ConfigError, loadConfig } from './config.js'
 import { openMigratedDatabase } from './db/migrate.js'
-import { createOpenAIEmbedderFactory } from './embedding/openai-embedder.js'
 import { StartupError } from './lib/startup-error.js'
 import { createLogger } from './logger.js'
-import { createMetrics } from './observability/metrics.js'
+import { buildServices } from './services.js'
 
 async function main(): Promise<void> {
   const config = loadConfig()
@@ -24,15 +22,10 @@ async function main(): Promise<void> {
       )
   }
 
-  const metrics = createMetrics({ jobQueue: db.pool, processMetrics: true })
-  const services = createAppServices(db.pool, config, logger)
-  const app = createApp({ config, db, logger, migrations, metrics, services })
+  const services = buildServices({ config, db, logger, migrations, processMetrics: true })
+  const app = createApp(services)
   // Ingest jobs run in this process unless a separate `npm run worker` fleet does them (RUN_WORKER=false).
-  const worker = config.RUN_WORKER
-    ? startWorker({
-        deps: { db, config, createEmbedder: createOpenAIEmbedderFactory(config), logger, metrics },
-      })
-    : undefined
+  const worker = config.RUN_WORKER ? startWorker({ deps: services.ingest }) : undefined
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
     logger.info({ host: info.address, port: info.port, database: db.kind }, 'listening')
   })

@@ -50,6 +50,11 @@ export class ApiKeyCache {
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` header, if it has that shape. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : BEARER.exec(authorization)?.[1]
+}
+
 /**
  * Resolve an Authorization header to a live key with the scope asked for, or throw 401/403. Returns the
  * stored row as well, for its rate limits.
@@ -61,7 +66,7 @@ export async function authenticate(
   scope: Scope,
 ): Promise<{ key: ApiKey; row: ApiKeyRow }> {
   if (!authorization) throw new AppError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".')
-  const presented = BEARER.exec(authorization)?.[1]
+  const presented = bearerToken(authorization)
   const id = presented === undefined ? undefined : parseApiKeyId(presented)
   if (presented === undefined || id === undefined) {
     throw new AppError('unauthorized', 'The Authorization header does not hold an Onbrand API key.')

@@ -1,4 +1,3 @@
-import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { ApiKey } from '../auth/api-keys.js'
 import type { RateLimiter } from '../auth/rate-limiter.js'
@@ -14,8 +13,8 @@ import type { RouteDecision } from './routing.js'
 
 export type Retriever = (input: RetrieveInput) => Promise<RetrievalResult>
 
+/** What generation needs; built once per process (src/services.ts) but for the logger, which is per request. */
 export interface GenerationDeps {
-  db: pg.Pool
   /** Active task versions by name (cached briefly; see ActiveTaskCache). */
   tasks: Pick<ActiveTaskCache, 'get'>
   models: ModelRegistry
@@ -29,6 +28,8 @@ export interface GenerationDeps {
   generationLog: Pick<GenerationLogWriter, 'write'>
   rateLimiter: Pick<RateLimiter, 'chargeTokens'>
 }
+
+export type SharedGenerationDeps = Omit<GenerationDeps, 'logger'>
 
 export interface GenerateInput {
   task: string

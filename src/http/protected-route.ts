@@ -2,13 +2,15 @@ import { createRoute, type RouteConfig } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import type { Scope } from '../auth/api-keys.js'
 import { authenticate } from '../auth/authenticate.js'
-import type { Queryable } from '../db/transaction.js'
+import type { Services } from '../services.js'
 import type { AppEnv } from './context.js'
 import { enforceRateLimit } from './middleware/rate-limit.js'
 import { problemResponses } from './problem.js'
 
 /** The extension field that records a route's scope in the OpenAPI document (the auth tests read it). */
 export const SCOPE_EXTENSION = 'x-onbrand-scope'
+
+type AuthServices = Pick<Services, 'apiKeys' | 'rateLimiter' | 'metrics' | 'db'>
 
 type ProtectedEnv = AppEnv & {
   Variables: AppEnv['Variables'] & { apiKey: NonNullable<AppEnv['Variables']['apiKey']> }
@@ -19,14 +21,14 @@ type ProtectedEnv = AppEnv & {
  * that authenticates, scope included, is counted. Neither usually costs a database statement: key rows
  * are cached briefly and requests are admitted from blocks claimed ahead (see RateLimiter).
  */
-export function requireScope(db: Queryable, scope: Scope): MiddlewareHandler<ProtectedEnv> {
+function requireScope(services: AuthServices, scope: Scope): MiddlewareHandler<ProtectedEnv> {
+  const { apiKeys, rateLimiter, metrics, db } = services
   return async (c, next) => {
-    const { keys, limiter } = c.get('services')
-    const { key, row } = await authenticate(keys, db, c.req.header('authorization'), scope)
+    const { key, row } = await authenticate(apiKeys, db.pool, c.req.header('authorization'), scope)
     c.set('apiKey', key)
     c.get('logger').setBindings({ keyId: key.id })
-    const rateLimitHeaders = enforceRateLimit(await limiter.admit(row, scope), {
-      metrics: c.get('metrics'),
+    const rateLimitHeaders = enforceRateLimit(await rateLimiter.admit(row, scope), {
+      metrics,
       logger: c.get('logger'),
     })
     // Set before the handler runs, so they go out with whatever response it makes (setting them on a
@@ -41,7 +43,7 @@ export function requireScope(db: Queryable, scope: Scope): MiddlewareHandler<Pro
  * requirement, the 401/403/429 responses and the scope extension, so none of them can be forgotten.
  */
 export function protectedRoute<const R extends Omit<RouteConfig, 'security' | 'middleware'>>(
-  db: Queryable,
+  services: AuthServices,
   scope: Scope,
   route: R,
 ) {
@@ -49,7 +51,7 @@ export function protectedRoute<const R extends Omit<RouteConfig, 'security' | 'm
     ...route,
     [SCOPE_EXTENSION]: scope,
     security: [{ bearerAuth: [] }],
-    middleware: [requireScope(db, scope)] as const,
+    middleware: [requireScope(services, scope)] as const,
     responses: { ...route.responses, ...problemResponses(401, 403, 429) },
   })
 }

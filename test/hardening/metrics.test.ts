@@ -12,6 +12,7 @@ import {
   observeGeneration,
   observeRetrieval,
 } from '../../src/observability/metrics.js'
+import { buildServices } from '../../src/services.js'
 import { createTestApp, type TestApp } from '../support/test-app.js'
 import { createTestDatabase } from '../support/test-db.js'
 
@@ -24,13 +25,15 @@ let generateKey: string
 let app: ReturnType<typeof createApp>
 
 function buildApp(env: Record<string, string>, appMetrics?: Metrics) {
-  return createApp({
-    config: loadConfig({ LOG_LEVEL: 'silent', ...env }),
-    db,
-    logger: createLogger('silent'),
-    migrations: loadMigrations(),
-    ...(appMetrics ? { metrics: appMetrics } : {}),
-  })
+  return createApp(
+    buildServices({
+      config: loadConfig({ LOG_LEVEL: 'silent', ...env }),
+      db,
+      logger: createLogger('silent'),
+      migrations: loadMigrations(),
+      overrides: appMetrics ? { metrics: appMetrics } : {},
+    }),
+  )
 }
 
 const get = (target: ReturnType<typeof createApp>, path: string, bearer?: string, method = 'GET') =>

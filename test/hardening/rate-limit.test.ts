@@ -8,6 +8,7 @@ import { type Database, openDatabase } from '../../src/db/pool.js'
 import { chargeTokens } from '../../src/db/rate-limits.js'
 import { protectedRoute } from '../../src/http/protected-route.js'
 import { createLogger } from '../../src/logger.js'
+import { buildServices } from '../../src/services.js'
 import { clearOfMinuteBoundary, secondsLeftInDatabaseMinute } from '../support/minute-boundary.js'
 import { createTestApp, json, type TestApp } from '../support/test-app.js'
 import { usingRealPostgres } from '../support/test-db.js'
@@ -16,14 +17,14 @@ import { operationsOf } from './openapi-requests.js'
 let t: TestApp
 beforeAll(async () => {
   t = await createTestApp({ RATE_LIMIT_RPM: '5', RATE_LIMIT_TPM: '1000' })
-  addGenerateRoute(t.app, t.db.pool)
+  addGenerateRoute(t.app, t.services)
 })
 afterAll(async () => t.close())
 
 /** A `generate`-scope route of the test's own, so token limits are tested without the generation code. */
-function addGenerateRoute(app: TestApp['app'], db: TestApp['db']['pool']): void {
+function addGenerateRoute(app: TestApp['app'], services: TestApp['services']): void {
   app.openapi(
-    protectedRoute(db, 'generate', {
+    protectedRoute(services, 'generate', {
       method: 'get',
       path: '/test/spend',
       responses: {
@@ -151,12 +152,14 @@ describe('several API instances on one database', () => {
     // database has a single connection, so there both apps share it.
     const url = (t.db as Database & { url?: string }).url
     second = usingRealPostgres() && url ? await openDatabase({ url, dataDir: '', poolSize: 5 }) : t.db
-    other = createApp({
-      config: t.config,
-      db: second,
-      logger: createLogger('silent'),
-      migrations: loadMigrations(),
-    })
+    other = createApp(
+      buildServices({
+        config: t.config,
+        db: second,
+        logger: createLogger('silent'),
+        migrations: loadMigrations(),
+      }),
+    )
   })
   afterAll(async () => {
     if (second !== t.db) await second.close()

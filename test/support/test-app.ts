@@ -1,15 +1,13 @@
 import { Writable } from 'node:stream'
-import type { OpenAPIHono } from '@hono/zod-openapi'
-import { createApp } from '../../src/app.js'
-import { createAppServices } from '../../src/app-services.js'
+import { type App, createApp } from '../../src/app.js'
 import type { Scope } from '../../src/auth/api-keys.js'
 import { createKey } from '../../src/auth/manage-keys.js'
 import { type Config, loadConfig } from '../../src/config.js'
 import { loadMigrations } from '../../src/db/migrate.js'
 import type { Database } from '../../src/db/pool.js'
-import type { AppEnv } from '../../src/http/context.js'
 import { createLogger } from '../../src/logger.js'
-import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
+import type { Metrics } from '../../src/observability/metrics.js'
+import { buildServices, type ServiceOverrides, type Services } from '../../src/services.js'
 import { createTestDatabase } from './test-db.js'
 
 /** Tests read arbitrary JSON bodies; typing each one would only restate the assertions. */
@@ -18,7 +16,9 @@ export async function json(res: Response): Promise<any> {
 }
 
 export interface TestApp {
-  app: OpenAPIHono<AppEnv>
+  app: App
+  /** The services the app was built from (buildServices), for tests that reach past HTTP. */
+  services: Services
   db: Database
   config: Config
   /** The app's metrics: hand them to code run beside the app (an ingest worker) to see its counts on /metrics. */
@@ -33,7 +33,15 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * An app over a migrated test database of its own (see createTestDatabase), built the way the server
+ * builds it: configuration from `env`, every service from buildServices, with `overrides` (chat models,
+ * embedders, model registry, metrics) swapped in where a test brings its own.
+ */
+export async function createTestApp(
+  env: Record<string, string> = {},
+  overrides: ServiceOverrides = {},
+): Promise<TestApp> {
   const db = await createTestDatabase()
   const config = loadConfig({ LOG_LEVEL: 'debug', ...env })
   const logs: Record<string, unknown>[] = []
@@ -44,9 +52,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     },
   })
   const logger = createLogger(config.LOG_LEVEL, sink)
-  const metrics = createMetrics({ jobQueue: db.pool })
-  const services = createAppServices(db.pool, config, logger)
-  const app = createApp({ config, db, logger, migrations: loadMigrations(), metrics, services })
+  const services = buildServices({ config, db, logger, migrations: loadMigrations(), overrides })
+  const app = createApp(services)
   const makeKey = async (scopes: Scope[], collections?: string[]) => {
     const created = await createKey(db.pool, { name: `test ${scopes.join('+')}`, scopes, collections })
     return { id: created.id, key: created.key }
@@ -54,9 +61,10 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const admin = await makeKey(['admin', 'generate'])
   return {
     app,
+    services,
     db,
     config,
-    metrics,
+    metrics: services.metrics,
     logs,
     adminKey: admin.key,
     makeKey,

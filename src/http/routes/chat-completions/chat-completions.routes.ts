@@ -1,6 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { streamSSE } from 'hono/streaming'
-import type { AppWiring } from '../../../app.js'
 import { AppError } from '../../../errors.js'
 import {
   ChatCompletionRequest,
@@ -12,22 +11,20 @@ import {
   openAIUsage,
   toConversation,
 } from '../../../generation/chat-completions.js'
-import { generationDepsFor } from '../../../generation/deps.js'
 import { runGeneration } from '../../../generation/generate.js'
 import { prepareGeneration } from '../../../generation/prepare.js'
 import { streamGeneration } from '../../../generation/stream.js'
+import type { Services } from '../../../services.js'
 import { TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
-import { requestDeps } from '../generate/generate.routes.js'
 import { addOpenAIErrorField } from './openai-error-shape.js'
 
-export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
-  const generation = generationDepsFor(deps)
+export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   app.use('/v1/chat/completions', addOpenAIErrorField())
   app.openapi(
-    protectedRoute(deps.db.pool, 'generate', {
+    protectedRoute(services, 'generate', {
       method: 'post',
       path: '/v1/chat/completions',
       tags: ['generation'],
@@ -60,7 +57,7 @@ export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, deps: App
       }
       if (!TaskName.safeParse(body.model).success)
         throw new AppError('not_found', `No task named ${body.model}.`)
-      const gen = requestDeps(generation, c.get('logger'))
+      const gen = { ...services.generation, logger: c.get('logger') }
       const signal = c.req.raw.signal
       const extras = body.onbrand ?? {}
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined

@@ -1,5 +1,4 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppWiring } from '../../../app.js'
 import { assertCollectionAllowed, canUseCollection } from '../../../collections/access.js'
 import { CollectionName } from '../../../collections/collection-name.js'
 import {
@@ -10,6 +9,7 @@ import {
   requireCollection,
 } from '../../../collections/manage-collections.js'
 import { listDocuments } from '../../../db/documents.js'
+import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
@@ -24,11 +24,11 @@ import {
 
 const NameParam = z.object({ name: CollectionName })
 
-export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
-  const db = deps.db.pool
+export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
+  const db = services.db.pool
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'post',
       path: '/v1/collections',
       tags: ['collections'],
@@ -46,15 +46,15 @@ export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiri
       assertCollectionAllowed(c.get('apiKey'), input.name)
       const collection = await createCollection(db, {
         ...input,
-        embeddingModel: input.embeddingModel ?? deps.config.EMBEDDING_MODEL,
-        embeddingDimensions: input.embeddingDimensions ?? deps.config.EMBEDDING_DIMENSIONS,
+        embeddingModel: input.embeddingModel ?? services.config.EMBEDDING_MODEL,
+        embeddingDimensions: input.embeddingDimensions ?? services.config.EMBEDDING_DIMENSIONS,
       })
       return c.json(toCollection(await describeCollection(db, collection)), 201)
     },
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/collections',
       tags: ['collections'],
@@ -77,7 +77,7 @@ export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiri
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/collections/{name}',
       tags: ['collections'],
@@ -97,7 +97,7 @@ export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiri
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'delete',
       path: '/v1/collections/{name}',
       tags: ['collections'],
@@ -114,7 +114,7 @@ export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiri
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/collections/{name}/documents',
       tags: ['collections'],

@@ -1,21 +1,18 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { streamSSE } from 'hono/streaming'
-import type { Logger } from 'pino'
-import type { AppWiring } from '../../../app.js'
-import { generationDepsFor, type SharedGenerationDeps } from '../../../generation/deps.js'
 import { runGeneration } from '../../../generation/generate.js'
 import { dryRunResult, prepareGeneration } from '../../../generation/prepare.js'
 import { streamGeneration } from '../../../generation/stream.js'
-import type { GenerationDeps, GenerationEvent } from '../../../generation/types.js'
+import type { GenerationEvent } from '../../../generation/types.js'
+import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import { DryRunResponse, GenerateRequest, GenerationResponse } from './generate.schemas.js'
 
-export function registerGenerateRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
-  const generation = generationDepsFor(deps)
+export function registerGenerateRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   app.openapi(
-    protectedRoute(deps.db.pool, 'generate', {
+    protectedRoute(services, 'generate', {
       method: 'post',
       path: '/v1/generate',
       tags: ['generation'],
@@ -37,7 +34,7 @@ export function registerGenerateRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring
     }),
     async (c) => {
       const body = c.req.valid('json')
-      const gen = requestDeps(generation, c.get('logger'))
+      const gen = { ...services.generation, logger: c.get('logger') }
       // Aborted by the server when the client goes away; streams also abort through onAbort below.
       const signal = c.req.raw.signal
       const prepared = await prepareGeneration(
@@ -67,10 +64,6 @@ export function registerGenerateRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring
       })
     },
   )
-}
-
-export function requestDeps(shared: SharedGenerationDeps, logger: Logger): GenerationDeps {
-  return { ...shared, logger }
 }
 
 function ssePayload(event: GenerationEvent): unknown {

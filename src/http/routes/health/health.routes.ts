@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppWiring } from '../../../app.js'
 import { pendingMigrations } from '../../../db/migrate.js'
 import { pingDatabase } from '../../../db/pool.js'
+import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 
@@ -34,22 +34,22 @@ const readyz = createRoute({
   },
 })
 
-export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
+export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))
   app.openapi(readyz, async (c) => {
     let database = false
     let migrations = false
     try {
-      await pingDatabase(deps.db.pool)
+      await pingDatabase(services.db.pool)
       database = true
-      migrations = (await pendingMigrations(deps.db.pool, deps.migrations)).length === 0
+      migrations = (await pendingMigrations(services.db.pool, services.migrations)).length === 0
     } catch (error) {
       c.get('logger').warn({ err: error }, 'readiness check failed')
     }
     const ready = database && migrations
     const body = {
       status: ready ? ('ready' as const) : ('not_ready' as const),
-      database: deps.db.kind,
+      database: services.db.kind,
       checks: { database, migrations },
     }
     return ready ? c.json(body, 200) : c.json(body, 503)

@@ -1,9 +1,9 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { describeJob, submitIngest } from '../../../../ingest/jobs/submit-ingest.js'
-import type { AppWiring } from '../../../app.js'
 import { assertCollectionAllowed } from '../../../collections/access.js'
 import { CollectionName } from '../../../collections/collection-name.js'
 import { requireCollection } from '../../../collections/manage-collections.js'
+import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { limitBody } from '../../middleware/body-limit.js'
 import { problemResponses } from '../../problem.js'
@@ -18,13 +18,13 @@ export function isUploadPath(path: string): boolean {
   return UPLOAD_PATH.test(path)
 }
 
-export function registerIngestRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
-  const db = deps.db.pool
-  app.use('/v1/collections/:name/ingest', limitBody(deps.config.MAX_UPLOAD_BYTES))
+export function registerIngestRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
+  const db = services.db.pool
+  app.use('/v1/collections/:name/ingest', limitBody(services.config.MAX_UPLOAD_BYTES))
   app.use('/v1/collections/:name/ingest', requireUtf8Json())
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'post',
       path: '/v1/collections/{name}/ingest',
       tags: ['ingest'],
@@ -59,7 +59,7 @@ export function registerIngestRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring):
       const files = await Promise.all(
         uploads.map(async (file) => ({ name: file.name, content: new Uint8Array(await file.arrayBuffer()) })),
       )
-      const job = await submitIngest(deps, {
+      const job = await submitIngest(services.ingest, {
         collection,
         mode: form.mode ?? json.mode ?? 'upsert',
         files,
@@ -84,7 +84,7 @@ export function registerIngestRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring):
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/ingest-jobs/{id}',
       tags: ['ingest'],

@@ -1,8 +1,8 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppWiring } from '../../../app.js'
 import { Scope } from '../../../auth/api-keys.js'
 import { createKey, ensureCanGrant, listKeys, revokeKey } from '../../../auth/manage-keys.js'
 import { CollectionName } from '../../../collections/collection-name.js'
+import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
@@ -51,10 +51,10 @@ const CreatedKey = KeySummary.extend({
   key: z.string().openapi({ description: 'The secret. Shown once; only its hash is stored.' }),
 }).openapi('CreatedApiKey')
 
-export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
-  const db = deps.db.pool
+export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
+  const db = services.db.pool
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/keys',
       tags: ['keys'],
@@ -70,7 +70,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): vo
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'post',
       path: '/v1/keys',
       tags: ['keys'],
@@ -89,7 +89,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): vo
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'delete',
       path: '/v1/keys/{id}',
       tags: ['keys'],
@@ -100,7 +100,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): vo
     async (c) => {
       const { id } = c.req.valid('param')
       await revokeKey(db, id)
-      c.get('services').keys.forget(id)
+      services.apiKeys.forget(id)
       return c.body(null, 204)
     },
   )

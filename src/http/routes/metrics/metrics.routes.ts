@@ -1,21 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
-import type { Config } from '../../../config.js'
-import type { Database } from '../../../db/pool.js'
+import { bearerToken } from '../../../auth/authenticate.js'
 import { AppError } from '../../../errors.js'
-import type { Metrics } from '../../../observability/metrics.js'
+import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
-
-export interface MetricsRouteDeps {
-  config: Pick<Config, 'METRICS_ENABLED' | 'METRICS_TOKEN'>
-  db: Database
-  metrics: Metrics
-}
-
-const BEARER = /^Bearer\s+(\S+)\s*$/i
 
 const base = {
   method: 'get' as const,
@@ -33,18 +24,18 @@ const base = {
  * METRICS_TOKEN set a scraper sends that token; otherwise an admin API key is needed. METRICS_ENABLED
  * =false removes the route.
  */
-export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>, deps: MetricsRouteDeps): void {
-  if (!deps.config.METRICS_ENABLED) return
-  const { registry } = deps.metrics
-  const route = deps.config.METRICS_TOKEN
+export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
+  if (!services.config.METRICS_ENABLED) return
+  const { registry } = services.metrics
+  const route = services.config.METRICS_TOKEN
     ? createRoute({
         ...base,
         security: [{ metricsToken: [] }],
-        middleware: [requireMetricsToken(deps.config.METRICS_TOKEN)] as const,
+        middleware: [requireMetricsToken(services.config.METRICS_TOKEN)] as const,
         responses: { ...base.responses, ...problemResponses(401) },
       })
-    : protectedRoute(deps.db.pool, 'admin', base)
-  if (deps.config.METRICS_TOKEN) {
+    : protectedRoute(services, 'admin', base)
+  if (services.config.METRICS_TOKEN) {
     app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', {
       type: 'http',
       scheme: 'bearer',
@@ -59,7 +50,7 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>, deps: MetricsRou
 function requireMetricsToken(token: string): MiddlewareHandler<AppEnv> {
   const expected = createHash('sha256').update(token).digest()
   return async (c, next) => {
-    const presented = BEARER.exec(c.req.header('authorization') ?? '')?.[1]
+    const presented = bearerToken(c.req.header('authorization'))
     // Hashing first makes the comparison constant-time whatever the length presented.
     const matches =
       presented !== undefined && timingSafeEqual(createHash('sha256').update(presented).digest(), expected)

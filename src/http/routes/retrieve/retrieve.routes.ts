@@ -1,9 +1,8 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppWiring } from '../../../app.js'
 import { assertCollectionAllowed } from '../../../collections/access.js'
-import { retrievalDepsFor } from '../../../retrieval/deps.js'
 import { retrieve } from '../../../retrieval/retrieve.js'
 import { RetrieveRequest } from '../../../retrieval/types.js'
+import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
@@ -44,10 +43,9 @@ const RetrieveResponse = z
   })
   .openapi('RetrieveResponse')
 
-export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
-  const retrieval = retrievalDepsFor(deps)
+export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   app.openapi(
-    protectedRoute(deps.db.pool, 'generate', {
+    protectedRoute(services, 'generate', {
       method: 'post',
       path: '/v1/retrieve',
       tags: ['retrieval'],
@@ -66,7 +64,7 @@ export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring
       const body = c.req.valid('json')
       // Checked before the lookup, so a key cannot learn which collections outside its list exist.
       assertCollectionAllowed(c.get('apiKey'), body.collection)
-      const result = await retrieve(retrieval, { ...body, signal: c.req.raw.signal })
+      const result = await retrieve(services.retrieval, { ...body, signal: c.req.raw.signal })
       return c.json({ collection: body.collection, ...result }, 200)
     },
   )

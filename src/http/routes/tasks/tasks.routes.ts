@@ -1,7 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppWiring } from '../../../app.js'
 import { assertCollectionAllowed } from '../../../collections/access.js'
-import { generationDepsFor } from '../../../generation/deps.js'
+import type { Services } from '../../../services.js'
 import {
   activateTaskVersion,
   getTaskVersion,
@@ -33,16 +32,16 @@ const json = (schema: z.ZodType, description: string) => ({
 const NameParam = z.object({ name: TaskName })
 const VersionParam = z.object({ name: TaskName, version: z.coerce.number().int().min(1) })
 
-export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): void {
-  const db = deps.db.pool
+export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
+  const db = services.db.pool
   // Generation caches active versions; a change made here must show on this process's next request.
   const changed = <T>(name: string, value: T): T => {
-    generationDepsFor(deps).tasks.invalidate(name)
+    services.tasks.invalidate(name)
     return value
   }
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'put',
       path: '/v1/tasks/{name}',
       tags: ['tasks'],
@@ -80,7 +79,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): v
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/tasks',
       tags: ['tasks'],
@@ -91,7 +90,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): v
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/tasks/{name}',
       tags: ['tasks'],
@@ -103,7 +102,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): v
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/tasks/{name}/versions',
       tags: ['tasks'],
@@ -118,7 +117,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): v
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'get',
       path: '/v1/tasks/{name}/versions/{version}',
       tags: ['tasks'],
@@ -133,7 +132,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): v
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'post',
       path: '/v1/tasks/{name}/versions/{version}/activate',
       tags: ['tasks'],
@@ -148,7 +147,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppWiring): v
   )
 
   app.openapi(
-    protectedRoute(db, 'admin', {
+    protectedRoute(services, 'admin', {
       method: 'post',
       path: '/v1/tasks/{name}/rollback',
       tags: ['tasks'],

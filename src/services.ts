@@ -1,0 +1,139 @@
+import type { Logger } from 'pino'
+import type { IngestDeps } from '../ingest/pipeline/deps.js'
+import { ApiKeyCache } from './auth/authenticate.js'
+import { RateLimiter } from './auth/rate-limiter.js'
+import type { Config } from './config.js'
+import { loadMigrations, type Migration } from './db/migrate.js'
+import type { Database } from './db/pool.js'
+import type { EmbedderFactory } from './embedding/embedder.js'
+import { createOpenAIEmbedderFactory } from './embedding/openai-embedder.js'
+import type { ChatModelFactory } from './generation/chat-model.js'
+import { GenerationLogWriter } from './generation/generation-log.js'
+import { createModelRegistry, type ModelRegistry } from './generation/model-registry.js'
+import { createOpenAIChatModelFactory } from './generation/openai-chat-model.js'
+import type { SharedGenerationDeps } from './generation/types.js'
+import { createMetrics, type Metrics } from './observability/metrics.js'
+import { QueryEmbeddingCache } from './retrieval/query-embedding-cache.js'
+import { type RetrievalDeps, retrievalSettingsFromConfig, retrieve } from './retrieval/retrieve.js'
+import { ActiveTaskCache } from './tasks/active-task-cache.js'
+
+/** The outside world, as tests replace it: model endpoints and prices, chat models, embedders, metrics. */
+export interface ServiceOverrides {
+  metrics?: Metrics
+  models?: ModelRegistry
+  chatModels?: ChatModelFactory
+  embedders?: EmbedderFactory
+}
+
+export interface BuildServicesInput {
+  config: Config
+  db: Database
+  logger: Logger
+  /** The migrations this build knows (readiness compares the database with them); read from migrations/ when absent. */
+  migrations?: Migration[]
+  /** Node process metrics (CPU, memory, event loop) on /metrics; once per process, so the server asks for them. */
+  processMetrics?: boolean
+  overrides?: ServiceOverrides
+}
+
+/**
+ * Every long-lived service of a process, each built once. The app, the server, the job worker and every
+ * CLI command take what they need from here; nothing else builds a service or reads configuration.
+ */
+export interface Services {
+  config: Config
+  db: Database
+  logger: Logger
+  migrations: Migration[]
+  metrics: Metrics
+  models: ModelRegistry
+  chatModels: ChatModelFactory
+  embedders: EmbedderFactory
+  /** API key rows, cached briefly so authentication costs no statement per request. */
+  apiKeys: ApiKeyCache
+  /** Per-key request and token limits, shared by every instance through the database. */
+  rateLimiter: RateLimiter
+  /** The generations table, written in batches off the request path. */
+  generationLog: GenerationLogWriter
+  /** Active task versions, cached briefly; writes through this process invalidate them. */
+  tasks: ActiveTaskCache
+  /** Hybrid retrieval with one query-embedding cache. */
+  retrieval: RetrievalDeps
+  /** Generation, less the per-request logger. */
+  generation: SharedGenerationDeps
+  /** Ingestion jobs (the pipeline and the worker). */
+  ingest: IngestDeps
+  /** Write everything queued (generation rows, token charges) now. */
+  flush(): Promise<void>
+  /**
+   * Write what is queued and stop the timers; call before closing the database (which stays the
+   * caller's: it opened it).
+   */
+  close(): Promise<void>
+}
+
+export function buildServices(input: BuildServicesInput): Services {
+  const { config, db, logger } = input
+  const overrides = input.overrides ?? {}
+  const metrics =
+    overrides.metrics ?? createMetrics({ jobQueue: db.pool, processMetrics: input.processMetrics })
+  const models = overrides.models ?? createModelRegistry(config)
+  const chatModels =
+    overrides.chatModels ??
+    createOpenAIChatModelFactory({ timeoutMs: config.MODEL_TIMEOUT_MS, maxRetries: config.MODEL_MAX_RETRIES })
+  const embedders = overrides.embedders ?? createOpenAIEmbedderFactory(config)
+  const apiKeys = new ApiKeyCache(db.pool, config.AUTH_CACHE_TTL_MS)
+  const rateLimiter = new RateLimiter(
+    db.pool,
+    { rpm: config.RATE_LIMIT_RPM, tpm: config.RATE_LIMIT_TPM },
+    { syncMs: config.RATE_LIMIT_SYNC_MS, refreshMs: Math.max(1000, config.RATE_LIMIT_SYNC_MS * 2), logger },
+  )
+  const generationLog = new GenerationLogWriter(db.pool, logger, { flushMs: config.GENERATION_LOG_FLUSH_MS })
+  const tasks = new ActiveTaskCache(db.pool, config.TASK_CACHE_TTL_MS)
+  const retrieval: RetrievalDeps = {
+    db: db.pool,
+    embedders,
+    queryEmbeddingCache: new QueryEmbeddingCache({
+      maxEntries: config.QUERY_EMBEDDING_CACHE_SIZE,
+      ttlMs: config.QUERY_EMBEDDING_CACHE_TTL_MS,
+    }),
+    settings: retrievalSettingsFromConfig(config),
+    metrics,
+  }
+  const generation: SharedGenerationDeps = {
+    tasks,
+    models,
+    chatModels,
+    retrieve: (request) => retrieve(retrieval, request),
+    maxInputChars: config.MAX_GENERATION_INPUT_CHARS,
+    metrics,
+    generationLog,
+    rateLimiter,
+  }
+  const ingest: IngestDeps = { db, config, createEmbedder: embedders, logger, metrics }
+  return {
+    config,
+    db,
+    logger,
+    migrations: input.migrations ?? loadMigrations(),
+    metrics,
+    models,
+    chatModels,
+    embedders,
+    apiKeys,
+    rateLimiter,
+    generationLog,
+    tasks,
+    retrieval,
+    generation,
+    ingest,
+    flush: async () => {
+      await generationLog.flush()
+      await rateLimiter.flush()
+    },
+    close: async () => {
+      await generationLog.close()
+      await rateLimiter.close()
+    },
+  }
+}

@@ -1,5 +1,5 @@
 /**
- * Load: 200 closed-loop clients for 60 s on POST /v1/generate against the real server (`src/server.ts`
+ * Load: 200 closed-loop clients for 60 s on POST /v1/generate against the real server (`onbrand server`
  * in a child process, as `npm start` runs it) on PostgreSQL, with the zero-latency OpenAI-wire stub as
  * the model. Reports requests, errors, throughput, latency percentiles and the server's RSS, sampled
  * every second from /proc. A 1-client run first gives the unloaded service time, to tell queueing from work.
@@ -174,7 +174,7 @@ log(
 const section = `## Load
 
 \`POST /v1/generate\` (task \`${TASK}\` from examples/tasks, non-streaming text, k = 8) against the real server,
-\`src/server.ts\` run as \`npm start\` runs it (through tsx) in a process of its own, on PostgreSQL on 127.0.0.1,
+\`onbrand server\` run as \`npm start\` runs it (through tsx) in a process of its own, on PostgreSQL on 127.0.0.1,
 with the OpenAI-wire stub (\`test/support/openai-stub-cli.ts\`, zero latency) as model and embedder. The
 collection is the examples' ${seeded[0]!.documents} documents (${seeded[0]!.chunks} chunks, 64-dimension stub embeddings),
 ingested through the real pipeline into a fresh database. Server settings: DB_POOL_SIZE=${POOL_SIZE}, RUN_WORKER=false,

@@ -2,8 +2,8 @@ import type { Logger } from 'pino'
 import type { IngestDeps } from '../ingest/pipeline/deps.js'
 import { ApiKeyCache } from './auth/authenticate.js'
 import { RateLimiter } from './auth/rate-limiter.js'
-import type { Config } from './config.js'
-import { loadMigrations, type Migration } from './db/migrate.js'
+import { type Config, loadConfig } from './config.js'
+import { loadMigrations, type Migration, openMigratedDatabase } from './db/migrate.js'
 import type { Database } from './db/pool.js'
 import type { EmbedderFactory } from './embedding/embedder.js'
 import { createOpenAIEmbedderFactory } from './embedding/openai-embedder.js'
@@ -12,6 +12,8 @@ import { GenerationLogWriter } from './generation/generation-log.js'
 import { createModelRegistry, type ModelRegistry } from './generation/model-registry.js'
 import { createOpenAIChatModelFactory } from './generation/openai-chat-model.js'
 import type { SharedGenerationDeps } from './generation/types.js'
+import { sleep } from './lib/sleep.js'
+import { createLogger } from './logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { QueryEmbeddingCache } from './retrieval/query-embedding-cache.js'
 import { type RetrievalDeps, retrievalSettingsFromConfig, retrieve } from './retrieval/retrieve.js'
@@ -135,5 +137,45 @@ export function buildServices(input: BuildServicesInput): Services {
       await generationLog.close()
       await rateLimiter.close()
     },
+  }
+}
+
+export interface ProcessOptions {
+  /** Log at `warn` while LOG_LEVEL is the default `info`: a command's output is its report, not log lines. */
+  quiet?: boolean
+  /** See BuildServicesInput. */
+  processMetrics?: boolean
+  /** Logged as `<name> stopped` once everything is closed (long-running processes). */
+  name?: string
+  /** Checks of the command's own that need the configuration, made before the database is opened. */
+  beforeOpen?: (config: Config) => void
+}
+
+// A database that is gone must not hold the exit: the generation log gives up after ~5 s by itself.
+const CLOSE_TIMEOUT_MS = 15_000
+
+/**
+ * How every process starts (the server, the worker, each CLI command): read and check the configuration,
+ * open and migrate the database, build the services, run `work`, then write what is queued and close
+ * the database, whether `work` succeeded or not.
+ */
+export async function withServices<T>(
+  options: ProcessOptions,
+  work: (services: Services) => Promise<T>,
+): Promise<T> {
+  const config = loadConfig()
+  options.beforeOpen?.(config)
+  const logger = createLogger(options.quiet && config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL)
+  const { db, migrations } = await openMigratedDatabase(config, logger)
+  const services = buildServices({ config, db, logger, migrations, processMetrics: options.processMetrics })
+  try {
+    return await work(services)
+  } finally {
+    await Promise.race([
+      services.close().catch((error: unknown) => logger.error({ err: error }, 'writing queued rows failed')),
+      sleep(CLOSE_TIMEOUT_MS),
+    ])
+    await db.close().catch((error: unknown) => logger.error({ err: error }, 'closing the database failed'))
+    if (options.name) logger.info(`${options.name} stopped`)
   }
 }

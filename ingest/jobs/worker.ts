@@ -11,6 +11,7 @@ import {
   releaseJob,
   renewLease,
 } from '../../src/db/ingest-jobs.js'
+import { sleep } from '../../src/lib/sleep.js'
 import type { IngestDeps } from '../pipeline/deps.js'
 import type { JobProgress } from '../pipeline/progress.js'
 import { type JobOutcome, runJob } from '../pipeline/run-job.js'
@@ -143,17 +144,4 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       await done
     },
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

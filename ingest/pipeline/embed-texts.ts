@@ -1,5 +1,6 @@
 import type { Embedder } from '../../src/embedding/embedder.js'
 import { EmbeddingProviderError, toProviderError } from '../../src/embedding/openai-embedder.js'
+import { sleep } from '../../src/lib/sleep.js'
 
 export interface EmbedOptions {
   batchSize: number
@@ -60,6 +61,7 @@ async function withRetries<T>(work: () => Promise<T>, options: EmbedOptions): Pr
         )
       }
       const backoff = Math.min(30_000, base * 2 ** attempt) * (0.5 + Math.random() / 2)
+      // Ends early when the job is stopped; the next attempt's throwIfAborted then stops the loop.
       await sleep(failure.retryAfterMs ?? backoff, options.signal)
     }
   }
@@ -71,18 +73,4 @@ function isProviderShaped(error: unknown): boolean {
     error !== null &&
     ('status' in error || /Timeout|Connection/.test(String((error as Error).name)))
   )
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer)
-        reject(signal.reason)
-      },
-      { once: true },
-    )
-  })
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { type GenerationLog, insertGenerations } from '../db/generations.js'
 import { isDatabaseUnavailable } from '../db/pg-errors.js'
 import type { Queryable } from '../db/transaction.js'
+import { sleep } from '../lib/sleep.js'
 
 export interface GenerationLogOptions {
   /** How long a row may wait for others to share its statement. */
@@ -85,7 +86,7 @@ export class GenerationLogWriter {
       }
       if (this.queue.length === 0) return
       // A referenced timer: the process waits for the retry instead of exiting under it.
-      if (failures > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
+      if (failures > 0) await sleep(RETRY_MS)
       this.start()
     }
   }

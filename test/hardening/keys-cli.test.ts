@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => db?.close())
 
 function keys(...args: string[]) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/keys.ts', ...args], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/onbrand.ts', 'keys', ...args], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
     encoding: 'utf8',
     timeout: 60_000,

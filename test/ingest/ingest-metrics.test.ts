@@ -27,7 +27,7 @@ type ChunkCounts = { chunks: { embedded: number; reused: number } }
 
 describe('ingestion metrics', () => {
   it('/metrics counts the chunks an ingest embedded, and those a re-ingest of an edited file reused', async () => {
-    // The worker beside the app gets the app's metrics, as src/server.ts wires it.
+    // The worker beside the app gets the app's metrics, as the server wires it.
     const deps = { ...ingestDeps(t.db, stub.url), metrics: t.metrics }
     const collection = await makeCollection(t.db, 'metrics')
     const files = readFolder(join(FIXTURES, 'guidelines'))

@@ -152,7 +152,7 @@ describe.runIf(usingRealPostgres())('a worker process killed with SIGKILL', () =
     const target = await makeCollection(db, 'kill-target')
     const job = await createIngestJob(deps, { collection: target, mode: 'upsert', files: corpus() })
     stub.setOptions({ latencyMs: 150 })
-    const child = spawn(process.execPath, ['--import', 'tsx', 'ingest/worker.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/onbrand.ts', 'worker'], {
       env: {
         ...process.env,
         DATABASE_URL: db.url!,

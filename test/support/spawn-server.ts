@@ -22,11 +22,11 @@ export async function freePort(): Promise<number> {
   })
 }
 
-/** Start `src/server.ts` in a child process, as `npm start` would, and wait until /readyz answers 200. */
+/** Start `onbrand server` from source in a child process, as `npm start` does, and wait until /readyz answers 200. */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort()
   const dataDir = join(mkdtempSync(join(tmpdir(), 'onbrand-server-')), 'db')
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/onbrand.ts', 'server'], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
-import type { JobFile } from '../loaders/load-files.js'
+import type { JobFile } from '../../ingest/loaders/load-files.js'
 
 /**
  * The files named on the command line: a folder contributes every file under it, named by its path

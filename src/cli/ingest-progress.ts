@@ -1,5 +1,5 @@
-import type { IngestIssue } from '../loaders/types.js'
-import { estimateSecondsLeft, type JobProgress } from '../pipeline/progress.js'
+import type { IngestIssue } from '../../ingest/loaders/types.js'
+import { estimateSecondsLeft, type JobProgress } from '../../ingest/pipeline/progress.js'
 
 const BAR_WIDTH = 24
 const PLAIN_INTERVAL_MS = 5000
@@ -91,7 +91,7 @@ export function formatSummary(input: {
     lines.push(
       '',
       '  Chunks were stored without embeddings (no model provider configured): full-text search works now;',
-      '  set OPENAI_BASE_URL / OPENAI_API_KEY and run `npm run ingest -- --backfill --collection NAME`.',
+      '  set OPENAI_BASE_URL / OPENAI_API_KEY and run `onbrand ingest --backfill --collection NAME`.',
     )
   }
   return `${lines.join('\n')}\n`

@@ -1,0 +1,31 @@
+import type { Command } from './run-command.js'
+
+/** Every `onbrand` subcommand, in the order `onbrand --help` lists them; a new one is a module and a line here. */
+export const COMMANDS: readonly Command[] = [
+  {
+    name: 'server',
+    summary: 'Run the API (and an ingest worker, unless RUN_WORKER=false)',
+    load: () => import('./server-command.js'),
+  },
+  {
+    name: 'worker',
+    summary: 'Run a standalone ingest worker (run as many as you like on PostgreSQL)',
+    load: () => import('./worker-command.js'),
+  },
+  {
+    name: 'migrate',
+    summary: 'Apply pending database migrations and exit',
+    load: () => import('./migrate-command.js'),
+  },
+  { name: 'keys', summary: 'Create, list and revoke API keys', load: () => import('./keys-command.js') },
+  {
+    name: 'tasks',
+    summary: 'Load task definitions from a folder; list tasks',
+    load: () => import('./tasks-command.js'),
+  },
+  {
+    name: 'ingest',
+    summary: 'Ingest files or folders into a collection, or embed chunks stored without embeddings',
+    load: () => import('./ingest-command.js'),
+  },
+]

@@ -119,9 +119,8 @@ describe('POST /v1/generate', () => {
   })
 
   it('logs a successful generation with task version, route, chunks, tokens, cost and latency', async () => {
-    const body = await json(
-      await f.generate({ task: 'copy', input: 'tent', variables: { brand: 'Acme' }, subject: 'u1' }),
-    )
+    const res = await f.generate({ task: 'copy', input: 'tent', variables: { brand: 'Acme' }, subject: 'u1' })
+    const body = await json(res)
     const row = (await f.generationRows()).find((r) => r.id === body.id)!
     expect(row).toMatchObject({
       status: 'succeeded',
@@ -136,7 +135,9 @@ describe('POST /v1/generate', () => {
       completion_tokens: body.usage.completionTokens,
       error: null,
     })
-    expect(row.request_id).toBe(body.requestId ?? row.request_id)
+    // The id the caller was answered with (X-Request-Id) is the one logged with the generation.
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+    expect(row.request_id).toBe(res.headers.get('x-request-id'))
     expect(Number(row.cost_usd)).toBeCloseTo(body.usage.costUsd, 8)
     expect((row.chunk_ids as string[]).map(Number).sort()).toEqual(
       body.citations.flatMap((c: { chunkIds: number[] }) => c.chunkIds).sort(),

@@ -62,7 +62,7 @@ function pick(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 }
 
-export async function runLoad(spec: LoadSpec): Promise<LoadSummary> {
+async function runLoad(spec: LoadSpec): Promise<LoadSummary> {
   const agent = new Agent({ keepAlive: true, maxSockets: spec.clients })
   const latencies: number[] = []
   const statuses: Record<string, number> = {}

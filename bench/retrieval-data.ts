@@ -13,7 +13,7 @@ export function seededRandom(seed: number): () => number {
   }
 }
 
-export function gaussian(random: () => number): number {
+function gaussian(random: () => number): number {
   const u = Math.max(random(), Number.EPSILON)
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random())
 }

@@ -5,6 +5,9 @@ const booleanFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes')
 
+/** An http(s) URL: model endpoints. */
+const httpUrl = z.url({ protocol: /^https?$/ })
+
 const optionalString = z
   .string()
   .trim()
@@ -56,7 +59,7 @@ const Env = z
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    OPENAI_BASE_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    OPENAI_BASE_URL: optionalString.pipe(httpUrl.optional()),
     OPENAI_API_KEY: optionalString,
     EMBEDDING_MODEL: z.string().min(1).max(200).default('text-embedding-3-small'),
     EMBEDDING_DIMENSIONS: z.coerce.number().int().min(1).max(2000).default(1536),
@@ -123,7 +126,7 @@ const Env = z
 
 const ModelEntry = z
   .object({
-    baseURL: z.url({ protocol: /^https?$/ }).optional(),
+    baseURL: httpUrl.optional(),
     apiKey: z.string().min(1).optional(),
     inputPricePer1M: z.number().min(0).optional(),
     outputPricePer1M: z.number().min(0).optional(),
@@ -138,7 +141,7 @@ const ModelsFile = z
     models: z.record(z.string().min(1).max(200), ModelEntry).default({}),
   })
   .strict()
-export type ModelsFile = z.infer<typeof ModelsFile>
+type ModelsFile = z.infer<typeof ModelsFile>
 
 export type Config = z.infer<typeof Env> & {
   /** MODELS_FILE with MODELS_JSON merged over it, read and checked with the rest. */

@@ -121,7 +121,7 @@ export function blockParts(block: Block): { header: string; parts: string[] } {
   if (block.type === 'list') {
     const parts: string[] = []
     for (const line of block.text.split('\n')) {
-      if (/^\s{0,3}([-*+]|\d{1,9}[.)])\s+/.test(line) || parts.length === 0) parts.push(line)
+      if (LIST_ITEM.test(line) || parts.length === 0) parts.push(line)
       else parts[parts.length - 1] += `\n${line}`
     }
     return { header: '', parts: parts.map((part) => part.trimEnd()) }

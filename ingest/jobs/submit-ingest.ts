@@ -3,12 +3,13 @@ import { findCollectionById } from '../../src/db/collections.js'
 import { findJob, type IngestJobRow, type JobMode, type JobStatus } from '../../src/db/ingest-jobs.js'
 import type { Queryable } from '../../src/db/transaction.js'
 import { AppError, type FieldIssue } from '../../src/errors.js'
+import { looksLikeArchive } from '../loaders/detect.js'
 import type { JobFile } from '../loaders/load-files.js'
 import type { IngestIssue, LoadOptions } from '../loaders/types.js'
 import type { IngestDeps } from '../pipeline/deps.js'
 import { estimateSecondsLeft, type JobProgress } from '../pipeline/progress.js'
 import { createIngestJob } from './create-job.js'
-import { looksLikeArchive, normalizeUploadName } from './upload-names.js'
+import { normalizeUploadName } from './upload-names.js'
 
 export interface SubmitIngestInput {
   collection: CollectionRow

@@ -43,7 +43,7 @@ export interface WorkerHandle {
   stop(): Promise<void>
 }
 
-export function defaultWorkerId(): string {
+function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
 }
 

@@ -14,7 +14,7 @@ const EXTENSIONS: Record<string, FileFormat> = {
   ndjson: 'jsonl',
 }
 
-export const SUPPORTED_EXTENSIONS = Object.keys(EXTENSIONS).map((ext) => `.${ext}`)
+const SUPPORTED_EXTENSIONS = Object.keys(EXTENSIONS).map((ext) => `.${ext}`)
 
 const ARCHIVE_EXTENSIONS = /\.(zip|tar|tgz|gz|bz2|xz|7z|rar|zst)$/i
 
@@ -28,6 +28,18 @@ const SIGNATURES: { name: string; bytes: number[]; archive?: boolean }[] = [
   { name: 'a JPEG image', bytes: [0xff, 0xd8, 0xff] },
 ]
 
+/** An archive by its name or its first bytes: uploads refuse these outright, jobs report them per file. */
+export function looksLikeArchive(name: string, content: Uint8Array): boolean {
+  return (
+    ARCHIVE_EXTENSIONS.test(name) ||
+    SIGNATURES.some((signature) => signature.archive && starts(content, signature.bytes))
+  )
+}
+
+function starts(content: Uint8Array, bytes: number[]): boolean {
+  return bytes.every((byte, i) => content[i] === byte)
+}
+
 export type Detection = { ok: true; format: FileFormat; text: string } | { ok: false; message: string }
 
 /** Decide how to read a file from its extension, after checking its bytes really are UTF-8 text. */
@@ -36,7 +48,7 @@ export function detectFile(name: string, content: Uint8Array): Detection {
     return { ok: false, message: 'archives are not accepted; extract the files and upload them instead' }
   }
   for (const signature of SIGNATURES) {
-    if (signature.bytes.every((byte, i) => content[i] === byte)) {
+    if (starts(content, signature.bytes)) {
       const hint = signature.archive ? '; extract the files and upload them instead' : ''
       return { ok: false, message: `the file is ${signature.name}, not text${hint}` }
     }

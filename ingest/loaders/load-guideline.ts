@@ -29,7 +29,7 @@ export function loadGuideline(
  * Top-level scalar fields of YAML front matter (title, order, locale, tags on one line). Nested
  * values are skipped: they are site navigation in the corpora we see, not document facts.
  */
-export function readFrontMatter(text: string): {
+function readFrontMatter(text: string): {
   data: Record<string, string | number | boolean>
   body: string
 } {

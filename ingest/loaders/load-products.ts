@@ -96,7 +96,7 @@ export function productDocument(
   }
 }
 
-export function stringify(value: unknown): string {
+function stringify(value: unknown): string {
   if (value === null || value === undefined) return ''
   if (typeof value === 'string') return value
   if (Array.isArray(value)) return value.map(stringify).join(', ')

@@ -4,7 +4,7 @@ import type { Database } from '../../src/db/pool.js'
 import type { EmbedderFactory } from '../../src/embedding/embedder.js'
 import type { Metrics } from '../../src/observability/metrics.js'
 
-export type IngestConfig = Pick<
+type IngestConfig = Pick<
   Config,
   | 'CHUNK_MAX_TOKENS'
   | 'CHUNK_OVERLAP_TOKENS'

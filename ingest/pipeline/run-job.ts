@@ -13,7 +13,7 @@ import { JobOptions } from './job-options.js'
 import { type JobProgress, resumeProgress } from './progress.js'
 
 /** The job was taken over by another worker (our lease ran out): stop without touching it further. */
-export class LeaseLostError extends Error {
+class LeaseLostError extends Error {
   constructor() {
     super('The job lease was lost to another worker.')
     this.name = 'LeaseLostError'

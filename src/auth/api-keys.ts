@@ -13,7 +13,11 @@ export interface ApiKey {
 }
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
-const KEY_PATTERN = /^onb_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/
+const ID = '[a-z0-9]{12}'
+const KEY_PATTERN = new RegExp(`^onb_(${ID})_([A-Za-z0-9_-]{43})$`)
+
+/** The public part of a key, which names it in the API (`DELETE /v1/keys/{id}`). */
+export const KeyId = z.string().regex(new RegExp(`^${ID}$`), 'a 12-character key id')
 
 /**
  * A key is `onb_<id>_<secret>`: the id is public and finds the row, the 256-bit secret is proven by

@@ -13,7 +13,7 @@ export const EXIT = {
 } as const
 
 /** What a command module exports. */
-export interface CommandModule {
+interface CommandModule {
   usage: string
   /** Resolves with the exit code; throws for failures, which runCommand reports. */
   run(args: string[]): Promise<number>

@@ -12,7 +12,7 @@ export interface SearchTarget {
 }
 
 /** What retrieval may filter on (document kind, source id prefix, metadata containment). */
-export interface ChunkFilters {
+interface ChunkFilters {
   kind?: 'guideline' | 'product'
   sourcePrefix?: string
   metadata?: Record<string, unknown>

@@ -24,11 +24,6 @@ export interface GenerationLog {
   error: string | null
 }
 
-export interface GenerationRow extends Omit<GenerationLog, 'collectionName'> {
-  collectionId: number | null
-  createdAt: Date
-}
-
 /**
  * Write a batch of generation rows in one statement (one round trip however many rows): one array
  * parameter per column, unnested side by side. `createdAt` is when the generation finished, not when
@@ -83,17 +78,4 @@ export async function insertGenerations(
       column((log) => log.createdAt),
     ],
   )
-}
-
-export async function findGeneration(db: Queryable, id: string): Promise<GenerationRow | undefined> {
-  const { rows } = await db.query<GenerationRow>(
-    `SELECT id, request_id AS "requestId", task_version_id AS "taskVersionId", api_key_id AS "apiKeyId",
-       collection_id AS "collectionId", endpoint, subject, strategy, route_reason AS "routeReason", model,
-       fell_back AS "fellBack", chunk_ids AS "chunkIds", input, output, prompt_tokens AS "promptTokens",
-       completion_tokens AS "completionTokens", cost_usd AS "costUsd", latency_ms AS "latencyMs", status, error,
-       created_at AS "createdAt"
-     FROM generations WHERE id = $1`,
-    [id],
-  )
-  return rows[0]
 }

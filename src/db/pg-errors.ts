@@ -1,12 +1,8 @@
 /** Postgres error codes this code base handles by name. */
 export const UNIQUE_VIOLATION = '23505'
-export const FOREIGN_KEY_VIOLATION = '23503'
-export const CHECK_VIOLATION = '23514'
-export const INVALID_TEXT_REPRESENTATION = '22P02'
-export const UNDEFINED_OBJECT = '42704'
 /** Text PostgreSQL cannot store: a NUL in `text` (22021) or a `\u0000` escape in `jsonb` (22P05). */
-export const CHARACTER_NOT_IN_REPERTOIRE = '22021'
-export const UNTRANSLATABLE_CHARACTER = '22P05'
+const CHARACTER_NOT_IN_REPERTOIRE = '22021'
+const UNTRANSLATABLE_CHARACTER = '22P05'
 
 // Server going away or refusing work: the request may succeed once it is back.
 const UNAVAILABLE_CODES = new Set([

@@ -5,7 +5,7 @@ import { vector } from '@electric-sql/pglite-pgvector'
 import pg from 'pg'
 import { acquireDataDirLock } from './data-dir-lock.js'
 
-export type DatabaseKind = 'embedded' | 'postgres'
+type DatabaseKind = 'embedded' | 'postgres'
 
 export interface Database {
   pool: pg.Pool

@@ -1,6 +1,6 @@
 import type { Passage } from '../retrieval/types.js'
 
-export interface Citation {
+interface Citation {
   /** The number the passage carried in the prompt: `[n]`. */
   n: number
   /** True when the output cites this passage. */

@@ -1,5 +1,11 @@
+/** A variable name: an identifier of at most 64 characters. */
+const NAME = '[A-Za-z_][A-Za-z0-9_]{0,63}'
+
+/** Whole-string match of a variable name, for request schemas. */
+export const VARIABLE_NAME = new RegExp(`^${NAME}$`)
+
 /** `{{name}}` or `{{ name }}`; names are identifiers, so a stray `{{` in prose is left alone. */
-const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}/g
+const PLACEHOLDER = new RegExp(`\\{\\{\\s*(${NAME})\\s*\\}\\}`, 'g')
 
 /** The slot where retrieved passages go; every other placeholder is a caller-supplied variable. */
 export const CONTEXT_PLACEHOLDER = 'context'

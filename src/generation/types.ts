@@ -11,7 +11,7 @@ import type { GenerationLogWriter } from './generation-log.js'
 import type { ModelRegistry } from './model-registry.js'
 import type { RouteDecision } from './routing.js'
 
-export type Retriever = (input: RetrieveInput) => Promise<RetrievalResult>
+type Retriever = (input: RetrieveInput) => Promise<RetrievalResult>
 
 /** What generation needs; built once per process (src/services.ts) but for the logger, which is per request. */
 export interface GenerationDeps {
@@ -73,7 +73,7 @@ export interface RouteInfo {
   fellBack: boolean
 }
 
-export interface UsageInfo {
+interface UsageInfo {
   promptTokens: number
   completionTokens: number
   /** Null when the model has no configured price. */

@@ -13,7 +13,7 @@ export interface RankedItem<Id> {
   fused: number
 }
 
-export function rrfTerm(k: number, rank: number | null): number {
+function rrfTerm(k: number, rank: number | null): number {
   return rank === null ? 0 : 1 / (k + rank)
 }
 
@@ -44,7 +44,7 @@ export function fuseRankings<Id extends number | string>(
     .sort(compareFused)
 }
 
-export function compareFused<Id extends number | string>(a: RankedItem<Id>, b: RankedItem<Id>): number {
+function compareFused<Id extends number | string>(a: RankedItem<Id>, b: RankedItem<Id>): number {
   if (a.fused !== b.fused) return b.fused - a.fused
   const bestA = bestRank(a)
   const bestB = bestRank(b)

@@ -93,7 +93,7 @@ export function searchOptionsFor(
 }
 
 /** websearch_to_tsquery syntax: "quoted phrases", -exclusions and the `or` operator. */
-export function usesSearchSyntax(query: string): boolean {
+function usesSearchSyntax(query: string): boolean {
   return /"|(^|\s)-\S|\sor\s/i.test(query)
 }
 

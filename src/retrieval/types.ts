@@ -79,7 +79,7 @@ export interface RetrieveInput {
  * ts_rank_cd normalised to 0–1 (rank / (rank + 1)), `fused` the reciprocal-rank-fusion score. A
  * null means that arm did not return the chunk.
  */
-export interface PassageScores {
+interface PassageScores {
   vector: number | null
   lexical: number | null
   fused: number

@@ -102,7 +102,7 @@ export async function rollBackTask(db: pg.Pool | pg.PoolClient, name: string): P
   })
 }
 
-export function toTaskVersion(row: TaskVersionRow): TaskVersion {
+function toTaskVersion(row: TaskVersionRow): TaskVersion {
   const definition = definitionOf(row)
   return {
     task: row.taskName,
@@ -114,7 +114,7 @@ export function toTaskVersion(row: TaskVersionRow): TaskVersion {
   }
 }
 
-export function definitionOf(row: TaskVersionRow): TaskDefinition {
+function definitionOf(row: TaskVersionRow): TaskDefinition {
   return {
     description: row.description,
     systemPrompt: row.systemPrompt,

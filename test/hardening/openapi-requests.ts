@@ -61,7 +61,7 @@ export function openApiPath(honoPath: string): string {
 }
 
 /** Path parameters that name a collection: `{collection}`, or the segment right after /v1/collections/. */
-export function collectionParam(path: string): string | undefined {
+function collectionParam(path: string): string | undefined {
   const named = /\{(collection|collectionName)\}/.exec(path)?.[1]
   if (named) return named
   return /^\/v1\/collections\/\{([^}]+)\}/.exec(path)?.[1]
@@ -98,7 +98,7 @@ function sampleString(schema: JsonSchema): string {
 }
 
 /** A minimal value valid against `schema`: required properties only, first enum member, lowest numbers. */
-export function sampleValue(doc: JsonSchema, raw: JsonSchema | undefined, depth = 0): unknown {
+function sampleValue(doc: JsonSchema, raw: JsonSchema | undefined, depth = 0): unknown {
   const schema = resolve(doc, raw)
   if (depth > 8) return null
   if ('const' in schema) return schema.const

@@ -8,7 +8,7 @@ import { deterministicEmbedding } from './openai-stub.js'
  * Collections, documents and chunks written straight with SQL, so retrieval tests don't depend on
  * the ingestion pipeline. Collections go through insertCollection, which also creates their HNSW index.
  */
-export interface SeedChunk {
+interface SeedChunk {
   text: string
   headingPath?: string
   tokenCount?: number
@@ -52,7 +52,7 @@ export async function seedCollection(
 }
 
 /** Inserts the documents and their chunks; returns the chunk ids of each source id, in ordinal order. */
-export async function seedDocuments(
+async function seedDocuments(
   pool: pg.Pool,
   collection: CollectionRow,
   documents: SeedDocument[],

@@ -1,10 +1,11 @@
 import { z } from '@hono/zod-openapi'
 import { CollectionName } from '../../../collections/collection-name.js'
+import { VARIABLE_NAME } from '../../../generation/template.js'
 import { RetrievalFilters } from '../../../retrieval/types.js'
 import { TaskName } from '../../../tasks/task-definition.js'
 
-export const Variables = z
-  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'an identifier'), z.string().max(20_000))
+const Variables = z
+  .record(z.string().regex(VARIABLE_NAME, 'an identifier'), z.string().max(20_000))
   .openapi({ description: 'Values for the {{name}} placeholders of the task; inserted literally.' })
 
 export const GenerateRequest = z
@@ -38,7 +39,7 @@ const Citation = z.object({
   chunkIds: z.array(z.number().int()),
 })
 
-export const Route = z
+const Route = z
   .object({
     model: z.string(),
     strategy: z.enum(['foundation', 'fine_tuned', 'split']),
@@ -47,7 +48,7 @@ export const Route = z
   })
   .openapi('GenerationRoute')
 
-export const Usage = z
+const Usage = z
   .object({
     promptTokens: z.number().int(),
     completionTokens: z.number().int(),

@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import { Scope } from '../../../auth/api-keys.js'
+import { KeyId, Scope } from '../../../auth/api-keys.js'
 import { createKey, ensureCanGrant, listKeys, revokeKey } from '../../../auth/manage-keys.js'
 import { CollectionName } from '../../../collections/collection-name.js'
 import type { Services } from '../../../services.js'
@@ -94,7 +94,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, services: Services):
       path: '/v1/keys/{id}',
       tags: ['keys'],
       summary: 'Revoke an API key',
-      request: { params: z.object({ id: z.string().regex(/^[a-z0-9]{12}$/, 'a 12-character key id') }) },
+      request: { params: z.object({ id: KeyId }) },
       responses: { 204: { description: 'Revoked' }, ...problemResponses(400, 404) },
     }),
     async (c) => {

@@ -9,7 +9,8 @@ COPY src ./src
 COPY ingest ./ingest
 RUN npm run build
 
-# Runtime stage: production dependencies, compiled code and migrations only, as a non-root user.
+# Runtime stage: production dependencies, compiled code, migrations and the examples only, as a non-root
+# user. .ci/run copies what this stage copies and runs `onbrand` there with production dependencies.
 FROM node:22-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
@@ -21,7 +22,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY examples ./examples
-RUN mkdir -p /data && chown node:node /data
+# `onbrand <command>` on the PATH (docker compose run --rm api onbrand keys list).
+RUN ln -s /app/dist/src/cli/onbrand.js /usr/local/bin/onbrand \
+  && mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 3000

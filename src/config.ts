@@ -124,6 +124,9 @@ const Env = z
     message: 'must be less than half of CHUNK_MAX_TOKENS',
   })
 
+/** Every environment variable Onbrand reads (the README's table and docker-compose.yml list each). */
+export const ENV_VARIABLES: readonly string[] = Object.keys(Env.shape)
+
 const ModelEntry = z
   .object({
     baseURL: httpUrl.optional(),

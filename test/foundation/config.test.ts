@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, hasModelProvider, loadConfig } from '../../src/config.js'
+import { ConfigError, ENV_VARIABLES, hasModelProvider, loadConfig } from '../../src/config.js'
 
 describe('configuration', () => {
   it('has defaults that run the embedded database on localhost', () => {
@@ -77,5 +77,13 @@ describe('configuration', () => {
       defaults: { contextWindow: 8192 },
       models: { a: { contextWindow: 4096 }, b: {} },
     })
+  })
+
+  it('is documented in full: every variable is in the README table and set in docker-compose.yml', () => {
+    const readme = readFileSync('README.md', 'utf8')
+    const compose = readFileSync('docker-compose.yml', 'utf8')
+    expect(ENV_VARIABLES.length).toBeGreaterThan(40)
+    expect(ENV_VARIABLES.filter((name) => !readme.includes(`| \`${name}\` |`))).toEqual([])
+    expect(ENV_VARIABLES.filter((name) => !new RegExp(`^\\s+${name}: `, 'm').test(compose))).toEqual([])
   })
 })

@@ -1,8 +1,12 @@
-import type { ApiKey } from '../auth/api-keys.js'
 import { AppError } from '../errors.js'
 
+/** What the check needs of an API key: its collection allowlist (absent: every collection). */
+interface CollectionAllowlist {
+  collections?: string[]
+}
+
 /** Whether a key's collection allowlist (none: every collection) includes `name`. */
-export function canUseCollection(key: ApiKey, name: string): boolean {
+export function canUseCollection(key: CollectionAllowlist, name: string): boolean {
   return key.collections === undefined || key.collections.includes(name)
 }
 
@@ -10,7 +14,7 @@ export function canUseCollection(key: ApiKey, name: string): boolean {
  * Refuse (403) a collection outside the key's allowlist. Callers check before looking the collection
  * up, so a key cannot learn which collections outside its list exist.
  */
-export function assertCollectionAllowed(key: ApiKey, name: string): void {
+export function assertCollectionAllowed(key: CollectionAllowlist, name: string): void {
   if (!canUseCollection(key, name)) {
     throw new AppError('forbidden', `This API key may not use the collection "${name}".`)
   }

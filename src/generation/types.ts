@@ -4,7 +4,6 @@ import type { RateLimiter } from '../auth/rate-limiter.js'
 import type { TaskVersionRow } from '../db/tasks.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Passage, RetrievalFilters, RetrievalResult, RetrieveInput } from '../retrieval/types.js'
-import type { ActiveTaskCache } from '../tasks/active-task-cache.js'
 import type { ChatMessage, ChatModelFactory } from './chat-model.js'
 import type { CitationReport } from './citations.js'
 import type { GenerationLogWriter } from './generation-log.js'
@@ -15,8 +14,8 @@ type Retriever = (input: RetrieveInput) => Promise<RetrievalResult>
 
 /** What generation needs; built once per process (src/services.ts) but for the logger, which is per request. */
 export interface GenerationDeps {
-  /** Active task versions by name (cached briefly; see ActiveTaskCache). */
-  tasks: Pick<ActiveTaskCache, 'get'>
+  /** Active task versions by name (services give the cached ones: src/tasks/active-task-cache.ts). */
+  tasks: { get(name: string): Promise<TaskVersionRow | undefined> }
   models: ModelRegistry
   chatModels: ChatModelFactory
   retrieve: Retriever

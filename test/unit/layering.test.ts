@@ -5,6 +5,108 @@ import { describe, expect, it } from 'vitest'
 
 const ROOT = resolve(import.meta.dirname, '..', '..')
 
+/**
+ * What each part of the code may import (besides itself and npm packages): the map in the README's
+ * Development section, checked. `types` are folders it may import types from, and nothing else.
+ */
+const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
+  'src/lib': { imports: [] },
+  'src/errors.ts': { imports: [] },
+  'src/config.ts': { imports: [] },
+  'src/logger.ts': { imports: [] },
+  'src/tokens': { imports: [] },
+  'src/db': { imports: ['src/lib', 'src/config.ts'], types: ['src/auth', 'src/generation', 'src/tasks'] },
+  'src/embedding': { imports: ['src/config.ts'] },
+  'src/observability': { imports: ['src/db'] },
+  'src/collections': { imports: ['src/db', 'src/errors.ts'] },
+  'src/auth': { imports: ['src/collections', 'src/db', 'src/errors.ts'] },
+  'src/retrieval': {
+    imports: [
+      'src/collections',
+      'src/config.ts',
+      'src/db',
+      'src/embedding',
+      'src/errors.ts',
+      'src/observability',
+    ],
+  },
+  'src/generation': {
+    imports: [
+      'src/collections',
+      'src/config.ts',
+      'src/db',
+      'src/errors.ts',
+      'src/lib',
+      'src/observability',
+      'src/retrieval',
+      'src/tokens',
+    ],
+    types: ['src/auth'],
+  },
+  'src/tasks': { imports: ['src/collections', 'src/db', 'src/errors.ts', 'src/generation', 'src/retrieval'] },
+  'ingest/loaders': { imports: [] },
+  'ingest/chunking': { imports: ['ingest/loaders', 'src/tokens'] },
+  'ingest/pipeline': {
+    imports: [
+      'ingest/chunking',
+      'ingest/loaders',
+      'src/config.ts',
+      'src/db',
+      'src/embedding',
+      'src/lib',
+      'src/observability',
+    ],
+  },
+  'ingest/jobs': { imports: ['ingest/loaders', 'ingest/pipeline', 'src/db', 'src/errors.ts', 'src/lib'] },
+  'src/services.ts': {
+    imports: [
+      'ingest/pipeline',
+      'src/auth',
+      'src/config.ts',
+      'src/db',
+      'src/embedding',
+      'src/generation',
+      'src/lib',
+      'src/logger.ts',
+      'src/observability',
+      'src/retrieval',
+      'src/tasks',
+    ],
+  },
+  'src/http': {
+    imports: [
+      'ingest/jobs',
+      'src/auth',
+      'src/collections',
+      'src/db',
+      'src/errors.ts',
+      'src/generation',
+      'src/observability',
+      'src/retrieval',
+      'src/services.ts',
+      'src/tasks',
+    ],
+  },
+  'src/app.ts': { imports: ['src/errors.ts', 'src/http', 'src/services.ts'] },
+  'src/server.ts': { imports: ['ingest/jobs', 'src/app.ts', 'src/auth', 'src/services.ts'] },
+  'src/cli': {
+    imports: [
+      'ingest/jobs',
+      'ingest/loaders',
+      'ingest/pipeline',
+      'src/auth',
+      'src/collections',
+      'src/config.ts',
+      'src/db',
+      'src/errors.ts',
+      'src/lib',
+      'src/server.ts',
+      'src/services.ts',
+      'src/tasks',
+    ],
+  },
+}
+
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.ts'))
@@ -13,54 +115,86 @@ function sourceFiles(dir: string): string[] {
 
 const FILES = [...sourceFiles('src'), ...sourceFiles('ingest')]
 
-/** The project files a file imports (static, dynamic and type-only imports alike), relative to ROOT. */
-function importsOf(file: string): string[] {
-  const { importedFiles } = ts.preProcessFile(readFileSync(join(ROOT, file), 'utf8'), true, true)
-  return importedFiles
-    .map((imported) => imported.fileName)
-    .filter((specifier) => specifier.startsWith('.'))
-    .map((specifier) => relative(ROOT, resolve(ROOT, dirname(file), specifier)).replace(/\.js$/, '.ts'))
+/** The part of the code a file belongs to: a key of LAYERS. */
+function layerOf(file: string): string {
+  const parts = file.split('/')
+  return parts.length === 2 ? file : `${parts[0]}/${parts[1]}`
 }
 
-/** Every import edge from a file matching `from` to a file matching `to`, as "a -> b". */
-function edges(from: (file: string) => boolean, to: (target: string, file: string) => boolean): string[] {
-  return FILES.filter(from).flatMap((file) =>
-    importsOf(file)
-      .filter((target) => to(target, file))
-      .map((target) => `${file} -> ${target}`),
-  )
+interface Import {
+  target: string
+  typeOnly: boolean
 }
 
-const inHttp = (file: string) => file.startsWith('src/http/')
-const WIRING = ['src/app.ts', 'src/server.ts']
+/** The project files a file imports (static, dynamic, re-exports), relative to ROOT. */
+function importsOf(file: string): Import[] {
+  const source = ts.createSourceFile(file, readFileSync(join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest)
+  const found: Import[] = []
+  const add = (specifier: ts.Expression | undefined, typeOnly: boolean) => {
+    if (!specifier || !ts.isStringLiteral(specifier) || !specifier.text.startsWith('.')) return
+    const target = relative(ROOT, resolve(ROOT, dirname(file), specifier.text)).replace(/\.js$/, '.ts')
+    found.push({ target, typeOnly })
+  }
+  const visit = (node: ts.Node) => {
+    if (ts.isImportDeclaration(node)) {
+      const clause = node.importClause
+      const bindings = clause?.namedBindings
+      const allTypes =
+        clause?.isTypeOnly === true ||
+        (clause?.name === undefined &&
+          bindings !== undefined &&
+          ts.isNamedImports(bindings) &&
+          bindings.elements.every((element) => element.isTypeOnly))
+      add(node.moduleSpecifier, allTypes)
+    } else if (ts.isExportDeclaration(node)) {
+      add(node.moduleSpecifier, node.isTypeOnly)
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      add(node.arguments[0], false)
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(source)
+  return found
+}
 
 describe('the layers of the code', () => {
   it('sees the imports it checks (the checker itself works)', () => {
-    expect(importsOf('src/app.ts')).toContain('src/http/error-handler.ts')
-    expect(importsOf('src/cli/commands.ts')).toContain('src/cli/server-command.ts')
+    expect(importsOf('src/app.ts')).toContainEqual({ target: 'src/http/error-handler.ts', typeOnly: false })
+    expect(importsOf('src/app.ts')).toContainEqual({ target: 'src/services.ts', typeOnly: true })
+    expect(importsOf('src/cli/commands.ts')).toContainEqual({
+      target: 'src/cli/server-command.ts',
+      typeOnly: false,
+    })
   })
 
-  it('keeps domain code off HTTP: only src/http and the app/server wiring import from src/http', () => {
-    expect(edges((file) => !inHttp(file) && !WIRING.includes(file), inHttp)).toEqual([])
+  it('places every file in a part of the map', () => {
+    expect(FILES.filter((file) => LAYERS[layerOf(file)] === undefined)).toEqual([])
   })
 
-  it('lets nothing but the server import the app', () => {
-    expect(
-      edges(
-        (file) => file !== 'src/server.ts',
-        (target) => target === 'src/app.ts',
-      ),
-    ).toEqual([])
+  it('lets each part import only what the map allows it (so the map in the README is true)', () => {
+    const wrong = FILES.flatMap((file) => {
+      const from = layerOf(file)
+      const allowed = LAYERS[from]
+      if (!allowed) return []
+      return importsOf(file)
+        .filter(({ target, typeOnly }) => {
+          const to = layerOf(target)
+          if (to === from || allowed.imports.includes(to)) return false
+          return !(typeOnly && allowed.types?.includes(to))
+        })
+        .map(({ target, typeOnly }) => `${file} -> ${target}${typeOnly ? ' (types)' : ''}`)
+    })
+    expect(wrong).toEqual([])
   })
 
   it('keeps route folders apart: a route never imports another resource’s route files', () => {
     const resource = (file: string) => /^src\/http\/routes\/([^/]+)\//.exec(file)?.[1]
-    expect(
-      edges(
-        (file) => resource(file) !== undefined,
-        (target, file) => resource(target) !== undefined && resource(target) !== resource(file),
-      ),
-    ).toEqual([])
+    const crossing = FILES.filter((file) => resource(file) !== undefined).flatMap((file) =>
+      importsOf(file)
+        .filter(({ target }) => resource(target) !== undefined && resource(target) !== resource(file))
+        .map(({ target }) => `${file} -> ${target}`),
+    )
+    expect(crossing).toEqual([])
   })
 
   it('keeps SQL in src/db: no other module runs a query', () => {
@@ -68,5 +202,14 @@ describe('the layers of the code', () => {
       /\.query(<[^>]*>)?\(/.test(readFileSync(join(ROOT, file), 'utf8')),
     )
     expect(outside).toEqual([])
+  })
+
+  it('has a line in the README map for every part', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const development = readme.slice(readme.indexOf('## Development'))
+    const missing = Object.keys(LAYERS).filter(
+      (part) => !development.includes(`| \`${part.endsWith('.ts') ? part : `${part}/`}\` |`),
+    )
+    expect(missing).toEqual([])
   })
 })

@@ -19,12 +19,13 @@ import { QueryEmbeddingCache } from './retrieval/query-embedding-cache.js'
 import { type RetrievalDeps, retrievalSettingsFromConfig, retrieve } from './retrieval/retrieve.js'
 import { ActiveTaskCache } from './tasks/active-task-cache.js'
 
-/** The outside world, as tests replace it: model endpoints and prices, chat models, embedders, metrics. */
+/** The outside world, as tests replace it: model endpoints and prices, chat models, embedders, metrics, clock. */
 export interface ServiceOverrides {
   metrics?: Metrics
   models?: ModelRegistry
   chatModels?: ChatModelFactory
   embedders?: EmbedderFactory
+  now?: () => number
 }
 
 export interface BuildServicesInput {
@@ -51,6 +52,8 @@ export interface Services {
   models: ModelRegistry
   chatModels: ChatModelFactory
   embedders: EmbedderFactory
+  /** The clock of the time-based caches (task versions, query embeddings); services that need "now" take it here. */
+  now: () => number
   /** API key rows, cached briefly so authentication costs no statement per request. */
   apiKeys: ApiKeyCache
   /** Per-key request and token limits, shared by every instance through the database. */
@@ -74,9 +77,14 @@ export interface Services {
   close(): Promise<void>
 }
 
+/**
+ * Build every service once. A new service is built here, from the config, the database and the services
+ * it needs, and added to Services; its own module stays a plain constructor or function.
+ */
 export function buildServices(input: BuildServicesInput): Services {
   const { config, db, logger } = input
   const overrides = input.overrides ?? {}
+  const now = overrides.now ?? Date.now
   const metrics =
     overrides.metrics ?? createMetrics({ jobQueue: db.pool, processMetrics: input.processMetrics })
   const models = overrides.models ?? createModelRegistry(config)
@@ -91,13 +99,14 @@ export function buildServices(input: BuildServicesInput): Services {
     { syncMs: config.RATE_LIMIT_SYNC_MS, refreshMs: Math.max(1000, config.RATE_LIMIT_SYNC_MS * 2), logger },
   )
   const generationLog = new GenerationLogWriter(db.pool, logger, { flushMs: config.GENERATION_LOG_FLUSH_MS })
-  const tasks = new ActiveTaskCache(db.pool, config.TASK_CACHE_TTL_MS)
+  const tasks = new ActiveTaskCache(db.pool, config.TASK_CACHE_TTL_MS, now)
   const retrieval: RetrievalDeps = {
     db: db.pool,
     embedders,
     queryEmbeddingCache: new QueryEmbeddingCache({
       maxEntries: config.QUERY_EMBEDDING_CACHE_SIZE,
       ttlMs: config.QUERY_EMBEDDING_CACHE_TTL_MS,
+      now,
     }),
     settings: retrievalSettingsFromConfig(config),
     metrics,
@@ -122,6 +131,7 @@ export function buildServices(input: BuildServicesInput): Services {
     models,
     chatModels,
     embedders,
+    now,
     apiKeys,
     rateLimiter,
     generationLog,

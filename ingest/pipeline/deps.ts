@@ -16,13 +16,13 @@ type IngestConfig = Pick<
   | 'WORKER_POLL_MS'
 >
 
-/** What ingestion needs from the outside; the API, the worker and the CLI all build one. */
+/** What ingestion needs from the outside: `services.ingest` (src/services.ts); tests build their own. */
 export interface IngestDeps {
   db: Database
   config: IngestConfig
   createEmbedder: EmbedderFactory
   logger: Logger
-  /** The app's metrics, when ingestion runs beside it (the server's worker); counts embedded and reused chunks. */
+  /** Where embedded and reused chunks are counted (served on /metrics when ingestion runs in the API process). */
   metrics?: Metrics
   /** Backoff base for embedding retries (tests shorten it). */
   retryBaseMs?: number

@@ -181,9 +181,13 @@ export async function withServices<T>(
   try {
     return await work(services)
   } finally {
+    const closed = new AbortController()
     await Promise.race([
-      services.close().catch((error: unknown) => logger.error({ err: error }, 'writing queued rows failed')),
-      sleep(CLOSE_TIMEOUT_MS),
+      services
+        .close()
+        .catch((error: unknown) => logger.error({ err: error }, 'writing queued rows failed'))
+        .finally(() => closed.abort()),
+      sleep(CLOSE_TIMEOUT_MS, closed.signal),
     ])
     await db.close().catch((error: unknown) => logger.error({ err: error }, 'closing the database failed'))
     if (options.name) logger.info(`${options.name} stopped`)

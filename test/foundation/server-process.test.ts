@@ -11,7 +11,8 @@ beforeAll(async () => {
 })
 afterAll(async () => db?.close())
 
-describe('the server process', () => {
+// Each test starts a process that opens (on PGlite: creates) a database: slow on a busy machine.
+describe('the server process', { timeout: 120_000 }, () => {
   it('prints an admin key once, finishes an in-flight request after SIGTERM, then exits 0', async () => {
     const server = await spawnServer(db?.url ? { DATABASE_URL: db.url } : {})
     try {

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { assertCollectionAllowed } from '../collections/access.js'
 import {
+  type ApiKeyRow,
   countActiveApiKeys,
   insertApiKey,
   listApiKeys,
@@ -84,17 +85,7 @@ export async function ensureAdminKey(db: pg.Pool): Promise<string | undefined> {
   })
 }
 
-function summarize(row: {
-  id: string
-  name: string
-  scopes: Scope[]
-  collections: string[] | null
-  createdAt: Date
-  revokedAt: Date | null
-  lastUsedAt: Date | null
-  rateLimitRpm: number | null
-  rateLimitTpm: number | null
-}): KeySummary {
+function summarize(row: Omit<ApiKeyRow, 'keyHash'>): KeySummary {
   return {
     id: row.id,
     name: row.name,

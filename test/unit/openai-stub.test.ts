@@ -1,7 +1,14 @@
 import type { AIMessageChunk, UsageMetadata } from '@langchain/core/messages'
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai'
+import OpenAI, { APIConnectionError, APIError } from 'openai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { deterministicEmbedding, type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js'
+import {
+  deterministicEmbedding,
+  distinctReply,
+  type MisbehaviourKind,
+  type OpenAIStub,
+  startOpenAIStub,
+} from '../support/openai-stub.js'
 
 let stub: OpenAIStub
 
@@ -11,7 +18,12 @@ beforeAll(async () => {
 
 afterEach(() => {
   stub.reset()
-  stub.setOptions({ latencyMs: 0, tokenDelayMs: 0, embeddingDimensions: 64 })
+  stub.setOptions({
+    latencyMs: 0,
+    tokenDelayMs: 0,
+    embeddingDimensions: 64,
+    distinctReplies: false,
+  })
 })
 
 afterAll(async () => {
@@ -359,5 +371,572 @@ describe('fault injection', () => {
     expect(Date.now() - started).toBeLessThan(1000)
     expect(await pending).toBeInstanceOf(Error)
     expect(local.abortedRequests()).toBe(0)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+// Through the official openai SDK and raw HTTP: hostile replies, replies per model, judges, per-model
+// latency and outages.
+// ---------------------------------------------------------------------------------------------------
+
+function sdk(overrides: Partial<NonNullable<ConstructorParameters<typeof OpenAI>[0]>> = {}): OpenAI {
+  return new OpenAI({ apiKey: 'test', baseURL: stub.url, maxRetries: 0, ...overrides })
+}
+
+const ask = (content: string) => [{ role: 'user' as const, content }]
+
+function postChat(body: Record<string, unknown>): Promise<Response> {
+  return fetch(`${stub.url}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: ask('hello there my friend'), ...body }),
+  })
+}
+
+/** The `data:` payloads of an SSE body, in order. */
+function sseData(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('data: '))
+    .map((block) => block.slice('data: '.length))
+}
+
+/** Streams a chat completion through the SDK and collects the chunks. */
+async function sdkStream(
+  model: string,
+  content: string,
+  extra: { stream_options?: { include_usage: boolean } } = {},
+  client = sdk(),
+) {
+  const chunks = []
+  for await (const chunk of await client.chat.completions.create({
+    model,
+    messages: ask(content),
+    stream: true,
+    ...extra,
+  })) {
+    chunks.push(chunk)
+  }
+  return { chunks, text: chunks.map((c) => c.choices[0]?.delta.content ?? '').join('') }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected the promise to reject')
+}
+
+describe('hostile chat replies (misbehaveNext)', () => {
+  it('puts a NUL character inside the content of a completion and of a stream', async () => {
+    stub.misbehaveNext({ kind: 'nul-in-content', times: 2 })
+
+    const completion = await sdk().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: ask('hi there'),
+    })
+    const { text } = await sdkStream('gpt-4o-mini', 'hi there')
+
+    expect(completion.choices[0]?.message.content).toContain('\u0000')
+    expect(completion.choices[0]?.message.content?.replace('\u0000', '')).toBe('Echo: hi there [1]')
+    expect(text).toContain('\u0000')
+    expect(text.replace('\u0000', '')).toBe('Echo: hi there [1]')
+    expect(
+      (await sdk().chat.completions.create({ model: 'm', messages: ask('x') })).choices[0]?.message.content,
+    ).toBe('Echo: x [1]')
+  })
+
+  it.each([
+    ['usage-huge', { prompt_tokens: 1e12, completion_tokens: 1e12, total_tokens: 2e12 }],
+    ['usage-negative', { prompt_tokens: -5, completion_tokens: -12, total_tokens: -17 }],
+    ['usage-non-numeric', { prompt_tokens: 'lots', completion_tokens: 'many', total_tokens: 'NaN' }],
+  ] as const)('reports %s usage in a completion and in the usage chunk of a stream', async (kind, usage) => {
+    stub.misbehaveNext({ kind, times: 2 })
+
+    const completion = await sdk().chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') })
+    const { chunks } = await sdkStream('gpt-4o-mini', 'hi', { stream_options: { include_usage: true } })
+
+    expect(completion.usage).toMatchObject(usage)
+    expect(chunks.find((c) => c.usage)?.usage).toMatchObject(usage)
+    expect(
+      (await sdk().chat.completions.create({ model: 'm', messages: ask('hi') })).usage?.prompt_tokens,
+    ).toBe(1)
+  })
+
+  it('leaves usage out of a completion and out of a stream that asked for it with usage-missing', async () => {
+    stub.misbehaveNext({ kind: 'usage-missing', times: 2 })
+
+    const completion = await sdk().chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') })
+    const { chunks, text } = await sdkStream('gpt-4o-mini', 'hi', { stream_options: { include_usage: true } })
+
+    expect(completion).not.toHaveProperty('usage')
+    expect(completion.choices[0]?.message.content).toBe('Echo: hi [1]')
+    expect(chunks.some((c) => c.usage)).toBe(false)
+    expect(text).toBe('Echo: hi [1]')
+  })
+
+  it('answers 200 with half a JSON body, which the SDK cannot parse', async () => {
+    stub.misbehaveNext({ kind: 'invalid-json', times: 2 })
+
+    const res = await postChat({})
+    const body = await res.text()
+
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('application/json')
+    expect(body.startsWith('{"id":"chatcmpl-')).toBe(true)
+    expect(() => JSON.parse(body)).toThrow(SyntaxError)
+    await expect(sdk().chat.completions.create({ model: 'm', messages: ask('x') })).rejects.toThrow(
+      SyntaxError,
+    )
+  })
+
+  it('streams one chunk of broken JSON after the chosen number of content chunks', async () => {
+    stub.misbehaveNext({ kind: 'invalid-json', afterChunks: 2, times: 2 })
+
+    const data = sseData(await (await postChat({ stream: true })).text())
+    const broken = data.filter((d) => {
+      try {
+        JSON.parse(d)
+        return false
+      } catch {
+        return d !== '[DONE]'
+      }
+    })
+    const contents = data
+      .slice(0, data.indexOf(broken[0] ?? ''))
+      .map((d) => JSON.parse(d).choices[0].delta.content)
+
+    expect(broken).toHaveLength(1)
+    expect(contents).toEqual(['', 'Echo:', ' hello'])
+    await expect(sdkStream('gpt-4o-mini', 'one two three')).rejects.toThrow(SyntaxError)
+  })
+
+  it('answers an HTML proxy page with status 200, which the SDK hands back as a string, or 502', async () => {
+    stub.misbehaveNext({ kind: 'html' })
+    stub.misbehaveNext({ kind: 'html', status: 502 })
+    stub.misbehaveNext({ kind: 'html', html: '<p>captive portal</p>', stream: true })
+
+    const ok = await sdk().chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') })
+    const gateway = await rejection(
+      sdk().chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') }),
+    )
+    const res = await postChat({ stream: true })
+
+    expect(typeof ok).toBe('string')
+    expect(String(ok)).toContain('502 Bad Gateway')
+    expect(gateway).toBeInstanceOf(APIError)
+    expect((gateway as APIError).status).toBe(502)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toContain('text/html')
+    expect(await res.text()).toBe('<p>captive portal</p>')
+  })
+
+  it('answers choices: [] in a completion and in every chunk of a stream', async () => {
+    stub.misbehaveNext({ kind: 'empty-choices', times: 2 })
+
+    const completion = await sdk().chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') })
+    const { chunks } = await sdkStream('gpt-4o-mini', 'one two three')
+
+    expect(completion.choices).toEqual([])
+    expect(completion.usage?.completion_tokens).toBeGreaterThan(0)
+    expect(chunks.length).toBeGreaterThan(3)
+    expect(chunks.every((c) => c.choices.length === 0)).toBe(true)
+  })
+
+  it('answers a null or an absent message content, in completions and in streams', async () => {
+    stub.misbehaveNext({ kind: 'null-content', times: 2 })
+    stub.misbehaveNext({ kind: 'absent-content', times: 2 })
+
+    const nullMessage = (await sdk().chat.completions.create({ model: 'm', messages: ask('hi') })).choices[0]
+      ?.message
+    const nullStream = sseData(await (await postChat({ stream: true })).text())
+    const absentMessage = (await sdk().chat.completions.create({ model: 'm', messages: ask('hi') }))
+      .choices[0]?.message
+    const absentStream = sseData(await (await postChat({ stream: true })).text())
+    const deltas = (data: string[]) =>
+      data.filter((d) => d !== '[DONE]').map((d) => JSON.parse(d).choices[0].delta)
+
+    expect(nullMessage).toMatchObject({ role: 'assistant', content: null })
+    expect(deltas(nullStream)).toEqual([{ role: 'assistant', content: null, refusal: null }, {}])
+    expect(absentMessage?.role).toBe('assistant')
+    expect(absentMessage).not.toHaveProperty('content')
+    expect(deltas(absentStream)).toEqual([{ role: 'assistant', refusal: null }, {}])
+    expect(absentStream.at(-1)).toBe('[DONE]')
+  })
+
+  it('drips a completion one byte at a time, and the SDK timeout does not cover the dripped body', async () => {
+    stub.misbehaveNext({ kind: 'drip', intervalMs: 2 })
+    stub.misbehaveNext({ kind: 'drip', intervalMs: 3 })
+
+    const started = Date.now()
+    const res = await postChat({})
+    const headersAfter = Date.now() - started
+    const reader = res.body!.getReader()
+    let reads = 0
+    let bytes = 0
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      reads += 1
+      bytes += r.value.length
+    }
+    const elapsed = Date.now() - started
+    // 200 ms is far below the ~1.5 s the dripped body takes to arrive.
+    const slowStarted = Date.now()
+    const completion = await sdk({ timeout: 200 }).chat.completions.create({
+      model: 'm',
+      messages: ask('hi'),
+    })
+
+    expect(headersAfter).toBeLessThan(elapsed / 2)
+    expect(reads).toBeGreaterThan(bytes / 4)
+    expect(elapsed).toBeGreaterThanOrEqual((bytes - 1) * 2)
+    expect(Date.now() - slowStarted).toBeGreaterThan(400)
+    expect(completion.choices[0]?.message.content).toBe('Echo: hi [1]')
+  })
+
+  it('stops dripping when the client gives up, and counts the request as aborted', async () => {
+    stub.misbehaveNext({ kind: 'drip' })
+
+    const reader = (await postChat({})).body!.getReader()
+    const first = await reader.read()
+    await reader.cancel()
+    await waitFor(() => stub.activeRequests() === 0)
+
+    expect(first.value).toHaveLength(1)
+    expect(stub.abortedRequests()).toBe(1)
+  })
+
+  it('drips one chunk of a stream slowly and sends the rest at once', async () => {
+    stub.misbehaveNext({ kind: 'drip', intervalMs: 4, afterChunks: 1 })
+    const arrivals: number[] = []
+    const texts: string[] = []
+
+    for await (const chunk of await sdk().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: ask('alpha beta'),
+      stream: true,
+    })) {
+      arrivals.push(Date.now())
+      texts.push(chunk.choices[0]?.delta.content ?? '')
+    }
+    const gaps = arrivals.slice(1).map((t, i) => t - (arrivals[i] ?? t))
+
+    expect(texts.join('')).toBe('Echo: alpha beta [1]')
+    // The second content chunk (after the role chunk and "Echo:") is ~200 bytes at 4 ms a byte.
+    expect(gaps[1]).toBeGreaterThan(400)
+    expect(gaps.filter((g) => g > 100)).toHaveLength(1)
+  })
+
+  it('ends a stream cleanly after some chunks, with no finish chunk and no [DONE]', async () => {
+    stub.misbehaveNext({ kind: 'truncated', times: 2 })
+
+    const res = await postChat({ stream: true })
+    const data = sseData(await res.text())
+    const { chunks, text } = await sdkStream('gpt-4o-mini', 'one two three four')
+
+    expect(res.status).toBe(200)
+    expect(data).not.toContain('[DONE]')
+    expect(data.map((d) => JSON.parse(d).choices[0].delta.content)).toEqual(['', 'Echo:', ' hello'])
+    expect(text).toBe('Echo: one')
+    expect(chunks.every((c) => c.choices[0]?.finish_reason === null)).toBe(true)
+  })
+
+  it('cuts a completion body short of its Content-Length, which the SDK reports as an error', async () => {
+    stub.misbehaveNext({ kind: 'truncated', stream: false })
+
+    await expect(sdk().chat.completions.create({ model: 'm', messages: ask('hi') })).rejects.toThrow(
+      /terminated/,
+    )
+    await expect(sdk().chat.completions.create({ model: 'm', messages: ask('hi') })).resolves.toBeDefined()
+  })
+
+  it('misbehaves only for the named model, the chosen stream mode and the given number of calls', async () => {
+    stub.misbehaveNext({ kind: 'empty-choices', model: 'gpt-4o', times: 2 })
+    stub.misbehaveNext({ kind: 'null-content', stream: true })
+    const client = sdk()
+
+    const other = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') })
+    const first = await client.chat.completions.create({ model: 'gpt-4o', messages: ask('hi') })
+    const second = await client.chat.completions.create({ model: 'gpt-4o', messages: ask('hi') })
+    const third = await client.chat.completions.create({ model: 'gpt-4o', messages: ask('hi') })
+    const streamed = await sdkStream('gpt-4o-mini', 'hi')
+
+    expect(other.choices).toHaveLength(1)
+    expect([first.choices, second.choices]).toEqual([[], []])
+    expect(third.choices[0]?.message.content).toBe('Echo: hi [1]')
+    expect(streamed.text).toBe('')
+    expect((await sdkStream('gpt-4o-mini', 'hi')).text).toBe('Echo: hi [1]')
+  })
+
+  it('is cleared by reset()', async () => {
+    const kinds: MisbehaviourKind[] = ['html', 'drip', 'truncated']
+    for (const kind of kinds) stub.misbehaveNext({ kind })
+    stub.reset()
+
+    expect(
+      (await sdk().chat.completions.create({ model: 'm', messages: ask('hi') })).choices[0]?.message.content,
+    ).toBe('Echo: hi [1]')
+  })
+})
+
+describe('default replies per model (distinctReplies)', () => {
+  it('answers the same request to different models differently, and identically when repeated', async () => {
+    stub.setOptions({ distinctReplies: true })
+    const client = sdk()
+    const reply = async (model: string, content: string) =>
+      (await client.chat.completions.create({ model, messages: ask(content) })).choices[0]?.message.content
+
+    const mini = await reply('gpt-4o-mini', 'Describe the tent')
+    const large = await reply('gpt-4o', 'Describe the tent')
+    const tuned = await reply('ft:gpt-4o-mini:acme:copy:abc123', 'Describe the tent')
+
+    expect(new Set([mini, large, tuned]).size).toBe(3)
+    expect(await reply('gpt-4o-mini', 'Describe the tent')).toBe(mini)
+    expect(await reply('gpt-4o-mini', 'Describe the boots')).not.toBe(mini)
+    expect(mini).toMatch(/^Here is a \w+ take on "Describe the tent": .* \[1\]\.$/)
+    expect(tuned).not.toMatch(/^Here is/)
+    expect(tuned).toMatch(/: Describe the tent \[1\]\.$/)
+    expect(mini).toBe(distinctReply('gpt-4o-mini', [{ role: 'user', content: 'Describe the tent' }]))
+  })
+
+  it('depends on the system prompt too, so prompt variants on one model differ', async () => {
+    stub.setOptions({ distinctReplies: true })
+    const withSystem = (system: string) =>
+      sdk().chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'system', content: system },
+          { role: 'user', content: 'Describe the tent' },
+        ],
+      })
+
+    const a = (await withSystem('Be brief.')).choices[0]?.message.content
+    const b = (await withSystem('Be playful.')).choices[0]?.message.content
+
+    expect(a).not.toBe(b)
+  })
+
+  it('streams the same text it answers without streaming', async () => {
+    stub.setOptions({ distinctReplies: true })
+
+    const whole = await sdk().chat.completions.create({ model: 'gpt-4o', messages: ask('Describe the tent') })
+    const { text } = await sdkStream('gpt-4o', 'Describe the tent')
+
+    expect(text).toBe(whole.choices[0]?.message.content)
+  })
+
+  it('still prefers a scripted reply', async () => {
+    stub.setOptions({ distinctReplies: true })
+    stub.setReply('gpt-4o', 'Scripted.')
+
+    expect(
+      (await sdk().chat.completions.create({ model: 'gpt-4o', messages: ask('x') })).choices[0]?.message
+        .content,
+    ).toBe('Scripted.')
+  })
+})
+
+describe('JSON mode', () => {
+  const schema = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['headline', 'tone', 'score', 'rating', 'approved', 'bullets', 'author'],
+    properties: {
+      headline: { type: 'string', minLength: 12, maxLength: 40 },
+      tone: { type: 'string', enum: ['warm', 'formal', 'playful'] },
+      score: { type: 'number', minimum: 0.5, maximum: 1 },
+      rating: { type: 'integer', minimum: 1, maximum: 5 },
+      approved: { type: 'boolean' },
+      bullets: { type: 'array', items: { type: 'string' }, minItems: 3, maxItems: 5 },
+      author: { $ref: '#/$defs/person' },
+    },
+    $defs: {
+      person: {
+        type: 'object',
+        required: ['name', 'email'],
+        properties: { name: { type: 'string' }, email: { type: 'string', format: 'email' } },
+      },
+    },
+  }
+
+  /** Checks the parts of the schema above that the stub promises to honour. */
+  function expectConforming(value: any): void {
+    expect(Object.keys(value).sort()).toEqual([...schema.required].sort())
+    expect(value.headline.length).toBeGreaterThanOrEqual(12)
+    expect(value.headline.length).toBeLessThanOrEqual(40)
+    expect(['warm', 'formal', 'playful']).toContain(value.tone)
+    expect(value.score).toBeGreaterThanOrEqual(0.5)
+    expect(value.score).toBeLessThanOrEqual(1)
+    expect(Number.isInteger(value.rating) && value.rating >= 1 && value.rating <= 5).toBe(true)
+    expect(typeof value.approved).toBe('boolean')
+    expect(value.bullets.length).toBeGreaterThanOrEqual(3)
+    expect(value.bullets.length).toBeLessThanOrEqual(5)
+    expect(value.bullets.every((b: unknown) => typeof b === 'string')).toBe(true)
+    expect(value.author).toEqual({ name: expect.any(String), email: 'stub@example.com' })
+  }
+
+  const jsonSchemaRequest = (model: string) =>
+    sdk().chat.completions.create({
+      model,
+      messages: ask('Write a headline'),
+      response_format: { type: 'json_schema', json_schema: { name: 'copy', strict: true, schema } },
+    })
+
+  it('answers an object that conforms to a json_schema with bounds, enums, arrays and $refs', async () => {
+    const placeholder = JSON.parse((await jsonSchemaRequest('gpt-4o-mini')).choices[0]?.message.content ?? '')
+
+    expectConforming(placeholder)
+    expect(placeholder.tone).toBe('warm')
+  })
+
+  it('draws the values from the model and request when replies are distinct', async () => {
+    stub.setOptions({ distinctReplies: true })
+    const models = ['gpt-4o-mini', 'gpt-4o', 'ft:gpt-4o-mini:acme::x1', 'gpt-4.1', 'gpt-4.1-mini']
+
+    const values = []
+    for (const model of models) {
+      values.push(JSON.parse((await jsonSchemaRequest(model)).choices[0]?.message.content ?? ''))
+    }
+
+    for (const value of values) expectConforming(value)
+    expect(new Set(values.map((v) => JSON.stringify(v))).size).toBe(models.length)
+    expect(JSON.parse((await jsonSchemaRequest('gpt-4o')).choices[0]?.message.content ?? '')).toEqual(
+      values[1],
+    )
+  })
+
+  it('answers a JSON object for json_object, in both reply styles', async () => {
+    const request = () =>
+      sdk().chat.completions.create({
+        model: 'gpt-4o',
+        messages: ask('Reply in JSON'),
+        response_format: { type: 'json_object' },
+      })
+
+    const echo = JSON.parse((await request()).choices[0]?.message.content ?? '')
+    stub.setOptions({ distinctReplies: true })
+    const distinct = JSON.parse((await request()).choices[0]?.message.content ?? '')
+
+    expect(echo).toEqual({ reply: 'Echo: Reply in JSON [1]' })
+    expect(distinct).toEqual({ reply: distinctReply('gpt-4o', [{ role: 'user', content: 'Reply in JSON' }]) })
+  })
+})
+
+describe('judges (setJudge)', () => {
+  it('answers with the verdict of a function of the system prompt and the last user message', async () => {
+    stub.setJudge('judge-model', ({ system, user, model }) => ({
+      model,
+      score: user.includes('[1]') ? 5 : 1,
+      strict: system.includes('strict'),
+    }))
+    const judge = (candidate: string) =>
+      sdk().chat.completions.create({
+        model: 'judge-model',
+        messages: [
+          { role: 'system', content: 'You are a strict judge. Answer JSON.' },
+          { role: 'user', content: 'Reference: a tent.' },
+          { role: 'assistant', content: 'Noted.' },
+          { role: 'user', content: `Candidate: ${candidate}` },
+        ],
+      })
+
+    const cited = JSON.parse((await judge('A tent for two [1].')).choices[0]?.message.content ?? '')
+    const uncited = JSON.parse((await judge('A tent for two.')).choices[0]?.message.content ?? '')
+
+    expect(cited).toEqual({ model: 'judge-model', score: 5, strict: true })
+    expect(uncited.score).toBe(1)
+  })
+
+  it('sends a string verdict verbatim, also when streaming through ChatOpenAI', async () => {
+    stub.setJudge('gpt-4o', ({ messages }) => `score=${messages.length}`)
+    const chunks: AIMessageChunk[] = []
+    for await (const chunk of await chat({ model: 'gpt-4o' }).stream('rate this')) chunks.push(chunk)
+
+    expect(chunks.map(textOf).join('')).toBe('score=1')
+  })
+
+  it('gives the default reply back after clearReply', async () => {
+    stub.setJudge('gpt-4o', () => 3)
+    const first = await chat({ model: 'gpt-4o' }).invoke('rate')
+    stub.clearReply('gpt-4o')
+    const second = await chat({ model: 'gpt-4o' }).invoke('rate')
+
+    expect(first.content).toBe('3')
+    expect(second.content).toBe('Echo: rate [1]')
+  })
+})
+
+describe('per-model latency and outages', () => {
+  it('delays one model by its own latency while the others answer at the default', async () => {
+    stub.setModelLatency('slow-model', 300)
+    const timed = async (model: string) => {
+      const started = Date.now()
+      await sdk().chat.completions.create({ model, messages: ask('hi') })
+      return Date.now() - started
+    }
+
+    const slow = await timed('slow-model')
+    const fast = await timed('fast-model')
+    stub.setModelLatency('slow-model', null)
+    const cleared = await timed('slow-model')
+
+    expect(slow).toBeGreaterThanOrEqual(290)
+    expect(fast).toBeLessThan(slow)
+    expect(cleared).toBeLessThan(slow)
+  })
+
+  it('fails every call to a model that is down with its status until it is up again', async () => {
+    stub.setModelDown('gpt-4o', 503)
+    const client = sdk()
+
+    const errors = await Promise.all(
+      [1, 2, 3].map(() =>
+        rejection(client.chat.completions.create({ model: 'gpt-4o', messages: ask('hi') })),
+      ),
+    )
+    const embedding = await rejection(client.embeddings.create({ model: 'gpt-4o', input: 'x' }))
+    const other = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') })
+    stub.setModelUp('gpt-4o')
+    const back = await client.chat.completions.create({ model: 'gpt-4o', messages: ask('hi') })
+
+    for (const error of [...errors, embedding]) {
+      expect(error).toBeInstanceOf(APIError)
+      expect((error as APIError).status).toBe(503)
+      expect((error as APIError).type).toBe('server_error')
+    }
+    expect(other.choices[0]?.message.content).toBe('Echo: hi [1]')
+    expect(back.choices[0]?.message.content).toBe('Echo: hi [1]')
+    expect(stub.chatCalls()).toBe(5)
+  })
+
+  it('does not use up queued faults meant for other calls while a model is down', async () => {
+    stub.setModelDown('gpt-4o', 500)
+    stub.failNext({ path: 'chat', status: 429 })
+
+    await expect(
+      sdk().chat.completions.create({ model: 'gpt-4o', messages: ask('hi') }),
+    ).rejects.toMatchObject({
+      status: 500,
+    })
+    await expect(
+      sdk().chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') }),
+    ).rejects.toMatchObject({
+      status: 429,
+    })
+  })
+
+  it('drops or hangs every call to a model that is down that way', async () => {
+    stub.setModelDown('dropper', 'drop')
+    stub.setModelDown('hanger', 'hang')
+
+    const dropped = await rejection(sdk().chat.completions.create({ model: 'dropper', messages: ask('hi') }))
+    const hung = await rejection(
+      sdk({ timeout: 200 }).chat.completions.create({ model: 'hanger', messages: ask('hi') }),
+    )
+
+    expect(dropped).toBeInstanceOf(APIConnectionError)
+    expect(String(hung)).toMatch(/timed out/i)
+    await waitFor(() => stub.activeRequests() === 0)
   })
 })

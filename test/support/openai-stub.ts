@@ -9,13 +9,28 @@
  *   `ft:` models). JSON mode (`response_format`) answers a JSON object; for `json_schema` one that
  *   conforms to simple schemas. Hostile replies on demand: `misbehaveNext` (see openai-stub/misbehave.ts).
  * - `POST /v1/embeddings`: deterministic bag-of-words vectors (`deterministicEmbedding`).
+ * - `/v1/files` (upload, list, retrieve, content, delete) and `/v1/fine_tuning/jobs` (create, list,
+ *   retrieve, cancel, events, checkpoints): jobs go validating_files → queued → running → succeeded |
+ *   failed | cancelled one status per GET of the job by default (`fineTuneProgress`); the training file is
+ *   checked as OpenAI does and the job fails naming the bad line; `failNextFineTune` injects failures.
+ *   A succeeded job's `ft:<base>:onbrand-stub:<suffix>:<id>` model answers chat calls; before that, ids
+ *   in that namespace get 404 `model_not_found`.
+ * - `GET /v1/models`, `GET|DELETE /v1/models/{id}`: base models configured or used, plus fine-tuned ones.
  *
  * Faults for any route: `failNext`, `hangNext`, `dropNext`; per model: `setModelDown`, `setModelLatency`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { ChatContext } from './openai-stub/chat.js'
+import { type FileObject, FileStore, summariseForm } from './openai-stub/files.js'
+import { FineTuningStore } from './openai-stub/fine-tuning.js'
+import type {
+  FailNextFineTuneOptions,
+  FineTuneProgress,
+  FineTuningJobObject,
+} from './openai-stub/fine-tuning-objects.js'
 import {
+  createIdFactory,
   destroy,
   errorBody,
   isRecord,
@@ -26,11 +41,24 @@ import {
   sendJson,
 } from './openai-stub/http.js'
 import type { MisbehaveNextOptions, Misbehaviour, QueuedMisbehaviour } from './openai-stub/misbehave.js'
+import { ModelRegistry } from './openai-stub/models.js'
 import { defaultReply, type JudgeFn, judgeReply, type ReplyFn } from './openai-stub/replies.js'
 import { buildRoutes, matchRoute, type StubPath } from './openai-stub/routes.js'
 
 export { deterministicEmbedding, embeddingTokens } from './openai-stub/deterministic-embedding.js'
+export type { FileObject } from './openai-stub/files.js'
+export type {
+  CheckpointMetrics,
+  FailNextFineTuneOptions,
+  FineTuneError,
+  FineTuneProgress,
+  FineTuneStatus,
+  FineTuningCheckpointObject,
+  FineTuningEventObject,
+  FineTuningJobObject,
+} from './openai-stub/fine-tuning-objects.js'
 export type { MisbehaveNextOptions, Misbehaviour, MisbehaviourKind } from './openai-stub/misbehave.js'
+export type { ModelObject } from './openai-stub/models.js'
 export {
   type ChatMessage,
   distinctReply,
@@ -60,6 +88,12 @@ export interface StubOptions {
    * tests expect. The CLI turns it on.
    */
   distinctReplies?: boolean
+  /** What moves fine-tuning jobs on (see `FineTuneProgress`). Default 'per-get'. */
+  fineTuneProgress?: FineTuneProgress
+  /** With `fineTuneProgress: 'timed'`: milliseconds per status step. Default 1000. */
+  fineTuneStepMs?: number
+  /** Fewest examples a training file may have, as OpenAI demands. Default 10. */
+  minTrainingExamples?: number
 }
 
 /** Options only meaningful at start-up. */
@@ -71,7 +105,9 @@ export interface StartOptions extends StubOptions {
    * runs; the counters still count, `calls` and `embeddedInputs()` stay empty.
    */
   recordCalls?: boolean
-  /** The clock for `created` timestamps. Default `Date.now`. */
+  /** Base models `GET /v1/models` lists before any request names them. Default none. */
+  models?: string[]
+  /** The clock for `created` timestamps and timed fine-tuning progress. Default `Date.now`. */
   now?: () => number
   /** Larger request bodies get 413. Default 64 MiB. */
   maxBodyBytes?: number
@@ -104,6 +140,9 @@ export interface FailNextOptions {
 
 /** How a model that is down answers: an HTTP status in OpenAI's error shape, a dropped connection, or never. */
 export type ModelDownMode = number | 'drop' | 'hang'
+
+/** A stored file as `uploadedFiles()` returns it: the file object plus its content as UTF-8. */
+export type UploadedFile = FileObject & { content: string }
 
 export interface OpenAIStub {
   /** Base URL for the OpenAI clients, e.g. `http://127.0.0.1:PORT/v1`. */
@@ -140,13 +179,24 @@ export interface OpenAIStub {
   setModelUp(model: string): void
   /** For the next streaming chat request(s): destroy the connection after N content chunks. */
   breakStreamAfter(opts: { chunks: number; times?: number }): void
+  /** Files uploaded (and results files the stub wrote), oldest first. */
+  uploadedFiles(): UploadedFile[]
+  /** Every fine-tuning job in OpenAI's shape, oldest first. */
+  fineTuneJobs(): FineTuningJobObject[]
+  /**
+   * Move one job (by id) or every unfinished job `steps` statuses on (default 1; `Infinity` to the end);
+   * returns the jobs moved.
+   */
+  advanceFineTune(id?: string, steps?: number): FineTuningJobObject[]
+  /** The next created fine-tuning job(s) fail with this error when they reach `atStatus`. */
+  failNextFineTune(opts?: FailNextFineTuneOptions): void
   /** Requests received whose response has not finished yet. */
   activeRequests(): number
   /** Requests whose client closed the connection before the response finished. */
   abortedRequests(): number
   /**
-   * Clears calls, counters, queued behaviours, scripted replies and judges, model latencies and outages
-   * and the aborted counter (options are kept).
+   * Clears calls, counters, queued behaviours, scripted replies and judges, model latencies and outages,
+   * files, fine-tuning jobs, used models and the aborted counter (options are kept).
    */
   reset(): void
   close(): Promise<void>
@@ -196,6 +246,7 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
   const {
     port = 0,
     recordCalls = true,
+    models: presetModels = [],
     now = Date.now,
     maxBodyBytes = 64 * 1024 * 1024,
     ...runtimeOptions
@@ -206,10 +257,13 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
     tokenDelayMs: 0,
     enforceMaxTokens: false,
     distinctReplies: false,
+    fineTuneProgress: 'per-get',
+    fineTuneStepMs: 1000,
+    minTrainingExamples: 10,
     ...stripUndefined(runtimeOptions),
   }
   const calls: StubCall[] = []
-  const counts: Record<StubPath, number> = { chat: 0, embeddings: 0 }
+  const counts: Record<StubPath, number> = { chat: 0, embeddings: 0, files: 0, fine_tuning: 0, models: 0 }
   let faults: Fault[] = []
   let streamBreaks: StreamBreak[] = []
   let misbehaviours: QueuedMisbehaviour[] = []
@@ -221,6 +275,21 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
   let aborted = 0
   let closing = false
 
+  const nextId = createIdFactory()
+  const nowSeconds = (): number => Math.floor(now() / 1000)
+  const models = new ModelRegistry(nowSeconds, presetModels)
+  const files = new FileStore(nextId, nowSeconds)
+  const fineTuning = new FineTuningStore({
+    files,
+    models,
+    nextId,
+    nowMs: now,
+    settings: () => ({
+      progress: opts.fineTuneProgress,
+      stepMs: opts.fineTuneStepMs,
+      minTrainingExamples: opts.minTrainingExamples,
+    }),
+  })
   const latencyFor = (model: unknown): number =>
     (typeof model === 'string' ? modelLatency.get(model) : undefined) ?? opts.latencyMs
 
@@ -232,6 +301,10 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
       return opts.enforceMaxTokens
     },
     latencyFor,
+    modelExists: (model) => {
+      fineTuning.tick()
+      return models.exists(model)
+    },
     reply: (model, body) => {
       const scripted = replies.get(model)
       if (typeof scripted === 'string') return scripted
@@ -251,6 +324,9 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
   const routes = buildRoutes({
     chat: chatContext,
     embeddingDefaults: (model) => ({ dimensions: opts.embeddingDimensions, latencyMs: latencyFor(model) }),
+    files,
+    fineTuning,
+    models,
   })
 
   /** Answers for a model that `setModelDown` took down; false when the model is up. */
@@ -298,7 +374,17 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
 
     let parsed: unknown
     let parseFailed = false
-    if (raw !== undefined && raw.toString('utf8').trim() !== '') {
+    let form: FormData | undefined
+    if (raw !== undefined && matched?.route.body === 'multipart') {
+      try {
+        form = await new Response(raw, {
+          headers: { 'content-type': req.headers['content-type'] ?? '' },
+        }).formData()
+        parsed = summariseForm(form)
+      } catch {
+        parseFailed = true
+      }
+    } else if (raw !== undefined && raw.toString('utf8').trim() !== '') {
       try {
         parsed = JSON.parse(raw.toString('utf8'))
       } catch {
@@ -328,11 +414,18 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
       )
       return
     }
-    if (answerIfDown(state, body.model)) return
+    if (route.body === 'multipart' && form === undefined) {
+      sendError(state, 400, 'The body must be multipart/form-data with a file part.', null)
+      return
+    }
+    if (route.path === 'chat' || route.path === 'embeddings') {
+      if (typeof body.model === 'string') models.noteUsed(body.model)
+      if (answerIfDown(state, body.model)) return
+    }
     if (answerIfFault(state, route.path)) return
 
     try {
-      const answer = await route.run({ state, body, query: url.searchParams, params: matched.params })
+      const answer = await route.run({ state, body, form, query: url.searchParams, params: matched.params })
       if (answer !== undefined) sendJson(state, 200, answer)
     } catch (error) {
       if (!(error instanceof StubHttpError)) throw error
@@ -421,6 +514,12 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
         breakStreamAfter: ({ chunks, times }) => {
           streamBreaks.push({ chunks: Math.max(0, chunks), remaining: times ?? 1 })
         },
+        uploadedFiles: () => files.snapshot(),
+        fineTuneJobs: () => fineTuning.snapshot(),
+        advanceFineTune: (id, steps = 1) => fineTuning.advance(id, steps),
+        failNextFineTune: (o = {}) => {
+          fineTuning.failNext(o)
+        },
         activeRequests: () => active.size,
         abortedRequests: () => aborted,
         reset: () => {
@@ -432,6 +531,9 @@ export function startOpenAIStub(options: StartOptions = {}): Promise<OpenAIStub>
           replies.clear()
           modelLatency.clear()
           modelDown.clear()
+          files.reset()
+          fineTuning.reset()
+          models.reset()
           aborted = 0
         },
         close: () =>

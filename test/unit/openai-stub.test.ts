@@ -1,6 +1,6 @@
 import type { AIMessageChunk, UsageMetadata } from '@langchain/core/messages'
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai'
-import OpenAI, { APIConnectionError, APIError } from 'openai'
+import OpenAI, { APIConnectionError, APIError, toFile } from 'openai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   deterministicEmbedding,
@@ -23,6 +23,8 @@ afterEach(() => {
     tokenDelayMs: 0,
     embeddingDimensions: 64,
     distinctReplies: false,
+    fineTuneProgress: 'per-get',
+    minTrainingExamples: 10,
   })
 })
 
@@ -376,7 +378,7 @@ describe('fault injection', () => {
 
 // ---------------------------------------------------------------------------------------------------
 // Through the official openai SDK and raw HTTP: hostile replies, replies per model, judges, per-model
-// latency and outages.
+// latency and outages, files, fine-tuning and models.
 // ---------------------------------------------------------------------------------------------------
 
 function sdk(overrides: Partial<NonNullable<ConstructorParameters<typeof OpenAI>[0]>> = {}): OpenAI {
@@ -938,5 +940,665 @@ describe('per-model latency and outages', () => {
     expect(dropped).toBeInstanceOf(APIConnectionError)
     expect(String(hung)).toMatch(/timed out/i)
     await waitFor(() => stub.activeRequests() === 0)
+  })
+})
+
+/** A chat fine-tuning file with `count` valid examples. */
+function chatExamples(count: number): string {
+  return Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      messages: [
+        { role: 'system', content: 'You write product copy.' },
+        { role: 'user', content: `Describe product ${i}` },
+        { role: 'assistant', content: `Product ${i}: light, tough and ready for the trail.` },
+      ],
+    }),
+  ).join('\n')
+}
+
+/** A preference (DPO) fine-tuning file with `count` valid examples. */
+function preferenceExamples(count: number): string {
+  return Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      input: { messages: [{ role: 'user', content: `Describe product ${i}` }] },
+      preferred_output: [{ role: 'assistant', content: `Product ${i}, warm and clear.` }],
+      non_preferred_output: [{ role: 'assistant', content: `PRODUCT ${i}!!! BUY NOW` }],
+    }),
+  ).join('\n')
+}
+
+async function upload(
+  content: string,
+  filename = 'train.jsonl',
+  purpose: 'fine-tune' | 'batch' = 'fine-tune',
+) {
+  return sdk().files.create({ file: await toFile(Buffer.from(content), filename), purpose })
+}
+
+async function apiError(promise: Promise<unknown>): Promise<APIError> {
+  const error = await rejection(promise)
+  expect(error).toBeInstanceOf(APIError)
+  return error as APIError
+}
+
+describe('files API', () => {
+  it('stores an upload and serves its object, its content and a list, through the SDK', async () => {
+    const client = sdk()
+    const created = await upload(chatExamples(2))
+    const other = await upload('{"custom_id":"1"}\n', 'batch.jsonl', 'batch')
+
+    const retrieved = await client.files.retrieve(created.id)
+    const content = await (await client.files.content(created.id)).text()
+    const all = await client.files.list()
+    const fineTune = await client.files.list({ purpose: 'fine-tune' })
+    const oldestFirst = await client.files.list({ order: 'asc' })
+
+    expect(created).toEqual({
+      id: expect.stringMatching(/^file-[A-Za-z0-9]{22}$/),
+      object: 'file',
+      bytes: Buffer.byteLength(chatExamples(2)),
+      created_at: expect.any(Number),
+      filename: 'train.jsonl',
+      purpose: 'fine-tune',
+      status: 'processed',
+    })
+    expect(retrieved).toEqual(created)
+    expect(content).toBe(chatExamples(2))
+    expect(all.data.map((f) => f.id)).toEqual([other.id, created.id])
+    expect(fineTune.data.map((f) => f.id)).toEqual([created.id])
+    expect(oldestFirst.data.map((f) => f.id)).toEqual([created.id, other.id])
+    expect(stub.uploadedFiles().map((f) => [f.id, f.content])).toEqual([
+      [created.id, chatExamples(2)],
+      [other.id, '{"custom_id":"1"}\n'],
+    ])
+  })
+
+  it('pages the list with limit and after', async () => {
+    const ids = []
+    for (let i = 0; i < 5; i++) ids.push((await upload(`{"i":${i}}`, `f${i}.jsonl`, 'batch')).id)
+
+    const first = await sdk().files.list({ limit: 2 })
+    const paged = []
+    for await (const file of sdk().files.list({ limit: 2 })) paged.push(file.id)
+
+    expect(first.data.map((f) => f.id)).toEqual([ids[4], ids[3]])
+    expect(first.has_more).toBe(true)
+    expect(paged).toEqual([...ids].reverse())
+  })
+
+  it('deletes a file, after which it is 404 in the OpenAI error shape', async () => {
+    const { id } = await upload(chatExamples(1))
+
+    const deleted = await sdk().files.delete(id)
+    const res = await fetch(`${stub.url}/files/${id}`)
+
+    expect(deleted).toEqual({ id, object: 'file', deleted: true })
+    expect(res.status).toBe(404)
+    expect(await res.json()).toEqual({
+      error: {
+        message: `No such File object: ${id}`,
+        type: 'invalid_request_error',
+        param: 'id',
+        code: null,
+      },
+    })
+    expect((await apiError(sdk().files.content(id))).status).toBe(404)
+    expect((await apiError(sdk().files.delete(id))).status).toBe(404)
+  })
+
+  it('refuses uploads without a purpose or file, with an unknown purpose, or not .jsonl for fine-tuning', async () => {
+    const form = (fields: Record<string, string>, file?: [string, string]) => {
+      const body = new FormData()
+      for (const [k, v] of Object.entries(fields)) body.append(k, v)
+      if (file) body.append('file', new Blob([file[1]]), file[0])
+      return fetch(`${stub.url}/files`, { method: 'POST', body })
+    }
+    const answers = await Promise.all([
+      form({}, ['a.jsonl', '{}']),
+      form({ purpose: 'fine-tune' }),
+      form({ purpose: 'training' }, ['a.jsonl', '{}']),
+      form({ purpose: 'fine-tune' }, ['a.csv', 'a,b']),
+      form({ purpose: 'fine-tune' }, ['a.jsonl', '']),
+      fetch(`${stub.url}/files`, { method: 'POST', body: '{"purpose":"fine-tune"}' }),
+    ])
+    const bodies = await Promise.all(answers.map((r) => r.json() as Promise<{ error: { param: string } }>))
+
+    expect(answers.map((r) => r.status)).toEqual([400, 400, 400, 400, 400, 400])
+    expect(bodies.slice(0, 5).map((b) => b.error.param)).toEqual([
+      'purpose',
+      'file',
+      'purpose',
+      'file',
+      'file',
+    ])
+    expect(stub.uploadedFiles()).toEqual([])
+  })
+
+  it('records an upload in calls as its fields and file summary, and counts it', async () => {
+    await upload(chatExamples(1))
+
+    expect(stub.calls[0]?.body).toEqual({
+      purpose: 'fine-tune',
+      file: { filename: 'train.jsonl', bytes: Buffer.byteLength(chatExamples(1)), type: expect.any(String) },
+    })
+    expect(stub.callCount('files')).toBe(1)
+    expect(stub.chatCalls()).toBe(0)
+  })
+})
+
+describe('files API without recorded calls', () => {
+  it('still stores uploads and counts them', async () => {
+    const quiet = await startOpenAIStub({ recordCalls: false })
+    try {
+      const client = new OpenAI({ apiKey: 'test', baseURL: quiet.url, maxRetries: 0 })
+      const file = await client.files.create({
+        file: await toFile(Buffer.from('{}'), 'a.jsonl'),
+        purpose: 'batch',
+      })
+
+      expect(quiet.calls).toEqual([])
+      expect(quiet.callCount('files')).toBe(1)
+      expect(quiet.uploadedFiles().map((f) => f.id)).toEqual([file.id])
+    } finally {
+      await quiet.close()
+    }
+  })
+})
+
+describe('fine-tuning jobs API', () => {
+  it('moves a job from validating_files to succeeded, one status per retrieve', async () => {
+    const client = sdk()
+    const file = await upload(chatExamples(12))
+
+    const created = await client.fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: file.id,
+      suffix: 'brand',
+    })
+    const statuses = [created.status]
+    for (let i = 0; i < 4; i++) statuses.push((await client.fineTuning.jobs.retrieve(created.id)).status)
+    const done = await client.fineTuning.jobs.retrieve(created.id)
+
+    expect(statuses).toEqual(['validating_files', 'queued', 'running', 'succeeded', 'succeeded'])
+    expect(created).toMatchObject({
+      object: 'fine_tuning.job',
+      id: expect.stringMatching(/^ftjob-[A-Za-z0-9]{24}$/),
+      model: 'gpt-4o-mini',
+      training_file: file.id,
+      validation_file: null,
+      fine_tuned_model: null,
+      finished_at: null,
+      trained_tokens: null,
+      error: null,
+      hyperparameters: { n_epochs: 'auto', batch_size: 'auto', learning_rate_multiplier: 'auto' },
+      method: { type: 'supervised' },
+    })
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      fine_tuned_model: expect.stringMatching(/^ft:gpt-4o-mini:onbrand-stub:brand:[A-Za-z0-9]{8}$/),
+      finished_at: expect.any(Number),
+      hyperparameters: { n_epochs: 3, batch_size: 1, learning_rate_multiplier: 1.8 },
+      error: null,
+    })
+    // Each example is about 25 tokens; three epochs.
+    expect(done.trained_tokens).toBeGreaterThan(12 * 3 * 20)
+    expect(done.result_files).toHaveLength(1)
+    const results = await (await client.files.content(done.result_files[0] ?? '')).text()
+    expect(results.split('\n')[0]).toBe('step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy')
+    expect(results.trim().split('\n')).toHaveLength(1 + 36)
+  })
+
+  it('names the fine-tuned model with an empty suffix segment when no suffix is given, like OpenAI', async () => {
+    const file = await upload(chatExamples(10))
+    const { id } = await sdk().fineTuning.jobs.create({ model: 'gpt-4.1-mini', training_file: file.id })
+
+    const [job] = stub.advanceFineTune(id, Number.POSITIVE_INFINITY)
+
+    expect(job?.fine_tuned_model).toMatch(/^ft:gpt-4\.1-mini:onbrand-stub::[A-Za-z0-9]{8}$/)
+  })
+
+  it('lists events newest first and pages them with after and limit', async () => {
+    const client = sdk()
+    const file = await upload(chatExamples(10))
+    const { id } = await client.fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: file.id,
+      hyperparameters: { n_epochs: 2 },
+    })
+    stub.advanceFineTune(id, 3)
+
+    const firstPage = await client.fineTuning.jobs.listEvents(id, { limit: 3 })
+    const all = []
+    for await (const event of client.fineTuning.jobs.listEvents(id, { limit: 3 })) all.push(event)
+    const metrics = all.filter((e) => e.type === 'metrics')
+
+    expect(firstPage.data).toHaveLength(3)
+    expect(firstPage.has_more).toBe(true)
+    expect(all.slice(0, 3)).toEqual(firstPage.data)
+    expect(new Set(all.map((e) => e.id)).size).toBe(all.length)
+    expect(all.at(-1)?.message).toBe(`Created fine-tuning job: ${id}`)
+    expect(all[0]?.message).toBe('The job has successfully completed')
+    expect(all.map((e) => e.message)).toEqual(
+      expect.arrayContaining(['Files validated, moving job to queued state', 'Fine-tuning job started']),
+    )
+    expect(all.every((e) => e.object === 'fine_tuning.job.event' && e.level === 'info')).toBe(true)
+    // 10 examples, batch size 1, 2 epochs: 20 steps, newest first.
+    expect(metrics.map((e) => (e.data as { step: number }).step)).toEqual(
+      Array.from({ length: 20 }, (_, i) => 20 - i),
+    )
+  })
+
+  it('lists checkpoints of the last epochs with losses that fall as steps rise', async () => {
+    const client = sdk()
+    const train = await upload(chatExamples(10))
+    const valid = await upload(chatExamples(3), 'valid.jsonl')
+    const { id } = await client.fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: train.id,
+      validation_file: valid.id,
+      method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 4, batch_size: 2 } } },
+    })
+    const [job] = stub.advanceFineTune(id, 3)
+
+    const checkpoints = (await client.fineTuning.jobs.checkpoints.list(id)).data
+    const limited = await client.fineTuning.jobs.checkpoints.list(id, { limit: 1 })
+
+    expect(checkpoints.map((c) => c.step_number)).toEqual([20, 15, 10])
+    expect(checkpoints[0]).toMatchObject({
+      object: 'fine_tuning.job.checkpoint',
+      id: expect.stringMatching(/^ftckpt_[A-Za-z0-9]{24}$/),
+      fine_tuning_job_id: id,
+      fine_tuned_model_checkpoint: `${job?.fine_tuned_model}:ckpt-step-20`,
+    })
+    const losses = checkpoints.map((c) => c.metrics.train_loss ?? Number.NaN)
+    const validLosses = checkpoints.map((c) => c.metrics.valid_loss ?? Number.NaN)
+    expect(losses[0]).toBeLessThan(losses[1] ?? 0)
+    expect(losses[1]).toBeLessThan(losses[2] ?? 0)
+    expect(validLosses[0]).toBeLessThan(validLosses[1] ?? 0)
+    expect(checkpoints.every((c) => c.metrics.full_valid_loss === c.metrics.valid_loss)).toBe(true)
+    expect(limited.data).toEqual(checkpoints.slice(0, 1))
+    expect(limited.has_more).toBe(true)
+  })
+
+  it('serves the fine-tuned model for chat only once its job has succeeded, with its own replies', async () => {
+    stub.setOptions({ distinctReplies: true })
+    const client = sdk()
+    const file = await upload(chatExamples(10))
+    const { id } = await client.fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: file.id,
+      suffix: 'copy',
+    })
+    const [running] = stub.advanceFineTune(id, 2)
+    const expectedModel = `ft:gpt-4o-mini:onbrand-stub:copy:`
+
+    const early = await apiError(
+      client.chat.completions.create({
+        model: `${expectedModel}nope1234`,
+        messages: ask('Describe the tent'),
+      }),
+    )
+    const [done] = stub.advanceFineTune(id)
+    const model = done?.fine_tuned_model ?? ''
+    const tuned = await client.chat.completions.create({ model, messages: ask('Describe the tent') })
+    const base = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: ask('Describe the tent'),
+    })
+    const checkpoint =
+      (await client.fineTuning.jobs.checkpoints.list(id)).data[0]?.fine_tuned_model_checkpoint ?? ''
+
+    expect(running?.status).toBe('running')
+    expect(early.status).toBe(404)
+    expect(early.code).toBe('model_not_found')
+    expect(model.startsWith(expectedModel)).toBe(true)
+    expect(tuned.model).toBe(model)
+    expect(tuned.choices[0]?.message.content).toBe(
+      distinctReply(model, [{ role: 'user', content: 'Describe the tent' }]),
+    )
+    expect(tuned.choices[0]?.message.content).not.toBe(base.choices[0]?.message.content)
+    await expect(
+      client.chat.completions.create({ model: checkpoint, messages: ask('hi') }),
+    ).resolves.toBeDefined()
+  })
+
+  it('fails a job whose training file has a bad line, naming the line in the error and the events', async () => {
+    const client = sdk()
+    const lines = chatExamples(12).split('\n')
+    lines[2] = JSON.stringify({ messages: [{ role: 'user', content: 'no answer here' }] })
+    const file = await upload(lines.join('\n'))
+    const { id } = await client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+
+    const failed = await client.fineTuning.jobs.retrieve(id)
+    const events = (await client.fineTuning.jobs.listEvents(id)).data
+
+    expect(failed.status).toBe('failed')
+    expect(failed.error).toEqual({
+      code: 'invalid_training_file',
+      param: 'training_file',
+      message: expect.stringContaining('Line 3'),
+    })
+    expect(failed.error?.message).toMatch(/assistant/)
+    expect(failed.fine_tuned_model).toBeNull()
+    expect(failed.finished_at).toEqual(expect.any(Number))
+    expect(events[0]).toMatchObject({ level: 'error', message: failed.error?.message })
+    expect((await client.fineTuning.jobs.retrieve(id)).status).toBe('failed')
+  })
+
+  it.each([
+    ['a line that is not JSON', (l: string[]) => l.with(4, '{"messages": ['), /Line 5 is not valid JSON/],
+    [
+      'a line without messages',
+      (l: string[]) => l.with(0, '{"prompt":"x","completion":"y"}'),
+      /Line 1.*"messages"/,
+    ],
+    [
+      'a message with an unknown role',
+      (l: string[]) => l.with(1, JSON.stringify({ messages: [{ role: 'robot', content: 'x' }] })),
+      /Line 2, "messages", message 1: invalid role "robot"/,
+    ],
+    ['too few examples', (l: string[]) => l.slice(0, 9), /9 example\(s\), but needs at least 10/],
+  ])('fails a job whose training file has %s', async (_, edit, message) => {
+    const file = await upload(edit(chatExamples(10).split('\n')).join('\n'))
+    const { id } = await sdk().fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+
+    const [job] = stub.advanceFineTune(id)
+
+    expect(job?.status).toBe('failed')
+    expect(job?.error?.message).toMatch(message)
+  })
+
+  it('checks a validation file too, and honours a lower minTrainingExamples', async () => {
+    stub.setOptions({ minTrainingExamples: 2 })
+    const train = await upload(chatExamples(2))
+    const valid = await upload('{"messages": []}', 'valid.jsonl')
+    const { id } = await sdk().fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: train.id,
+      validation_file: valid.id,
+    })
+
+    const [job] = stub.advanceFineTune(id)
+
+    expect(job?.error).toMatchObject({ code: 'invalid_validation_file', param: 'validation_file' })
+    expect(job?.error?.message).toMatch(/Line 1, "messages" must be a non-empty array/)
+  })
+
+  it('trains DPO jobs on preference files and rejects chat files for them', async () => {
+    const client = sdk()
+    const preferences = await upload(preferenceExamples(10))
+    const chatFile = await upload(chatExamples(10))
+    const dpo = { type: 'dpo' as const, dpo: { hyperparameters: { beta: 0.2 } } }
+
+    const good = await client.fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: preferences.id,
+      method: dpo,
+    })
+    const bad = await client.fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: chatFile.id,
+      method: dpo,
+    })
+    const [goodDone, badDone] = [stub.advanceFineTune(good.id, 3)[0], stub.advanceFineTune(bad.id, 3)[0]]
+
+    expect(good.method).toMatchObject({
+      type: 'dpo',
+      dpo: { hyperparameters: { beta: 0.2, n_epochs: 'auto' } },
+    })
+    expect(goodDone?.status).toBe('succeeded')
+    expect(goodDone?.method).toMatchObject({ dpo: { hyperparameters: { beta: 0.2, n_epochs: 3 } } })
+    expect(badDone?.status).toBe('failed')
+    expect(badDone?.error?.message).toMatch(/Line 1, "input.messages" must be a non-empty array/)
+  })
+
+  it('cancels an unfinished job and refuses to cancel a finished one', async () => {
+    const client = sdk()
+    const file = await upload(chatExamples(10))
+    const first = await client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+    const second = await client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+    stub.advanceFineTune(first.id, 2)
+    stub.advanceFineTune(second.id, 3)
+
+    const cancelled = await client.fineTuning.jobs.cancel(first.id)
+    const refused = await apiError(client.fineTuning.jobs.cancel(second.id))
+    const refusedAgain = await apiError(client.fineTuning.jobs.cancel(first.id))
+
+    expect(cancelled).toMatchObject({ status: 'cancelled', fine_tuned_model: null })
+    expect((await client.fineTuning.jobs.retrieve(first.id)).status).toBe('cancelled')
+    expect((await client.fineTuning.jobs.listEvents(first.id)).data[0]?.message).toBe(
+      'Fine-tuning job cancelled',
+    )
+    expect([refused.status, refusedAgain.status]).toEqual([400, 400])
+    expect(refused.message).toMatch(/already succeeded/)
+  })
+
+  it('fails the next job at the chosen status with the injected error, then runs jobs normally', async () => {
+    const client = sdk()
+    const file = await upload(chatExamples(10))
+    stub.failNextFineTune({ code: 'quota_exceeded', message: 'Out of training credits.', atStatus: 'queued' })
+
+    const doomed = await client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+    const fine = await client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+    const doomedStatuses = [1, 2, 3].map(() => stub.advanceFineTune(doomed.id)[0]?.status)
+    const [fineDone] = stub.advanceFineTune(fine.id, 3)
+    const [failed] = stub.fineTuneJobs()
+
+    expect(doomedStatuses).toEqual(['queued', 'failed', 'failed'])
+    expect(failed?.error).toEqual({
+      code: 'quota_exceeded',
+      message: 'Out of training credits.',
+      param: null,
+    })
+    expect(fineDone?.status).toBe('succeeded')
+  })
+
+  it('fails at running by default, with an internal error', async () => {
+    const file = await upload(chatExamples(10))
+    stub.failNextFineTune()
+    const { id } = await sdk().fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+
+    const [job] = stub.advanceFineTune(id, 5)
+
+    expect(job?.status).toBe('failed')
+    expect(job?.error?.code).toBe('internal_error')
+    expect((await sdk().fineTuning.jobs.listEvents(id)).data[1]?.message).toBe('Fine-tuning job started')
+  })
+
+  it('moves jobs only through advanceFineTune in manual progress', async () => {
+    stub.setOptions({ fineTuneProgress: 'manual' })
+    const file = await upload(chatExamples(10))
+    const { id } = await sdk().fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+
+    const polled = [1, 2, 3].map(() => sdk().fineTuning.jobs.retrieve(id))
+    const statuses = (await Promise.all(polled)).map((j) => j.status)
+    stub.advanceFineTune()
+    const afterOneStep = (await sdk().fineTuning.jobs.retrieve(id)).status
+
+    expect(statuses).toEqual(['validating_files', 'validating_files', 'validating_files'])
+    expect(afterOneStep).toBe('queued')
+  })
+
+  it('moves jobs by the stub clock in timed progress', async () => {
+    let clock = 1_700_000_000_000
+    const timed = await startOpenAIStub({
+      now: () => clock,
+      fineTuneProgress: 'timed',
+      fineTuneStepMs: 60_000,
+    })
+    try {
+      const client = new OpenAI({ apiKey: 'test', baseURL: timed.url, maxRetries: 0 })
+      const file = await client.files.create({
+        file: await toFile(Buffer.from(chatExamples(10)), 't.jsonl'),
+        purpose: 'fine-tune',
+      })
+      const { id } = await client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+      const status = async () => (await client.fineTuning.jobs.retrieve(id)).status
+
+      const atStart = [await status(), await status()]
+      clock += 59_999
+      const justBefore = await status()
+      clock += 1
+      const oneStep = await status()
+      clock += 120_000
+      const threeSteps = timed.fineTuneJobs()[0]
+
+      expect(atStart).toEqual(['validating_files', 'validating_files'])
+      expect(justBefore).toBe('validating_files')
+      expect(oneStep).toBe('queued')
+      expect(threeSteps?.status).toBe('succeeded')
+      expect(threeSteps?.created_at).toBe(1_700_000_000)
+      expect(threeSteps?.finished_at).toBe(1_700_000_180)
+    } finally {
+      await timed.close()
+    }
+  })
+
+  it('lists jobs newest first, pages them, and filters by metadata', async () => {
+    const client = sdk()
+    const file = await upload(chatExamples(10))
+    const ids = []
+    for (const task of ['email', 'tagline', 'email']) {
+      ids.push(
+        (
+          await client.fineTuning.jobs.create({
+            model: 'gpt-4o-mini',
+            training_file: file.id,
+            metadata: { task },
+          })
+        ).id,
+      )
+    }
+
+    const page = await client.fineTuning.jobs.list({ limit: 2 })
+    const emails = await client.fineTuning.jobs.list({ metadata: { task: 'email' } })
+
+    expect(page.data.map((j) => j.id)).toEqual([ids[2], ids[1]])
+    expect(page.has_more).toBe(true)
+    expect(emails.data.map((j) => j.id)).toEqual([ids[2], ids[0]])
+    expect(stub.fineTuneJobs().map((j) => j.id)).toEqual(ids)
+  })
+
+  it('refuses bad create requests with 400 and unknown jobs with 404, in the OpenAI error shape', async () => {
+    const client = sdk()
+    const file = await upload(chatExamples(10))
+    const batch = await upload('{}', 'b.jsonl', 'batch')
+    const create = (body: Record<string, unknown>) =>
+      apiError(
+        client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id, ...body } as never),
+      )
+
+    const errors = [
+      await create({ training_file: 'file-missing' }),
+      await create({ training_file: batch.id }),
+      await create({ validation_file: 'file-missing' }),
+      await create({ model: '' }),
+      await create({ suffix: 'x'.repeat(65) }),
+      await create({ hyperparameters: { n_epochs: 0 } }),
+      await create({
+        method: { type: 'supervised', supervised: { hyperparameters: { batch_size: 'big' } } },
+      }),
+      await create({ method: { type: 'reinforcement' } }),
+      await create({ seed: -1 }),
+    ]
+    const missing = await apiError(client.fineTuning.jobs.retrieve('ftjob-nope'))
+    const raw = await fetch(`${stub.url}/fine_tuning/jobs/ftjob-nope/events`)
+
+    expect(errors.map((e) => e.status)).toEqual(Array(9).fill(400))
+    expect(errors.map((e) => e.param)).toEqual([
+      'training_file',
+      'training_file',
+      'validation_file',
+      'model',
+      'suffix',
+      'hyperparameters.n_epochs',
+      'method.supervised.hyperparameters.batch_size',
+      'method.type',
+      'seed',
+    ])
+    expect(missing.status).toBe(404)
+    expect(raw.status).toBe(404)
+    expect(await raw.json()).toEqual({
+      error: {
+        message: 'Could not find fine-tuning job: ftjob-nope',
+        type: 'invalid_request_error',
+        param: 'fine_tuning_job_id',
+        code: 'fine_tune_not_found',
+      },
+    })
+    expect(stub.fineTuneJobs()).toEqual([])
+  })
+
+  it('counts and records its requests, takes injected HTTP faults, and is cleared by reset()', async () => {
+    const file = await upload(chatExamples(10))
+    stub.failNext({ path: 'fine_tuning', status: 500 })
+
+    const failed = await apiError(
+      sdk().fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id }),
+    )
+    await sdk().fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+
+    expect(failed.status).toBe(500)
+    expect(stub.callCount('fine_tuning')).toBe(2)
+    expect(
+      stub.calls.filter((c) => c.path === '/v1/fine_tuning/jobs').map((c) => c.body.training_file),
+    ).toEqual([file.id, file.id])
+    stub.reset()
+    expect([stub.fineTuneJobs(), stub.uploadedFiles(), stub.callCount('fine_tuning')]).toEqual([[], [], 0])
+  })
+})
+
+describe('models API', () => {
+  it('lists configured and used base models and fine-tuned ones, and retrieves each', async () => {
+    const local = await startOpenAIStub({ models: ['gpt-4o'] })
+    try {
+      const client = new OpenAI({ apiKey: 'test', baseURL: local.url, maxRetries: 0 })
+      await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask('hi') })
+      await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hi' })
+      const file = await client.files.create({
+        file: await toFile(Buffer.from(chatExamples(10)), 't.jsonl'),
+        purpose: 'fine-tune',
+      })
+      const job = await client.fineTuning.jobs.create({ model: 'gpt-4.1-mini', training_file: file.id })
+      const tuned = local.advanceFineTune(job.id, 3)[0]?.fine_tuned_model ?? ''
+
+      const listed = []
+      for await (const model of client.models.list()) listed.push(model)
+
+      expect(listed.map((m) => m.id)).toEqual([
+        'gpt-4o',
+        'gpt-4o-mini',
+        'text-embedding-3-small',
+        'gpt-4.1-mini',
+        tuned,
+      ])
+      expect(listed.at(-1)).toEqual({
+        id: tuned,
+        object: 'model',
+        created: expect.any(Number),
+        owned_by: 'onbrand-stub',
+      })
+      expect(await client.models.retrieve(tuned)).toEqual(listed.at(-1))
+      expect((await client.models.retrieve('gpt-4o')).owned_by).toBe('system')
+    } finally {
+      await local.close()
+    }
+  })
+
+  it('answers 404 for unknown models, deletes fine-tuned ones, and refuses to delete base models', async () => {
+    const client = sdk()
+    const file = await upload(chatExamples(10))
+    const { id } = await client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file.id })
+    const tuned = stub.advanceFineTune(id, 3)[0]?.fine_tuned_model ?? ''
+
+    const unknown = await apiError(client.models.retrieve('gpt-9'))
+    const refused = await apiError(client.models.delete('gpt-4o-mini'))
+    const deleted = await client.models.delete(tuned)
+    const gone = await apiError(client.chat.completions.create({ model: tuned, messages: ask('hi') }))
+
+    expect([unknown.status, unknown.code]).toEqual([404, 'model_not_found'])
+    expect(refused.status).toBe(403)
+    expect(deleted).toEqual({ id: tuned, object: 'model', deleted: true })
+    expect([gone.status, gone.code]).toEqual([404, 'model_not_found'])
   })
 })

@@ -27,6 +27,8 @@ export interface ChatContext {
   tokenDelayMs: number
   enforceMaxTokens: boolean
   latencyFor(model: string): number
+  /** False for ids in the stub's own fine-tuned namespace that no succeeded job produced. */
+  modelExists(model: string): boolean
   reply(model: string, body: Record<string, unknown>): string
   takeMisbehaviour(model: string, stream: boolean): Misbehaviour | undefined
   /** For streaming requests: destroy the connection after this many content chunks. */
@@ -60,6 +62,15 @@ export async function handleChat(
     return
   }
   const model = body.model
+  if (!ctx.modelExists(model)) {
+    sendError(
+      state,
+      404,
+      `The model \`${model}\` does not exist or you do not have access to it.`,
+      'model_not_found',
+    )
+    return
+  }
   const stream = body.stream === true
   const misbehaviour = ctx.takeMisbehaviour(model, stream)
   const n = positiveInt(body.n) ?? 1

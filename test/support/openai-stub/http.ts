@@ -2,7 +2,7 @@
  * HTTP plumbing shared by the OpenAI-wire stub's routes: request state, OpenAI-shaped errors, sleeps that
  * end when the client goes away, and ids.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -161,4 +161,69 @@ export function sendError(
   sendJson(state, status, {
     error: { message, type: type ?? errorTypeForStatus(status).type, param, code },
   })
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/** `length` base62 characters derived from `seed`: the same seed always gives the same text. */
+export function base62(seed: string, length: number): string {
+  let out = ''
+  for (let round = 0; out.length < length; round++) {
+    for (const byte of createHash('sha256').update(`${round}:${seed}`).digest()) {
+      if (out.length === length) break
+      out += BASE62[byte % 62]
+    }
+  }
+  return out
+}
+
+/**
+ * Ids like OpenAI's (`file-…`, `ftjob-…`), numbered per stub so a run is reproducible: the n-th job
+ * of a fresh stub always has the same id.
+ */
+export function createIdFactory(): (prefix: string, length?: number) => string {
+  let sequence = 0
+  return (prefix, length = 24) => {
+    sequence += 1
+    return `${prefix}${base62(`${prefix}${sequence}`, length)}`
+  }
+}
+
+/** `limit` from a list query: a whole number in [1, max], else `fallback` when absent. */
+export function limitParam(query: URLSearchParams, fallback: number, max: number): number {
+  const raw = query.get('limit')
+  if (raw === null) return fallback
+  const limit = Number(raw)
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new StubHttpError(400, `'limit' must be a whole number from 1 to ${max}, got ${raw}.`, 'limit')
+  }
+  return limit
+}
+
+/**
+ * One page of a cursor list as OpenAI pages them: `items` already in answer order, `after` the id of
+ * the last item of the previous page.
+ */
+export function cursorPage<T extends { id: string }>(
+  items: T[],
+  query: URLSearchParams,
+  defaultLimit: number,
+  maxLimit: number,
+): { object: 'list'; data: T[]; has_more: boolean; first_id: string | null; last_id: string | null } {
+  const limit = limitParam(query, defaultLimit, maxLimit)
+  const after = query.get('after')
+  let start = 0
+  if (after !== null && after !== '') {
+    const index = items.findIndex((item) => item.id === after)
+    if (index < 0) throw new StubHttpError(400, `'after' names no item of this list: ${after}.`, 'after')
+    start = index + 1
+  }
+  const data = items.slice(start, start + limit)
+  return {
+    object: 'list',
+    data,
+    has_more: start + limit < items.length,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+  }
 }

@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { AIMessageChunk, UsageMetadata } from '@langchain/core/messages'
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai'
 import OpenAI, { APIConnectionError, APIError, toFile } from 'openai'
@@ -1600,5 +1604,65 @@ describe('models API', () => {
     expect(refused.status).toBe(403)
     expect(deleted).toEqual({ id: tuned, object: 'model', deleted: true })
     expect([gone.status, gone.code]).toEqual([404, 'model_not_found'])
+  })
+})
+
+describe('the stub CLI', () => {
+  it('runs a --scenario module that configures the stub, and answers distinct replies by default', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stub-scenario-'))
+    const scenario = join(dir, 'scenario.mjs')
+    await writeFile(
+      scenario,
+      "export async function configure(stub) {\n  stub.setJudge('judge', ({ user }) => ({ score: user.length }))\n}\n",
+    )
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/support/openai-stub-cli.ts', '--port', '0', '--scenario', scenario],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    try {
+      const url = await new Promise<string>((resolveUrl, rejectUrl) => {
+        let out = ''
+        child.stdout.on('data', (data: Buffer) => {
+          out += data.toString()
+          const match = /listening on (\S+)/.exec(out)
+          if (match?.[1]) resolveUrl(match[1])
+        })
+        child.once('exit', (code) => rejectUrl(new Error(`CLI exited with ${code}`)))
+      })
+      const client = new OpenAI({ apiKey: 'test', baseURL: url, maxRetries: 0 })
+
+      const judged = await client.chat.completions.create({ model: 'judge', messages: ask('four') })
+      const plain = await client.chat.completions.create({ model: 'gpt-4o', messages: ask('four') })
+
+      expect(judged.choices[0]?.message.content).toBe('{"score":4}')
+      expect(plain.choices[0]?.message.content).toBe(
+        distinctReply('gpt-4o', [{ role: 'user', content: 'four' }]),
+      )
+    } finally {
+      child.kill('SIGTERM')
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses a --scenario module without a configure export', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stub-scenario-'))
+    const scenario = join(dir, 'scenario.mjs')
+    await writeFile(scenario, 'export const nothing = 1\n')
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/support/openai-stub-cli.ts', '--port', '0', '--scenario', scenario],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let stderr = ''
+    child.stderr.on('data', (data: Buffer) => {
+      stderr += data.toString()
+    })
+
+    const code = await new Promise<number | null>((resolveCode) => child.once('exit', resolveCode))
+    await rm(dir, { recursive: true, force: true })
+
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/must export a function configure\(stub\)/)
   })
 })

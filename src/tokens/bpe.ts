@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer'
 import { setImmediate as nextTurn } from 'node:timers/promises'
+import { ASCII_PIECE_END } from './ascii-pieces.js'
 import { type EncodingName, loadTable } from './bpe-ranks.js'
 import { EncodeJob, type Encoder, type PieceTokens } from './encode-job.js'
 import { PieceCache } from './piece-cache.js'
@@ -59,6 +60,7 @@ function getEncoder(name: EncodingName): Encoder {
       table,
       cache: new PieceCache<PieceTokens>(CACHE_GENERATION, CACHE_MAX_PIECE_CHARS),
       regex: new RegExp(table.pattern, 'gu'),
+      asciiPieceEnd: ASCII_PIECE_END[name],
       specialRegex: specialTokenRegex([...table.specialTokens.keys()]),
     }
     encoders.set(name, encoder)

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer'
+import type { PieceEnd } from './ascii-pieces.js'
 import { bpeOperations, LongPieceMerge, mergeShortPiece, SHORT_PIECE_BYTES } from './bpe-merge.js'
 import type { BpeTable } from './bpe-ranks.js'
 import type { PieceCache } from './piece-cache.js'
@@ -11,6 +12,8 @@ export interface Encoder {
   readonly cache: PieceCache<PieceTokens>
   /** Shared by synchronous jobs, which never interleave; an async job compiles its own. */
   readonly regex: RegExp
+  /** The pattern evaluated by hand for ASCII; the regex takes over where it cannot tell. */
+  readonly asciiPieceEnd: PieceEnd
   /** Every special token, in the rank file's order, as js-tiktoken builds it. */
   readonly specialRegex: RegExp
 }
@@ -26,6 +29,9 @@ export class EncodeJob {
   count = 0
   private start = 0
   private segment: string | null = null
+  // The current piece is segment[pieceStart, position).
+  private pieceStart = 0
+  private position = 0
   private segmentSpecial: { token: number; resumeAt: number } | null = null
   private finished = false
   private merger: LongPieceMerge | null = null
@@ -59,14 +65,13 @@ export class EncodeJob {
         continue
       }
       if (this.segment === null && !this.openSegment()) return true
-      const match = this.regex.exec(this.segment!)
-      if (match === null) {
+      const segment = this.segment!
+      if (!this.nextPiece(segment)) {
         this.closeSegment()
         continue
       }
-      const piece = match[0]
-      spent += piece.length + 1
-      const hit = cache.get(piece)
+      spent += this.position - this.pieceStart + 1
+      const hit = cache.find(segment, this.pieceStart, this.position)
       if (typeof hit === 'number') {
         this.count++
         if (this.out !== null) this.out.push(hit)
@@ -76,6 +81,7 @@ export class EncodeJob {
         this.emit(hit)
         continue
       }
+      const piece = segment.substring(this.pieceStart, this.position)
       const bytes = utf8Bytes(piece)
       const direct = bytes.length <= table.maxTokenBytes ? table.ranks.get(bytes) : undefined
       if (direct !== undefined) {
@@ -98,6 +104,25 @@ export class EncodeJob {
       this.emit(tokens)
     }
     return false
+  }
+
+  /** Finds the next piece, segment[pieceStart, position); false at the segment's end. */
+  private nextPiece(segment: string): boolean {
+    const start = this.position
+    if (start >= segment.length) return false
+    const end = this.encoder.asciiPieceEnd(segment, start, segment.length)
+    if (end >= 0) {
+      this.pieceStart = start
+      this.position = end
+      return true
+    }
+    // The pattern has no lookbehind, so matching from `start` is the same as continuing a global scan.
+    this.regex.lastIndex = start
+    const match = this.regex.exec(segment)
+    if (match === null) return false
+    this.pieceStart = match.index
+    this.position = match.index + match[0].length
+    return true
   }
 
   // js-tiktoken's loop: the text up to the next allowed special token is encoded as ordinary text, with
@@ -124,7 +149,7 @@ export class EncodeJob {
     }
     this.segment =
       this.start === 0 && end === this.text.length ? this.text : this.text.substring(this.start, end)
-    this.regex.lastIndex = 0
+    this.position = 0
     return true
   }
 

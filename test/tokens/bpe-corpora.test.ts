@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { decode, ENCODING_NAMES, encode } from '../../src/tokens/bpe.js'
 import { CORPORA_DIR, filesUnder } from './corpus-files.js'
 import { jsTiktoken, jsTiktokenEncode } from './reference-bpe.js'
+
+// js-tiktoken, the reference, needs seconds per encoding for the corpora: allow for a busy machine.
+vi.setConfig({ testTimeout: 180_000 })
 
 // The corpora whose licences allow their use in tests.
 const LICENSED = ['style-guide-govau', 'style-guide-18f', 'products-magento-luma']

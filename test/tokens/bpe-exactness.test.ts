@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { decode, ENCODING_NAMES, encode, SpecialTokenError } from '../../src/tokens/bpe.js'
 import { cjkRun, fuzzString, letterRun, lowercaseRun, seededRandom, symbolRun } from './hostile-text.js'
 import { jsTiktoken, jsTiktokenEncode, referenceEncode } from './reference-bpe.js'
+
+// js-tiktoken, the reference, is slow (quadratic on the long pieces here): allow for a busy machine.
+vi.setConfig({ testTimeout: 180_000 })
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 

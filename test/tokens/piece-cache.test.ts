@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { cachedPieces, clearPieceCache, countTokens, encode } from '../../src/tokens/bpe.js'
 import { PieceCache } from '../../src/tokens/piece-cache.js'
 import { jsTiktokenEncode } from './reference-bpe.js'
+
+// Hundreds of thousands of pieces go through the encoder: allow for a busy machine.
+vi.setConfig({ testTimeout: 180_000 })
 
 /** `count` distinct words of 5 lowercase letters: the 4th word is "aaaad". */
 function distinctWords(count: number, from = 0): string[] {

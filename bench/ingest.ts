@@ -1,285 +1,121 @@
 /**
- * Ingestion throughput on real PostgreSQL with an instant OpenAI-wire embedding server:
+ * Ingestion throughput against its baselines, on real PostgreSQL and on the embedded PGlite:
  *
- *   npm run bench:ingest            (BENCH_DATABASE_URL or TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+ *   npm run bench:ingest     (BENCH_DATABASE_URL or TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres;
+ *                             BENCH_REPS, default 3; BENCH_TARGETS, default postgres,embedded)
  *
- * Ingests the full shared corpora (three style guides, the Magento and Best Buy product catalogs) into a
- * fresh collection, REPS times, and puts the very same chunk texts through LangChain's
- * PGVectorStore.addDocuments against the same server and database in the same run. Then re-ingests
- * the unchanged corpus and counts embedding requests. Writes the "## Ingestion" section of BENCHMARKS.md.
+ * Starts the OpenAI-wire stub in its own process, then runs bench/ingest-run.ts once per database, each
+ * in a fresh process (cold caches, as a worker's first job): a profiled first ingest of the full
+ * shared corpora, then per rep Onbrand's first ingest, LangChain's PGVectorStore.addDocuments of the
+ * same chunk texts (plain and HNSW-indexed table) and the floor (the same rows by binary COPY, indexes
+ * built afterwards), then unchanged re-ingests. Writes the "## Ingestion" section of BENCHMARKS.md.
  */
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
-import pg from 'pg'
-import { createIngestJob } from '../ingest/jobs/create-job.js'
-import type { JobFile } from '../ingest/loaders/load-files.js'
-import type { LoadOptions } from '../ingest/loaders/types.js'
-import type { IngestDeps } from '../ingest/pipeline/deps.js'
-import { runJob } from '../ingest/pipeline/run-job.js'
-import { createCollection } from '../src/collections/manage-collections.js'
+import { loadavg } from 'node:os'
 import { loadConfig } from '../src/config.js'
-import type { CollectionRow } from '../src/db/collections.js'
-import { claimJob, findJob } from '../src/db/ingest-jobs.js'
-import { migrate } from '../src/db/migrate.js'
-import { openDatabase } from '../src/db/pool.js'
-import type { Embedder, EmbedderFactory } from '../src/embedding/embedder.js'
-import { createOpenAIEmbedderFactory } from '../src/embedding/openai-embedder.js'
-import { createLogger } from '../src/logger.js'
-import { startOpenAIStub } from '../test/support/openai-stub.js'
+import type { TargetResult } from './ingest-run.js'
+import { writeSection } from './support/benchmarks-file.js'
+import { DIMS, median } from './support/ingest-session.js'
+import { runJsonChild } from './support/json-child.js'
+import { startStubProcess } from './support/stub-process.js'
 
 const REPS = Number(process.env.BENCH_REPS ?? 3)
-const DIMS = 256
-const MODEL = 'bench-embed'
-const CORPORA = join(import.meta.dirname, '..', '..', 'shared', 'corpora')
+const TARGETS = (process.env.BENCH_TARGETS ?? 'postgres,embedded').split(',')
 const serverUrl =
   process.env.BENCH_DATABASE_URL ??
   process.env.TEST_DATABASE_URL ??
   'postgres://postgres@127.0.0.1:5432/postgres'
 
-function readTree(root: string, keep: (path: string) => boolean): JobFile[] {
-  const out: JobFile[] = []
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir).sort()) {
-      const path = join(dir, entry)
-      if (statSync(path).isDirectory()) walk(path)
-      else if (keep(path)) out.push({ name: relative(CORPORA, path), content: readFileSync(path) })
-    }
-  }
-  walk(root)
-  return out
+function runTarget(kind: string, stubUrl: string): Promise<TargetResult> {
+  return runJsonChild<TargetResult>('bench/ingest-run.ts', [kind, serverUrl, stubUrl, String(REPS)])
 }
 
-// Guide pages only: licence and readme files are not guidance.
-const isGuidePage = (path: string) =>
-  path.endsWith('.md') && !/(README|LICENSE|SOURCE)\.md$|readme\.md$/.test(path)
-const magento = join(CORPORA, 'products-magento-luma', 'app', 'code', 'Magento')
-const sources: { label: string; files: JobFile[]; load: LoadOptions }[] = [
-  {
-    label: 'style guides (govau, 18f, mailchimp)',
-    files: ['style-guide-govau', 'style-guide-18f', 'style-guide-mailchimp'].flatMap((dir) =>
-      readTree(join(CORPORA, dir), isGuidePage),
-    ),
-    load: { kind: 'guideline' },
-  },
-  {
-    label: 'Magento Luma products (CSV)',
-    files: [
-      ...readTree(join(magento, 'ConfigurableSampleData', 'fixtures'), (p) => p.endsWith('products.csv')),
-      ...readTree(join(magento, 'CatalogSampleData', 'fixtures', 'SimpleProduct'), (p) => p.endsWith('.csv')),
-    ],
-    load: { kind: 'product', idColumn: 'sku' },
-  },
-  {
-    label: 'Best Buy products (JSON)',
-    files: [
-      {
-        name: 'products-bestbuy-typesense/ecommerce.json',
-        content: readFileSync(
-          join(CORPORA, 'products-bestbuy-typesense', 'scripts', 'data', 'ecommerce.json'),
-        ),
-      },
-    ],
-    // The records have no id field; the image URL is unique per product.
-    load: { kind: 'product', idColumn: 'image', textColumns: ['description', 'brand', 'categories'] },
-  },
-]
+const s2 = (seconds: number) => seconds.toFixed(2)
+const ms = (value: number) => Math.round(value).toLocaleString('en')
+const load = (values: number[]) => values.map((v) => v.toFixed(1)).join(' ')
 
-async function startStub(): Promise<{ url: string; close(): Promise<void> }> {
-  const stub = await startOpenAIStub({ embeddingDimensions: DIMS, recordCalls: false })
-  return { url: stub.url, close: () => stub.close() }
-}
-
-/** Counts what the pipeline asks of the provider: one embedDocuments call is one HTTP request here. */
-function countingFactory(inner: EmbedderFactory, counter: { calls: number; texts: number }): EmbedderFactory {
-  return (model, dims) => {
-    const embedder = inner(model, dims)
-    if (!embedder) return undefined
-    const counted: Embedder = {
-      model: embedder.model,
-      dimensions: embedder.dimensions,
-      embedQuery: (text) => embedder.embedQuery(text),
-      embedDocuments: (texts) => {
-        counter.calls++
-        counter.texts += texts.length
-        return embedder.embedDocuments(texts)
-      },
-    }
-    return counted
-  }
-}
-
-async function runBaseline(
-  dbUrl: string,
-  collectionId: number,
-  stubUrl: string,
-  table: string,
-  config: { EMBEDDING_BATCH_SIZE: number; EMBEDDING_CONCURRENCY: number },
-  index: 'none' | 'hnsw',
-): Promise<number> {
-  const args = [dbUrl, String(collectionId), stubUrl, table, String(DIMS)]
-  args.push(String(config.EMBEDDING_BATCH_SIZE), String(config.EMBEDDING_CONCURRENCY), index)
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ingest-baseline.ts', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  let out = ''
-  child.stdout.on('data', (chunk) => {
-    out += String(chunk)
-  })
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  if (code !== 0) throw new Error(`the PGVectorStore baseline exited with ${code}`)
-  return (JSON.parse(out) as { seconds: number }).seconds
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-async function ingestAll(
-  deps: IngestDeps,
-  collection: CollectionRow,
-): Promise<{ seconds: number; errors: number }> {
-  const started = performance.now()
-  let errors = 0
-  for (const source of sources) {
-    const job = await createIngestJob(deps, {
-      collection,
-      mode: 'upsert',
-      files: source.files,
-      options: source.load,
-    })
-    const claimed = await claimJob(deps.db.pool, 'bench', 600_000, job.id)
-    const outcome = await runJob(deps, claimed!, 'bench', {
-      onProgress: (p) => {
-        if (process.env.BENCH_VERBOSE)
-          process.stderr.write(`  ${source.label}: ${p.documents.done}/${p.documents.total}\n`)
-      },
-    })
-    const finished = await findJob(deps.db.pool, job.id)
-    if (outcome !== 'succeeded') throw new Error(`ingest failed: ${finished?.error}`)
-    errors += finished?.errors.length ?? 0
-  }
-  return { seconds: (performance.now() - started) / 1000, errors }
-}
-
-const dbName = `onbrand_bench_${randomBytes(4).toString('hex')}`
-const admin = new pg.Client({ connectionString: serverUrl })
-await admin.connect()
-await admin.query(`CREATE DATABASE ${dbName}`)
-const dbUrl = Object.assign(new URL(serverUrl), { pathname: `/${dbName}` }).toString()
-const stub = await startStub()
-const db = await openDatabase({ url: dbUrl, dataDir: '', poolSize: 10 })
-try {
-  await migrate(db.pool)
-  const config = loadConfig({ OPENAI_BASE_URL: stub.url, OPENAI_API_KEY: 'bench', LOG_LEVEL: 'silent' })
-  const counter = { calls: 0, texts: 0 }
-  const deps: IngestDeps = {
-    db,
-    config,
-    createEmbedder: countingFactory(createOpenAIEmbedderFactory(config), counter),
-    logger: createLogger('silent'),
-  }
-  const version = (await db.pool.query<{ v: string }>("SELECT split_part(version(), ' on ', 1) AS v"))
-    .rows[0]!.v
-  const vectorVersion = (
-    await db.pool.query<{ v: string }>("SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'")
-  ).rows[0]!.v
-
-  const onbrandSeconds: number[] = []
-  const langchainSeconds: number[] = []
-  const langchainHnswSeconds: number[] = []
-  let chunkCount = 0
-  let documentCount = 0
-  let firstCalls = 0
-  let loadErrors = 0
-  let last: CollectionRow | undefined
-  for (let rep = 0; rep < REPS; rep++) {
-    const collection = await createCollection(db.pool, {
-      name: `bench-${rep}`,
-      embeddingModel: MODEL,
-      embeddingDimensions: DIMS,
-    })
-    counter.calls = 0
-    const run = await ingestAll(deps, collection)
-    onbrandSeconds.push(run.seconds)
-    firstCalls = counter.calls
-    loadErrors = run.errors
-    const { rows } = await db.pool.query<{ chunks: number; docs: number }>(
-      `SELECT (SELECT count(*)::int FROM chunks WHERE collection_id = $1) AS chunks,
-              (SELECT count(*)::int FROM documents WHERE collection_id = $1) AS docs`,
-      [collection.id],
+function targetSection(r: TargetResult): string {
+  const onbrand = median(r.onbrand)
+  const langchain = median(r.langchain)
+  const hnsw = median(r.langchainHnsw)
+  const floor = median(r.floor.map((f) => f.seconds))
+  const rate = (seconds: number) => Math.round(r.chunks / seconds).toLocaleString('en')
+  const medianFloor = r.floor.reduce((best, f) =>
+    Math.abs(f.seconds - floor) < Math.abs(best.seconds - floor) ? f : best,
+  )
+  const wall = r.profile.seconds * 1000
+  const cpuRows = Object.entries(r.profile.cpu)
+    .sort((a, b) => b[1] - a[1])
+    .filter(([, value]) => value >= 5)
+    .map(([category, value]) => `| ${category} | ${ms(value)} | ${((100 * value) / wall).toFixed(0)}% |`)
+  const statementRows = Object.entries(r.profile.statements)
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .map(
+      ([category, stat]) =>
+        `| ${category} | ${stat.count} | ${ms(stat.ms)} | ${((100 * stat.ms) / wall).toFixed(0)}% |`,
     )
-    chunkCount = rows[0]!.chunks
-    documentCount = rows[0]!.docs
-    last = collection
+  const backend =
+    r.profile.backendCpuSeconds === undefined
+      ? 'PGlite runs inside this process, so its work is the "database engine" row above.'
+      : `The server processes of this database used **${s2(r.profile.backendCpuSeconds)} s of CPU** during the profiled run (utime + stime from /proc; the WAL writer, checkpointer and autovacuum are not counted).`
+  return `### ${r.kind === 'postgres' ? 'PostgreSQL' : 'Embedded PGlite'} (${r.label})
 
-    // The baseline gets the exact texts Onbrand embedded, already chunked: it does no parsing or diffing.
-    langchainSeconds.push(
-      await runBaseline(dbUrl, collection.id, stub.url, `langchain_bench_${rep}`, config, 'none'),
-    )
-    langchainHnswSeconds.push(
-      await runBaseline(dbUrl, collection.id, stub.url, `langchain_hnsw_bench_${rep}`, config, 'hnsw'),
-    )
-    process.stderr.write(
-      `rep ${rep + 1}/${REPS}: onbrand ${run.seconds.toFixed(2)} s, PGVectorStore ${langchainSeconds.at(-1)!.toFixed(2)} s (HNSW ${langchainHnswSeconds.at(-1)!.toFixed(2)} s), ${chunkCount} chunks\n`,
-    )
-  }
+Load average (1, 5, 15 min) at start ${load(r.loadAverage.start)}, at end ${load(r.loadAverage.end)}.
 
-  const rerunSeconds: number[] = []
-  const rerunCalls: number[] = []
-  for (let rep = 0; rep < REPS; rep++) {
-    counter.calls = 0
-    rerunSeconds.push((await ingestAll(deps, last!)).seconds)
-    rerunCalls.push(counter.calls)
-  }
-
-  const onbrand = median(onbrandSeconds)
-  const langchain = median(langchainSeconds)
-  const langchainHnsw = median(langchainHnswSeconds)
-  const fileCount = sources.reduce((n, s) => n + s.files.length, 0)
-  const section = `Command: \`npm run bench:ingest\` (${version}, pgvector ${vectorVersion}, ${new Date().toISOString().slice(0, 10)}, 2-core shared machine).
-
-The full shared corpora: ${fileCount} files (the govau, 18F and Mailchimp style guides; Magento Luma
-product CSVs; the Best Buy product JSON) → ${documentCount.toLocaleString('en')} documents →
-${chunkCount.toLocaleString('en')} chunks (CHUNK_MAX_TOKENS ${config.CHUNK_MAX_TOKENS}, overlap ${config.CHUNK_OVERLAP_TOKENS}),
-${loadErrors} per-row errors (duplicate or missing ids in the exports). Embeddings: ${DIMS} dimensions from the
-OpenAI-wire stub (\`test/support/openai-stub.ts\`, zero latency, in the same process), batches of
-${config.EMBEDDING_BATCH_SIZE}, ${config.EMBEDDING_CONCURRENCY} in flight, through \`@langchain/openai\` \`OpenAIEmbeddings\` on both sides.
-Median of ${REPS} runs, each into a fresh collection / table.
-
-| System | Time (s) | Chunks/s | vs PGVectorStore |
+| System | Time (s) | Chunks/s | Onbrand ÷ this |
 | --- | ---: | ---: | ---: |
-| Onbrand first ingest (read, parse, chunk, hash, diff, embed, swap per group, job progress; HNSW + full-text indexes) | ${onbrand.toFixed(2)} | ${Math.round(chunkCount / onbrand).toLocaleString('en')} | ${(langchain / onbrand).toFixed(2)}× |
-| LangChain \`PGVectorStore.addDocuments\` on the same chunk texts (embed + insert only, no index) | ${langchain.toFixed(2)} | ${Math.round(chunkCount / langchain).toLocaleString('en')} | 1.00× |
-| The same, into a table with LangChain's HNSW index (as every Onbrand collection has) | ${langchainHnsw.toFixed(2)} | ${Math.round(chunkCount / langchainHnsw).toLocaleString('en')} | ${(langchain / langchainHnsw).toFixed(2)}× |
-| Onbrand re-ingest of the unchanged corpus | ${median(rerunSeconds).toFixed(2)} | — | — |
+| Floor: the same rows by binary COPY into fresh tables, then every index built (HNSW, full-text GIN, btree, keys) | ${s2(floor)} | ${rate(floor)} | ${(onbrand / floor).toFixed(2)}× |
+| LangChain \`PGVectorStore.addDocuments\` of the same chunk texts (embed + insert, no index) | ${s2(langchain)} | ${rate(langchain)} | ${(onbrand / langchain).toFixed(2)}× |
+| The same into a table with LangChain's HNSW index | ${s2(hnsw)} | ${rate(hnsw)} | ${(onbrand / hnsw).toFixed(2)}× |
+| **Onbrand first ingest** (store job files, read, parse, chunk, hash, diff, embed, swap per group, progress; HNSW + full-text indexes) | **${s2(onbrand)}** | ${rate(onbrand)} | 1.00× |
+| Onbrand re-ingest of the unchanged corpus | ${s2(median(r.rerun))} | — | — |
 
-- Embedding requests: first ingest ${firstCalls}; unchanged re-ingest **${rerunCalls.join(', ')}** (target 0).
-- Ratio = PGVectorStore time / Onbrand time (above 1 means Onbrand is faster). The baseline is handed
-  ready-made chunks, so it skips the loading, chunking, hashing and diffing Onbrand's time includes.
-- Onbrand runs per rep: ${onbrandSeconds.map((s) => s.toFixed(2)).join(', ')} s; PGVectorStore: ${langchainSeconds.map((s) => s.toFixed(2)).join(', ')} s; with HNSW: ${langchainHnswSeconds.map((s) => s.toFixed(2)).join(', ')} s.
-- Each baseline runs in its own process (\`bench/ingest-baseline.ts\`) against the same database and stub.
+- **Speed vs LangChain into an HNSW-indexed table: ${(hnsw / onbrand).toFixed(2)}×** (target ≥ 1.0); vs the plain table ${(langchain / onbrand).toFixed(2)}×. **Onbrand = ${(onbrand / floor).toFixed(2)}× the floor** (target ≤ 3).
+- Embedding requests: first ingest ${r.firstCalls}; unchanged re-ingest **${r.rerunCalls.join(', ')}** (target 0).
+- Runs (s): Onbrand ${r.onbrand.map(s2).join(', ')}; PGVectorStore ${r.langchain.map(s2).join(', ')}; with HNSW ${r.langchainHnsw.map(s2).join(', ')}; floor ${r.floor.map((f) => s2(f.seconds)).join(', ')}.
+- The floor's parts (rep closest to its median): ${medianFloor.parts.map((p) => `${p.label} ${s2(p.seconds)} s`).join('; ')}. It writes no job rows, makes no embedding requests and keeps no guarantee (one bulk load, nothing readable until the end).
+
+Profile of a first ingest (the first in a fresh process: cold caches; profiler on, wall **${s2(r.profile.seconds)} s**).
+This process, by a 0.5 ms sampling CPU profile (\`node:inspector\`), each sample charged to the innermost
+frame a rule in \`bench/support/ingest-profile.ts\` recognises:
+
+| Where this process's time went | ms | of wall |
+| --- | ---: | ---: |
+${cpuRows.join('\n')}
+
+Database statements, timed at the client from send to result (they overlap the process's own work:
+the next group is prepared while one is written):
+
+| Statement | Count | ms | of wall |
+| --- | ---: | ---: | ---: |
+${statementRows.join('\n')}
+
+${backend}
 `
-  writeSection('BENCHMARKS.md', '## Ingestion', section)
-  process.stdout.write(`${section}\n`)
-} finally {
-  await db.close()
-  await stub.close()
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
-  await admin.end()
 }
 
-function writeSection(path: string, heading: string, body: string): void {
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n'
-  const block = `${heading}\n\n${body.trimEnd()}\n`
-  const start = current.indexOf(`${heading}\n`)
-  if (start === -1) {
-    writeFileSync(path, `${current.trimEnd()}\n\n${block}`)
-    return
-  }
-  const next = current.indexOf('\n## ', start + heading.length)
-  writeFileSync(path, current.slice(0, start) + block + (next === -1 ? '' : current.slice(next)))
+const stub = await startStubProcess(DIMS)
+const startLoad = loadavg()
+const results: TargetResult[] = []
+try {
+  for (const kind of TARGETS) results.push(await runTarget(kind, stub.url))
+} finally {
+  await stub.close()
 }
+const config = loadConfig({ LOG_LEVEL: 'silent' })
+const first = results[0]!
+const section = `Command: \`npm run bench:ingest\` (${new Date().toISOString().slice(0, 10)}, 2-core shared machine, load average ${load(startLoad)} at start).
+
+The full shared corpora: ${first.files} files (the govau, 18F and Mailchimp style guides; Magento Luma
+product CSVs; the Best Buy product JSON) → ${first.documents.toLocaleString('en')} documents →
+${first.chunks.toLocaleString('en')} chunks (CHUNK_MAX_TOKENS ${config.CHUNK_MAX_TOKENS}, overlap ${config.CHUNK_OVERLAP_TOKENS}),
+${first.errors} per-row errors (duplicate or missing ids in the exports), as three jobs. Embeddings: ${DIMS}
+dimensions from the OpenAI-wire stub (\`test/support/openai-stub.ts\`, zero latency) in a process of its
+own, batches of ${config.EMBEDDING_BATCH_SIZE}, ${config.EMBEDDING_CONCURRENCY} in flight, through \`@langchain/openai\` \`OpenAIEmbeddings\` on both sides.
+Each database runs in a fresh process; medians of ${REPS} runs, each into a fresh collection / table;
+the baselines run in processes of their own (\`bench/ingest-baseline.ts\`; on PGlite each opens its own
+on-disk PGlite, as one PGlite belongs to one process). Compare ratios within one database's run, not
+seconds across runs: the machine is shared.
+
+${results.map(targetSection).join('\n')}`
+writeSection('BENCHMARKS.md', '## Ingestion', section)
+process.stdout.write(`${section}\n`)

@@ -201,7 +201,9 @@ function attribute(profile: CpuProfile): Map<string, number> {
     if (known !== undefined) return known
     const { functionName, url } = byId.get(id)!.callFrame
     let category: string | null =
-      SPECIAL[functionName] ?? RULES.find((r) => r.test(functionName, url))?.category ?? null
+      (Object.hasOwn(SPECIAL, functionName) ? SPECIAL[functionName] : undefined) ??
+      RULES.find((r) => r.test(functionName, url))?.category ??
+      null
     if (category === null) {
       const up = parent.get(id)
       category = up === undefined ? null : classify(up)

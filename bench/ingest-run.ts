@@ -14,7 +14,7 @@
  *
  * Prints one JSON object on stdout for bench/ingest.ts.
  */
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openBenchTarget, type TargetKind } from './support/bench-target.js'
@@ -135,6 +135,7 @@ try {
     result.langchainHnsw.push(
       await runBaseline(target.baselineSpec, textsFile, `langchain_hnsw_${rep}`, 'hnsw', batch, concurrency),
     )
+    rmSync(textsFile)
     result.floor.push(await measureFloor(target, rows, collection.id, DIMS, String(rep)))
     log(
       `rep ${rep + 1}/${reps}: onbrand ${run.seconds.toFixed(2)} s, PGVectorStore ${result.langchain.at(-1)!.toFixed(2)} s ` +

@@ -26,6 +26,7 @@ export function statementCategory(sql: string): string {
     return 'diff: stored document hashes'
   if (/SELECT DISTINCT content_hash/.test(s)) return 'diff: stored embeddings'
   if (/term_df|bm25/.test(s)) return 'write: BM25 statistics'
+  if (/^(CREATE|DROP) INDEX/i.test(s)) return 'index DDL (the HNSW build after a first load)'
   return 'other (jobs, claims, collections)'
 }
 

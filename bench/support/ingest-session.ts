@@ -1,7 +1,7 @@
-import { createCollection } from '../../ingest/collections/manage-collections.js'
 import { createIngestJob } from '../../ingest/jobs/create-job.js'
 import type { IngestDeps } from '../../ingest/pipeline/deps.js'
 import { runJob } from '../../ingest/pipeline/run-job.js'
+import { createCollection } from '../../src/collections/manage-collections.js'
 import { type Config, loadConfig } from '../../src/config.js'
 import { type CollectionRow, deleteCollection } from '../../src/db/collections.js'
 import { claimJob, findJob } from '../../src/db/ingest-jobs.js'

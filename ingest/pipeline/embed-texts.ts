@@ -1,6 +1,5 @@
 import type { Embedder } from '../../src/embedding/embedder.js'
 import { EmbeddingProviderError, toProviderError } from '../../src/embedding/openai-embedder.js'
-import { sleep } from '../../src/lib/sleep.js'
 
 export interface EmbedOptions {
   batchSize: number
@@ -29,21 +28,62 @@ export async function embedTexts(
   }
   const out = new Array<number[]>(texts.length)
   let next = 0
+  const backoff = createBackoff(options.signal)
   const run = async () => {
     while (next < batches.length) {
       const batch = batches[next++]!
-      const vectors = await withRetries(() => embedder.embedDocuments(batch.texts), options)
+      const vectors = await withRetries(() => embedder.embedDocuments(batch.texts), options, backoff.wait)
       vectors.forEach((vector, i) => {
         out[batch.start + i] = vector
       })
       options.onBatch?.(batch.texts.length)
     }
   }
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, batches.length) }, run))
+  try {
+    await Promise.all(Array.from({ length: Math.min(options.concurrency, batches.length) }, run))
+  } finally {
+    backoff.close()
+  }
   return out
 }
 
-async function withRetries<T>(work: () => Promise<T>, options: EmbedOptions): Promise<T> {
+/**
+ * Retry waits of all batches in flight share one abort listener on the job's signal: one listener
+ * per waiting batch (up to EMBEDDING_CONCURRENCY, twice with the group prepared ahead) went past
+ * Node's limit of 10 and printed MaxListenersExceededWarning on every busy provider.
+ */
+function createBackoff(signal: AbortSignal | undefined) {
+  const waiting = new Set<() => void>()
+  const wakeAll = () => {
+    for (const wake of [...waiting]) wake()
+  }
+  signal?.addEventListener('abort', wakeAll, { once: true })
+  return {
+    /** Resolves after `ms`, or at once when the signal aborts (the caller then re-checks it). */
+    wait(ms: number): Promise<void> {
+      if (signal?.aborted) return Promise.resolve()
+      return new Promise((resolve) => {
+        const wake = () => {
+          clearTimeout(timer)
+          waiting.delete(wake)
+          resolve()
+        }
+        const timer = setTimeout(wake, ms)
+        waiting.add(wake)
+      })
+    },
+    close() {
+      signal?.removeEventListener('abort', wakeAll)
+      wakeAll()
+    },
+  }
+}
+
+async function withRetries<T>(
+  work: () => Promise<T>,
+  options: EmbedOptions,
+  wait: (ms: number) => Promise<void>,
+): Promise<T> {
   const base = options.retryBaseMs ?? 500
   for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted()
@@ -62,7 +102,7 @@ async function withRetries<T>(work: () => Promise<T>, options: EmbedOptions): Pr
       }
       const backoff = Math.min(30_000, base * 2 ** attempt) * (0.5 + Math.random() / 2)
       // Ends early when the job is stopped; the next attempt's throwIfAborted then stops the loop.
-      await sleep(failure.retryAfterMs ?? backoff, options.signal)
+      await wait(failure.retryAfterMs ?? backoff)
     }
   }
 }

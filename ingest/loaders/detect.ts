@@ -36,6 +36,19 @@ export function looksLikeArchive(name: string, content: Uint8Array): boolean {
   )
 }
 
+/**
+ * NUL bytes mark a binary file, but a product export with a stray NUL in one value is still a table:
+ * there the row with it is rejected (per row) and the rest load. More than 5% NULs is no
+ * table (text encoded as UTF-16 is half NULs).
+ */
+function looksBinary(content: Uint8Array, format: FileFormat | undefined): boolean {
+  if (!content.includes(0)) return false
+  if (format !== 'csv' && format !== 'json' && format !== 'jsonl') return true
+  let nuls = 0
+  for (const byte of content) if (byte === 0) nuls++
+  return nuls * 20 > content.length
+}
+
 function starts(content: Uint8Array, bytes: number[]): boolean {
   return bytes.every((byte, i) => content[i] === byte)
 }
@@ -53,11 +66,11 @@ export function detectFile(name: string, content: Uint8Array): Detection {
       return { ok: false, message: `the file is ${signature.name}, not text${hint}` }
     }
   }
-  if (content.includes(0)) {
-    return { ok: false, message: 'the file is binary (it contains NUL bytes), not text' }
-  }
   const ext = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase()
   const format = ext === undefined ? undefined : EXTENSIONS[ext]
+  if (looksBinary(content, format)) {
+    return { ok: false, message: 'the file is binary (it contains NUL bytes), not text' }
+  }
   if (format === undefined) {
     return {
       ok: false,

@@ -1,6 +1,6 @@
 import { detectFile } from './detect.js'
 import { loadGuideline } from './load-guideline.js'
-import { productDocument, readProductRecords } from './load-products.js'
+import { idColumnHint, isMissingId, productDocument, readProductRecords } from './load-products.js'
 import type { DocumentKind, IngestIssue, LoadedDocument, LoadOptions, LoadResult } from './types.js'
 
 export interface JobFile {
@@ -60,8 +60,22 @@ export function loadFiles(files: JobFile[], options: LoadOptions): LoadResult {
     if (parsed.records.length === 0 && parsed.errors.length === 0) {
       errors.push({ file: file.name, message: 'the file holds no product records' })
     }
-    for (const { row, record } of parsed.records) {
-      const result = productDocument({ name: file.name, index }, row, record, options)
+    const results = parsed.records.map(({ row, record }) => ({
+      row,
+      result: productDocument({ name: file.name, index }, row, record, options),
+    }))
+    if (results.length > 0 && results.every(({ result }) => isMissingId(result))) {
+      // One issue naming the columns that would serve beats one identical issue per row.
+      errors.push({
+        file: file.name,
+        message: idColumnHint(
+          parsed.records.map((r) => r.record),
+          options,
+        ),
+      })
+      return
+    }
+    for (const { row, result } of results) {
       if ('sourceId' in result) add(result, row)
       else errors.push(result)
     }

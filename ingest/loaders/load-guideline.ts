@@ -1,4 +1,5 @@
 import { NodeHtmlMarkdown } from 'node-html-markdown'
+import { breakLongWords } from './break-long-words.js'
 import type { FileFormat } from './detect.js'
 import type { LoadedDocument } from './types.js'
 
@@ -12,15 +13,21 @@ export function loadGuideline(
 ): LoadedDocument {
   const base = { sourceId: file.name, kind: 'guideline' as const, raw: text, fileIndex: file.index }
   if (format === 'text') {
-    return { ...base, title: fileTitle(file.name), body: text, metadata: { format }, plain: true }
+    return {
+      ...base,
+      title: fileTitle(file.name),
+      body: breakLongWords(text),
+      metadata: { format },
+      plain: true,
+    }
   }
   if (format === 'html') {
     const title = decodeEntities(/<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1]?.trim() ?? '')
-    const body = NodeHtmlMarkdown.translate(text)
+    const body = breakLongWords(NodeHtmlMarkdown.translate(text))
     return { ...base, title: title || firstHeading(body) || fileTitle(file.name), body, metadata: { format } }
   }
   const { data, body } = readFrontMatter(text)
-  const markdown = cleanTemplating(body, file.name.toLowerCase().endsWith('.mdx'))
+  const markdown = breakLongWords(cleanTemplating(body, file.name.toLowerCase().endsWith('.mdx')))
   const title = typeof data.title === 'string' && data.title !== '' ? data.title : firstHeading(markdown)
   return { ...base, title: title || fileTitle(file.name), body: markdown, metadata: { format, ...data } }
 }

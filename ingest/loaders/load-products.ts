@@ -1,5 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import { NodeHtmlMarkdown } from 'node-html-markdown'
+import { breakLongWords } from './break-long-words.js'
+import { recordProblem } from './check-record.js'
 import type { FileFormat } from './detect.js'
 import type { IngestIssue, LoadedDocument, LoadOptions } from './types.js'
 
@@ -68,12 +70,21 @@ export function productDocument(
   record: ProductRecord,
   options: LoadOptions,
 ): LoadedDocument | IngestIssue {
-  const keys = Object.keys(record)
-  const idColumn = options.idColumn ?? (['sku', 'id'].find((k) => keys.includes(k)) || 'sku')
-  const id = stringify(record[idColumn]).trim()
-  if (id === '')
-    return { file: file.name, row, message: `the row has no value in the id column "${idColumn}"` }
+  const problem = recordProblem(record)
+  if (problem !== undefined) return { file: file.name, row, message: problem }
+  const idColumn = idColumnOf(record, options)
+  const rawId = record[idColumn]
+  if (typeof rawId === 'number' && Number.isInteger(rawId) && !Number.isSafeInteger(rawId)) {
+    return {
+      file: file.name,
+      row,
+      message: `the id ${rawId} is a number too large to read exactly; write it as a string`,
+    }
+  }
+  const id = stringify(rawId).trim()
+  if (id === '') return { file: file.name, row, message: missingIdMessage(idColumn) }
   if (id.length > 1024) return { file: file.name, row, message: 'the id is longer than 1024 characters' }
+  const keys = Object.keys(record)
   const titleColumn = options.titleColumn ?? ['name', 'title'].find((k) => keys.includes(k))
   const title = titleColumn === undefined ? id : stringify(record[titleColumn]).trim() || id
   const textColumns =
@@ -89,11 +100,49 @@ export function productDocument(
     sourceId: id,
     kind: 'product',
     title,
-    body: lines.join('\n'),
+    body: breakLongWords(lines.join('\n')),
     metadata: record,
     raw: JSON.stringify(record),
     fileIndex: file.index,
   }
+}
+
+function idColumnOf(record: ProductRecord, options: LoadOptions): string {
+  return options.idColumn ?? (['sku', 'id'].find((k) => k in record) || 'sku')
+}
+
+const MISSING_ID = 'the row has no value in the id column'
+
+function missingIdMessage(idColumn: string): string {
+  return `${MISSING_ID} "${idColumn}"`
+}
+
+export function isMissingId(result: LoadedDocument | IngestIssue): boolean {
+  return 'message' in result && result.message.startsWith(MISSING_ID)
+}
+
+/**
+ * When no row of a file has an id, the id column is most likely misnamed: name the columns that
+ * would serve (a scalar value in every row, no two rows alike), in the file's column order.
+ */
+export function idColumnHint(records: ProductRecord[], options: LoadOptions): string {
+  const idColumn = idColumnOf(records[0] ?? {}, options)
+  const candidates = Object.keys(records[0] ?? {}).filter((column) => {
+    const seen = new Set<string>()
+    for (const record of records) {
+      const value = record[column]
+      if (typeof value !== 'string' && typeof value !== 'number') return false
+      const text = String(value).trim()
+      if (text === '' || seen.has(text)) return false
+      seen.add(text)
+    }
+    return true
+  })
+  const serve =
+    candidates.length > 0
+      ? `columns present and unique in every row: ${candidates.slice(0, 10).join(', ')} (choose one as idColumn / --id-column)`
+      : 'no column is present and unique in every row'
+  return `no row has a value in the id column "${idColumn}"; ${serve}`
 }
 
 function stringify(value: unknown): string {

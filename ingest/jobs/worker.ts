@@ -5,9 +5,12 @@ import { findCollectionById } from '../../src/db/collections.js'
 import {
   claimJob,
   enqueueBackfillIfIdle,
+  FINISHED_STATUSES,
+  type FinishedStatus,
   failExhaustedJobs,
   findJob,
   type IngestJobRow,
+  purgeExpiredJobFiles,
   releaseJob,
   renewLease,
 } from '../../src/db/ingest-jobs.js'
@@ -21,6 +24,8 @@ const MAX_ATTEMPTS = 5
 // How often an idle worker looks for chunks left without embeddings, and how long a failed backfill rests.
 const BACKFILL_CHECK_MS = 30_000
 const BACKFILL_COOLDOWN_MS = 10 * 60_000
+// How often a worker deletes the input files of failed and cancelled jobs past their retention.
+const RETENTION_SWEEP_MS = 60_000
 
 export interface WorkerOptions {
   deps: IngestDeps
@@ -61,6 +66,8 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   const stopping = new AbortController()
   const hasProvider = deps.createEmbedder('probe', 1) !== undefined
   let lastBackfillCheck = 0
+  let lastRetentionSweep = 0
+  const retentionMs = deps.config.INGEST_FILE_RETENTION_HOURS * 3_600_000
 
   const runClaimed = async (job: IngestJobRow): Promise<JobOutcome> => {
     const jobAbort = new AbortController()
@@ -96,6 +103,12 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     while (!stopping.signal.aborted) {
       try {
         await failExhaustedJobs(deps.db.pool, MAX_ATTEMPTS)
+        if (Date.now() - lastRetentionSweep >= Math.min(RETENTION_SWEEP_MS, retentionMs)) {
+          lastRetentionSweep = Date.now()
+          const purged = await purgeExpiredJobFiles(deps.db.pool, retentionMs)
+          if (purged > 0)
+            log.info({ jobs: purged }, 'deleted the stored files of finished jobs past retention')
+        }
         const job = await claimJob(deps.db.pool, workerId, leaseMs, options.onlyJobId)
         if (job) {
           const outcome = await runClaimed(job)
@@ -105,7 +118,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
         }
         if (options.onlyJobId !== undefined) {
           const status = (await findJob(deps.db.pool, options.onlyJobId))?.status
-          if (status === undefined || status === 'succeeded' || status === 'failed') return
+          if (status === undefined || FINISHED_STATUSES.includes(status as FinishedStatus)) return
         }
         if (options.onlyJobId === undefined && options.autoBackfill !== false && hasProvider) {
           if (Date.now() - lastBackfillCheck >= BACKFILL_CHECK_MS) {

@@ -12,6 +12,8 @@ export interface JobProgress {
   }
   chunks: { embedded: number; reused: number; pending: number }
   errors: number
+  /** Sync jobs: whether documents missing from the source were deleted, and if not, why. */
+  sync?: { deletion: 'done' | 'skipped'; reason?: string }
   /** When the current attempt started and how far the job was then: the ETA is measured from there. */
   attempt: { startedAt: string; doneAtStart: number }
   cursor: number

@@ -1,9 +1,16 @@
 import type pg from 'pg'
 import { findCollectionById } from '../../src/db/collections.js'
 import { deleteDocumentsNotIn } from '../../src/db/documents.js'
-import { finishJob, type IngestJobRow, readJobFiles, saveJobProgress } from '../../src/db/ingest-jobs.js'
+import {
+  type FinishedStatus,
+  finishJob,
+  type IngestJobRow,
+  readJobFiles,
+  saveJobProgress,
+} from '../../src/db/ingest-jobs.js'
 import { withTransaction } from '../../src/db/transaction.js'
 import { EmbeddingDimensionError, EmbeddingProviderError } from '../../src/embedding/openai-embedder.js'
+import { observeJobFinished } from '../../src/observability/metrics.js'
 import { loadFiles } from '../loaders/load-files.js'
 import type { IngestIssue } from '../loaders/types.js'
 import { backfillEmbeddings } from './backfill.js'
@@ -20,7 +27,13 @@ class LeaseLostError extends Error {
   }
 }
 
-export type JobOutcome = 'succeeded' | 'failed' | 'lost' | 'stopped'
+export type JobOutcome = FinishedStatus | 'lost' | 'stopped'
+
+/** How the job ended: every input loaded, some rejected, or nothing loaded at all. */
+interface Ending {
+  status: FinishedStatus
+  error?: string
+}
 
 /**
  * Run one claimed job to the end. Safe to call again on a job another worker abandoned: the files
@@ -38,9 +51,10 @@ export async function runJob(
     options.onProgress?.(progress)
   }
   try {
-    await execute(deps, job, save, options.signal)
-    if (!(await finishJob(deps.db.pool, job.id, workerId, { status: 'succeeded' }))) return 'lost'
-    return 'succeeded'
+    const ending = await execute(deps, job, save, options.signal)
+    if (!(await finishJob(deps.db.pool, job.id, workerId, ending))) return 'lost'
+    observeJobFinished(deps.metrics, { kind: 'ingest', status: ending.status })
+    return ending.status
   } catch (error) {
     if (error instanceof LeaseLostError) return 'lost'
     if (options.signal?.aborted) return 'stopped'
@@ -48,15 +62,20 @@ export async function runJob(
     if (message === undefined)
       deps.logger.error({ err: error, jobId: job.id }, 'ingest job failed unexpectedly')
     const detail = message ?? 'The job failed unexpectedly; the worker log has the details.'
-    return (await finishJob(deps.db.pool, job.id, workerId, { status: 'failed', error: detail }))
-      ? 'failed'
-      : 'lost'
+    if (!(await finishJob(deps.db.pool, job.id, workerId, { status: 'failed', error: detail }))) return 'lost'
+    observeJobFinished(deps.metrics, { kind: 'ingest', status: 'failed' })
+    return 'failed'
   }
 }
 
 type Save = (progress: JobProgress, client?: pg.PoolClient, errors?: IngestIssue[]) => Promise<void>
 
-async function execute(deps: IngestDeps, job: IngestJobRow, save: Save, signal?: AbortSignal): Promise<void> {
+async function execute(
+  deps: IngestDeps,
+  job: IngestJobRow,
+  save: Save,
+  signal?: AbortSignal,
+): Promise<Ending> {
   const collection = await findCollectionById(deps.db.pool, job.collectionId)
   if (!collection) throw new JobInputError('The collection of this job no longer exists.')
   const embedder = deps.createEmbedder(collection.embeddingModel, collection.embeddingDimensions)
@@ -71,7 +90,7 @@ async function execute(deps: IngestDeps, job: IngestJobRow, save: Save, signal?:
     await backfillEmbeddings(deps, { collection, embedder, progress, save: (p) => save(p), signal })
     progress.phase = 'done'
     await save(progress)
-    return
+    return { status: 'succeeded' }
   }
 
   const parsed = JobOptions.safeParse(job.options)
@@ -99,13 +118,12 @@ async function execute(deps: IngestDeps, job: IngestJobRow, save: Save, signal?:
 
   if (job.mode === 'sync' && !deletionDone) {
     progress.phase = 'deleting'
-    // A file that could not be read at all would look like "all its documents were removed".
-    const unreadable = errors.filter((issue) => issue.row === undefined)
-    if (unreadable.length > 0) {
-      errors.push({
-        file: '(sync)',
-        message: `No documents were deleted because ${unreadable.length} file(s) could not be read; fix them and run again.`,
-      })
+    if (errors.length > 0) {
+      // A rejected file or row would look like "these documents were removed": deleting on the
+      // strength of such a source is how a mistyped id column empties a catalog.
+      const reason = `No documents were deleted: sync deletes only when every file and row loads, and ${describeRejected(errors)} were rejected; fix them and run again.`
+      progress.sync = { deletion: 'skipped', reason }
+      errors.push({ file: '(sync)', message: reason })
       progress.errors = errors.length
       await save(progress, undefined, errors)
     } else {
@@ -118,6 +136,7 @@ async function execute(deps: IngestDeps, job: IngestJobRow, save: Save, signal?:
           documents.map((doc) => doc.sourceId),
         )
         progress.documents.deleted += deleted
+        progress.sync = { deletion: 'done' }
         progress.phase = 'done'
         await save(progress, client)
       })
@@ -125,6 +144,31 @@ async function execute(deps: IngestDeps, job: IngestJobRow, save: Save, signal?:
   }
   progress.phase = 'done'
   await save(progress)
+  return ending(documents.length, errors)
+}
+
+/** Nothing loaded and something rejected is a failure; some rejected is a success with errors. */
+function ending(loaded: number, errors: IngestIssue[]): Ending {
+  const rejected = errors.filter((issue) => issue.file !== '(sync)')
+  if (rejected.length === 0) return { status: 'succeeded' }
+  if (loaded > 0) return { status: 'succeeded_with_errors' }
+  // The id hint (one issue per file whose rows all lack an id) says best what to change.
+  const hint = rejected.find((issue) => issue.message.startsWith('no row has a value in the id column'))
+  const detail = hint ? ` ${hint.file}: ${hint.message}.` : ' See the errors for each.'
+  return {
+    status: 'failed',
+    error: `Nothing was loaded: ${describeRejected(rejected)} were rejected.${detail}`,
+  }
+}
+
+function describeRejected(errors: IngestIssue[]): string {
+  const files = errors.filter((issue) => issue.row === undefined && issue.file !== '(sync)').length
+  const rows = errors.filter((issue) => issue.row !== undefined).length
+  const parts = [
+    files > 0 ? `${files} file${files === 1 ? '' : 's'}` : '',
+    rows > 0 ? `${rows} row${rows === 1 ? '' : 's'}` : '',
+  ].filter(Boolean)
+  return parts.join(' and ')
 }
 
 /** A failure the admin can act on, shown as the job's error. */

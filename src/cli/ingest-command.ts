@@ -20,7 +20,8 @@ export const usage = `Usage:
   --sync          also delete documents that are no longer in the given files
   --enqueue       only queue the job for the worker fleet (needs DATABASE_URL)
   --backfill      embed chunks stored without an embedding
-Exit status: 0 done, 1 the job failed, 3 done but some files or rows had errors.`
+Exit status: 0 done, 1 the job failed (nothing loaded) or was stopped or cancelled, 3 done but some files or
+rows were rejected (status succeeded_with_errors).`
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(usage, args, {
@@ -121,11 +122,17 @@ export async function run(args: string[]): Promise<number> {
         seconds: (Date.now() - started) / 1000,
       }),
     )
-    if (finished.status === 'failed') return EXIT.failed
-    if (finished.status !== 'succeeded') {
-      process.stderr.write(`Stopped; the job is queued again and resumes where it left off (${job.id}).\n`)
-      return EXIT.failed
+    switch (finished.status) {
+      case 'succeeded':
+        return EXIT.ok
+      case 'succeeded_with_errors':
+        return EXIT.rejected
+      case 'failed':
+      case 'cancelled':
+        return EXIT.failed
+      default:
+        process.stderr.write(`Stopped; the job is queued again and resumes where it left off (${job.id}).\n`)
+        return EXIT.failed
     }
-    return errors.length > 0 ? EXIT.rejected : EXIT.ok
   })
 }

@@ -1,7 +1,15 @@
 import type pg from 'pg'
 import { type Queryable, withTransaction } from './transaction.js'
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
+export type JobStatus = 'queued' | 'running' | FinishedStatus
+export type FinishedStatus = 'succeeded' | 'succeeded_with_errors' | 'failed' | 'cancelled'
+/** Statuses of a job that will not run again (unless retried). */
+export const FINISHED_STATUSES: readonly FinishedStatus[] = [
+  'succeeded',
+  'succeeded_with_errors',
+  'failed',
+  'cancelled',
+]
 export type JobMode = 'upsert' | 'sync' | 'backfill'
 
 export interface IngestJobRow {
@@ -134,18 +142,46 @@ export async function saveJobProgress(
   return (rowCount ?? 0) > 0
 }
 
+/**
+ * Finish a job this worker holds. A job that succeeded needs its input files no more: they are
+ * deleted with it. A failed or cancelled one keeps them for a retry until the retention sweep.
+ */
 export async function finishJob(
   db: Queryable,
   jobId: string,
   workerId: string,
-  outcome: { status: 'succeeded' | 'failed'; error?: string },
+  outcome: { status: FinishedStatus; error?: string },
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE ingest_jobs SET status = $3, error = $4, finished_at = now(), locked_by = NULL, locked_until = NULL
-     WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+  const { rows } = await db.query<{ finished: number }>(
+    `WITH done AS (
+       UPDATE ingest_jobs SET status = $3, error = $4, finished_at = now(), locked_by = NULL, locked_until = NULL,
+         files_purged_at = CASE WHEN $3 IN ('succeeded', 'succeeded_with_errors') THEN now() END
+       WHERE id = $1 AND locked_by = $2 AND status = 'running'
+       RETURNING id, files_purged_at),
+     purged AS (
+       DELETE FROM ingest_job_files WHERE job_id IN (SELECT id FROM done WHERE files_purged_at IS NOT NULL))
+     SELECT count(*)::int AS finished FROM done`,
     [jobId, workerId, outcome.status, outcome.error ?? null],
   )
-  return (rowCount ?? 0) > 0
+  return (rows[0]?.finished ?? 0) > 0
+}
+
+/**
+ * Delete the stored input files of jobs finished more than `retentionMs` ago; they were kept only so
+ * a failed or cancelled job could be retried. Returns how many jobs lost their files.
+ */
+export async function purgeExpiredJobFiles(db: Queryable, retentionMs: number): Promise<number> {
+  const { rows } = await db.query<{ purged: number }>(
+    `WITH expired AS (
+       UPDATE ingest_jobs SET files_purged_at = now()
+       WHERE finished_at IS NOT NULL AND files_purged_at IS NULL
+         AND finished_at <= now() - $1 * interval '1 millisecond'
+       RETURNING id),
+     purged AS (DELETE FROM ingest_job_files WHERE job_id IN (SELECT id FROM expired))
+     SELECT count(*)::int AS purged FROM expired`,
+    [retentionMs],
+  )
+  return rows[0]?.purged ?? 0
 }
 
 /** Hand a job back to the queue (worker stopping); progress is kept so the next one resumes. */

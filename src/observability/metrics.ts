@@ -16,6 +16,7 @@ export interface Metrics {
   retrievalDuration: Histogram<'mode'>
   chunksEmbedded: Counter
   chunksReused: Counter
+  jobsFinished: Counter<'kind' | 'status'>
   rateLimited: Counter<'limit'>
 }
 
@@ -76,6 +77,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       help: 'Chunks whose stored embedding was reused (same text, same model): no embedding call.',
       registers,
     }),
+    jobsFinished: new Counter({
+      name: 'onbrand_jobs_finished_total',
+      help: 'Background jobs finished, by kind (ingest, …) and status (succeeded, succeeded_with_errors, failed, cancelled).',
+      labelNames: ['kind', 'status'],
+      registers,
+    }),
     rateLimited: new Counter({
       name: 'onbrand_rate_limited_total',
       help: 'Requests refused with 429, by the limit hit: rpm (requests) or tpm (model tokens).',
@@ -132,4 +139,12 @@ export function observeEmbedding(
   if (!metrics) return
   if (counts.embedded > 0) metrics.chunksEmbedded.inc(counts.embedded)
   if (counts.reused > 0) metrics.chunksReused.inc(counts.reused)
+}
+
+/** Count a job that reached a final status. */
+export function observeJobFinished(
+  metrics: Metrics | undefined,
+  sample: { kind: string; status: 'succeeded' | 'succeeded_with_errors' | 'failed' | 'cancelled' },
+): void {
+  metrics?.jobsFinished.inc({ kind: sample.kind, status: sample.status })
 }

@@ -48,7 +48,12 @@ export const IngestJob = z
   .object({
     id: z.string(),
     collection: z.string(),
-    status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+    status: z
+      .enum(['queued', 'running', 'succeeded', 'succeeded_with_errors', 'failed', 'cancelled'])
+      .openapi({
+        description:
+          'succeeded: every file and row loaded; succeeded_with_errors: the rest loaded but some files or rows were rejected (see errors); failed: nothing loaded or the job could not run (see error); cancelled: stopped on request, keeping what it had committed',
+      }),
     mode: z.string(),
     progress: z
       .object({

@@ -374,7 +374,7 @@ describe('NUL bytes and invalid UTF-8', () => {
     expect(res.status).toBe(202)
     const job = await runJob((await json(res)).jobId)
     const report = await json(await f.t.request(`/v1/ingest-jobs/${job.id}`, { key: admin() }))
-    expect(report.status).toBe('succeeded')
+    expect(report.status).toBe('succeeded_with_errors')
     expect(report.errors).toEqual(
       expect.arrayContaining([
         { file: 'latin1.md', message: expect.stringContaining('not valid UTF-8') },

@@ -110,7 +110,7 @@ describe('ingest API', () => {
     await runToEnd(ingestDeps(t.db, stub.url), accepted.jobId)
     const done = await json(await t.request(accepted.statusUrl, { key: t.adminKey }))
     expect(done).toMatchObject({
-      status: 'succeeded',
+      status: 'succeeded_with_errors',
       progress: { files: { total: 4 }, documents: { total: 12, added: 12 }, errors: 1, etaSeconds: null },
       errors: [{ file: 'blank.md', message: 'the file is empty' }],
     })
@@ -119,7 +119,7 @@ describe('ingest API', () => {
     const collection = await json(await t.request('/v1/collections/uploads', { key: t.adminKey }))
     expect(collection).toMatchObject({
       documentCount: 12,
-      lastIngest: { jobId: accepted.jobId, status: 'succeeded' },
+      lastIngest: { jobId: accepted.jobId, status: 'succeeded_with_errors' },
     })
     expect(collection.chunkCount).toBe(collection.embeddedChunkCount)
   })

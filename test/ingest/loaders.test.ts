@@ -139,7 +139,7 @@ describe('bad inputs in a job', () => {
       textFile('rows.csv', 'sku,name\n,Missing\nS1,One\nS1,Dup\n'),
       textFile('fine.txt', 'Plain words.\n\nMore words.'),
     ])
-    expect(job.status).toBe('succeeded')
+    expect(job.status).toBe('succeeded_with_errors')
     expect(job.errors).toHaveLength(4)
     expect(job.progress).toMatchObject({ documents: { added: 2 }, errors: 4 })
     expect(new Set((await chunkSet(db, collection.id)).map((c) => c.sourceId))).toEqual(

@@ -1,3 +1,4 @@
+import { storableCount, storableJson, storableNumeric, storableText } from './storable.js'
 import type { Queryable } from './transaction.js'
 
 export interface GenerationLog {
@@ -31,6 +32,10 @@ export interface GenerationLog {
  * alone): the rows are visible at once, but the flush to disk is not awaited, so a database crash can
  * lose the last fraction of a second of rows. A fair price for writes made on every request that
  * nothing else waits on.
+ *
+ * Every answered request must leave its row, whatever the model or the caller sent: text the database
+ * cannot hold (NUL, lone surrogates) is replaced, and a count or cost that does not fit its column is
+ * stored as null rather than failing the row.
  */
 export async function insertGenerations(
   db: Queryable,
@@ -61,20 +66,20 @@ export async function insertGenerations(
       column((log) => log.apiKeyId),
       column((log) => log.collectionName),
       column((log) => log.endpoint),
-      column((log) => log.subject),
+      column((log) => storableText(log.subject)),
       column((log) => log.strategy),
-      column((log) => log.routeReason),
+      column((log) => storableText(log.routeReason)),
       column((log) => log.model),
       column((log) => log.fellBack),
       column((log) => `{${log.chunkIds.join(',')}}`),
-      column((log) => JSON.stringify(log.input)),
-      column((log) => log.output),
-      column((log) => log.promptTokens),
-      column((log) => log.completionTokens),
-      column((log) => log.costUsd),
-      column((log) => log.latencyMs),
+      column((log) => storableJson(log.input)),
+      column((log) => storableText(log.output)),
+      column((log) => storableCount(log.promptTokens)),
+      column((log) => storableCount(log.completionTokens)),
+      column((log) => storableNumeric(log.costUsd, 14, 8)),
+      column((log) => storableCount(log.latencyMs)),
       column((log) => log.status),
-      column((log) => log.error),
+      column((log) => storableText(log.error)),
       column((log) => log.createdAt),
     ],
   )

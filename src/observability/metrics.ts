@@ -116,11 +116,18 @@ export function observeGeneration(metrics: Metrics | undefined, sample: Generati
     { ...labels, status: sample.status ?? 'succeeded' },
     Math.max(0, sample.latencyMs) / 1000,
   )
-  if (sample.promptTokens) metrics.generationTokens.inc({ ...labels, kind: 'prompt' }, sample.promptTokens)
-  if (sample.completionTokens) {
+  // A counter throws on a negative or non-numeric increment; a bad count must not fail the request.
+  if (isPositive(sample.promptTokens)) {
+    metrics.generationTokens.inc({ ...labels, kind: 'prompt' }, sample.promptTokens)
+  }
+  if (isPositive(sample.completionTokens)) {
     metrics.generationTokens.inc({ ...labels, kind: 'completion' }, sample.completionTokens)
   }
   if (sample.fellBack) metrics.generationFallbacks.inc({ task: sample.task, strategy: sample.strategy })
+}
+
+function isPositive(value: number | null | undefined): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0
 }
 
 /** Record one retrieval; `mode` names the search arms used, e.g. `hybrid` or `lexical`. */

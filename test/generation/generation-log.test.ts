@@ -111,7 +111,8 @@ describe('the generation log writer', () => {
     const logger = createLogger('error', { write: (line: string) => lines.push(line) })
     const writer = new GenerationLogWriter(db.pool, logger, { flushMs: 10_000 })
     const good = [row(), row()]
-    const bad = row({ output: 'NUL \u0000 cannot be stored' })
+    // A task version that does not exist: a foreign key the database enforces.
+    const bad = row({ taskVersionId: 987_654_321 })
     writer.write(good[0]!)
     writer.write(bad)
     writer.write(good[1]!)
@@ -119,5 +120,35 @@ describe('the generation log writer', () => {
     expect(await stored(good.map((r) => r.id))).toHaveLength(2)
     expect(await stored([bad.id])).toHaveLength(0)
     expect(lines.join('')).toContain(bad.id)
+  })
+
+  it('stores a row whatever text and numbers it holds: NUL, lone surrogates, counts and costs out of range', async () => {
+    const hostile = row({
+      output: 'NUL \u0000 in the reply, a lone \ud800 surrogate',
+      input: { input: 'the caller\u0000s input \udc00', messages: [{ role: 'user', content: 'a\u0000b' }] },
+      error: 'bad_reply: \u0000',
+      promptTokens: 1e12,
+      completionTokens: -5,
+      costUsd: 1e12,
+      latencyMs: Number.NaN,
+    })
+    await insertGenerations(db.pool, [{ ...hostile, createdAt: new Date() }])
+    const { rows } = await db.pool.query(
+      `SELECT output, input, error, prompt_tokens, completion_tokens, cost_usd, latency_ms
+       FROM generations WHERE id = $1`,
+      [hostile.id],
+    )
+    expect(rows).toEqual([
+      {
+        output: 'NUL \ufffd in the reply, a lone \ufffd surrogate',
+        input: { input: 'the caller\ufffds input \ufffd', messages: [{ role: 'user', content: 'a\ufffdb' }] },
+        error: 'bad_reply: \ufffd',
+        // An integer column cannot hold 1e12, and a negative count is no count.
+        prompt_tokens: null,
+        completion_tokens: null,
+        cost_usd: null,
+        latency_ms: null,
+      },
+    ])
   })
 })

@@ -76,6 +76,7 @@ const Env = z
     MODELS_FILE: optionalString,
     MODELS_JSON: optionalString,
     MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+    MODEL_STREAM_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(300_000),
     MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
     MODEL_CONTEXT_WINDOW: z.coerce.number().int().min(512).max(10_000_000).default(128_000),
     TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),

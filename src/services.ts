@@ -90,7 +90,11 @@ export function buildServices(input: BuildServicesInput): Services {
   const models = overrides.models ?? createModelRegistry(config)
   const chatModels =
     overrides.chatModels ??
-    createOpenAIChatModelFactory({ timeoutMs: config.MODEL_TIMEOUT_MS, maxRetries: config.MODEL_MAX_RETRIES })
+    createOpenAIChatModelFactory({
+      timeoutMs: config.MODEL_TIMEOUT_MS,
+      streamTimeoutMs: config.MODEL_STREAM_TIMEOUT_MS,
+      maxRetries: config.MODEL_MAX_RETRIES,
+    })
   const embedders = overrides.embedders ?? createOpenAIEmbedderFactory(config)
   const apiKeys = new ApiKeyCache(db.pool, config.AUTH_CACHE_TTL_MS)
   const rateLimiter = new RateLimiter(

@@ -34,9 +34,26 @@ export interface ChatModel {
 
 export type ChatModelFactory = (settings: ModelSettings) => ChatModel
 
-export type ModelFailureKind = 'timeout' | 'connection' | 'http' | 'aborted' | 'invalid_output' | 'other'
+/**
+ * Why a model call failed. `connection`: no answer at all, or the connection dropped mid-reply;
+ * `timeout`: no (complete) answer in time; `http`: the server answered an error status; `bad_reply`: it
+ * answered 200 with something that is not a usable completion (not JSON, an HTML page, no choices, no
+ * text, a stream that stopped before it finished); `invalid_output`: a JSON task's reply failed its schema;
+ * `aborted`: the caller went away.
+ */
+export type ModelFailureKind =
+  | 'timeout'
+  | 'connection'
+  | 'http'
+  | 'bad_reply'
+  | 'aborted'
+  | 'invalid_output'
+  | 'other'
 
-/** A failed model call, classified so routing can decide on fallback and the log can say why. */
+/**
+ * A failed model call, classified so routing can decide on fallback and the log can say why. The
+ * message is always Onbrand's own wording (never the provider's), so it is safe to show a client.
+ */
 export class ModelCallError extends Error {
   constructor(
     readonly kind: ModelFailureKind,
@@ -47,7 +64,7 @@ export class ModelCallError extends Error {
     this.name = 'ModelCallError'
   }
 
-  /** A short, safe description for logs, route reasons and (when generic) client details. */
+  /** A short, safe description for logs and route reasons. */
   get summary(): string {
     if (this.kind === 'http') return `HTTP ${this.status ?? 'error'}`
     if (this.kind === 'connection') return 'connection failed'

@@ -47,33 +47,69 @@ export function asModelCallError(deps: GenerationDeps, error: unknown): ModelCal
   return new ModelCallError('other', 'model call failed')
 }
 
+export type Completion =
+  | { ok: true; route: RouteInfo; model: ResolvedModel; output: ModelOutput }
+  | {
+      ok: false
+      route: RouteInfo
+      model: ResolvedModel
+      failure: ModelCallError
+      /** What the failed call had produced and cost, for the log. */
+      text: string | null
+      usage: ChatUsage | null
+    }
+
+/**
+ * One whole answer from the plan's models: the first, then the fallback when the first failed in a way
+ * fallback can help with. Never throws for a model failure: the caller logs it and answers in its way.
+ */
+export async function completeWithFallback(
+  deps: GenerationDeps,
+  prepared: PreparedGeneration,
+  plan: ModelPlan,
+  signal?: AbortSignal,
+): Promise<Completion> {
+  let route = initialRoute(prepared, plan)
+  let current = plan.primary ?? plan.fallback!
+  for (;;) {
+    try {
+      return { ok: true, route, model: current, output: await completeWith(deps, current, prepared, signal) }
+    } catch (error) {
+      const failure = asModelCallError(deps, error)
+      if (current === plan.primary && plan.fallback && canFallBack(failure)) {
+        deps.logger.warn(
+          { model: current.settings.id, failure: failure.summary },
+          'model failed; falling back',
+        )
+        route = fellBackRoute(prepared, plan.fallback, failure)
+        current = plan.fallback
+        continue
+      }
+      const partial = error as { usage?: ChatUsage; text?: string }
+      return {
+        ok: false,
+        route,
+        model: current,
+        failure,
+        text: partial.text ?? null,
+        usage: partial.usage ?? null,
+      }
+    }
+  }
+}
+
 /** Run a prepared generation to completion (the non-streaming path), with fallback, logging and cost. */
 export async function runGeneration(
   deps: GenerationDeps,
   prepared: PreparedGeneration,
   signal?: AbortSignal,
 ): Promise<GenerationResult> {
-  const plan = planModels(deps, prepared)
-  let route = initialRoute(prepared, plan)
-  let current = plan.primary ?? plan.fallback!
-  let output: ModelOutput
-  try {
-    try {
-      output = await completeWith(current.model, prepared, signal)
-    } catch (error) {
-      if (!(plan.primary && plan.fallback && canFallBack(error))) throw error
-      deps.logger.warn({ model: current.settings.id, failure: error.summary }, 'model failed; falling back')
-      route = fellBackRoute(prepared, plan.fallback, error)
-      current = plan.fallback
-      output = await completeWith(current.model, prepared, signal)
-    }
-  } catch (error) {
-    const failure = asModelCallError(deps, error)
-    const partial = error as { usage?: ChatUsage; text?: string }
-    recordFailure(deps, prepared, route, current, failure, partial.text ?? null, partial.usage ?? null)
-    throw upstreamError(failure, prepared.request.requestId)
+  const done = await completeWithFallback(deps, prepared, planModels(deps, prepared), signal)
+  if (!done.ok) {
+    recordFailure(deps, prepared, done.route, done.model, done.failure, done.text, done.usage)
+    throw upstreamError(done.failure, prepared.request.requestId)
   }
-  return finishGeneration(deps, prepared, route, current, output)
+  return finishGeneration(deps, prepared, done.route, done.model, done.output)
 }
 
 export async function finishGeneration(

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js'
-import { countTokens, encodingForModel } from '../tokens/tokenizer.js'
+import { countTokensAsync, encodingForModel } from '../tokens/tokenizer.js'
 import {
   type ChatCallOptions,
   type ChatMessage,
@@ -40,7 +40,10 @@ export function planModels(deps: GenerationDeps, prepared: PreparedGeneration): 
   return { ...(primary ? { primary } : {}), ...(fallback ? { fallback } : {}) }
 }
 
-/** Availability failures move to the foundation model; a caller leaving or bad JSON do not. */
+/**
+ * Availability failures and unusable replies move to the foundation model; a caller leaving or a JSON
+ * reply that fails its schema (after its one retry) do not.
+ */
 export function canFallBack(error: unknown): error is ModelCallError {
   return error instanceof ModelCallError && error.kind !== 'aborted' && error.kind !== 'invalid_output'
 }
@@ -65,13 +68,15 @@ export interface ModelOutput {
  * back once with the validation error, and a second invalid reply fails the call.
  */
 export async function completeWith(
-  model: ChatModel,
+  deps: Pick<GenerationDeps, 'logger'>,
+  resolved: ResolvedModel,
   prepared: PreparedGeneration,
   signal: AbortSignal | undefined,
 ): Promise<ModelOutput> {
+  const { model } = resolved
   const options = callOptions(prepared, signal)
   const first = await model.complete(prepared.messages, options)
-  let usage = first.usage ?? estimateUsage(model.id, prepared.messages, first.text)
+  let usage = await usageOf(deps, resolved, prepared.messages, first.text, first.usage)
   if (prepared.jsonSchema === undefined) return { text: first.text, usage }
   const check = checkJsonOutput(first.text, prepared.jsonSchema)
   if (check.ok) return { text: first.text, json: check.value, usage }
@@ -83,8 +88,14 @@ export async function completeWith(
       content: `${check.error} Reply again with only the corrected JSON, matching the schema exactly.`,
     },
   ]
-  const second = await model.complete(retryMessages, options)
-  usage = addUsage(usage, second.usage ?? estimateUsage(model.id, retryMessages, second.text))
+  let second: Awaited<ReturnType<typeof model.complete>>
+  try {
+    second = await model.complete(retryMessages, options)
+  } catch (error) {
+    // The first reply was paid for: its usage goes into the failed row.
+    throw Object.assign(error as object, { usage, text: first.text })
+  }
+  usage = addUsage(usage, await usageOf(deps, resolved, retryMessages, second.text, second.usage))
   const recheck = checkJsonOutput(second.text, prepared.jsonSchema)
   if (!recheck.ok) {
     throw Object.assign(new ModelCallError('invalid_output', recheck.error), { usage, text: second.text })
@@ -92,16 +103,51 @@ export async function completeWith(
   return { text: second.text, json: recheck.value, usage }
 }
 
-/** For servers that report no usage: our own count, in the model's encoding, so cost and logs are never blank. */
-export function estimateUsage(modelId: string, messages: readonly ChatMessage[], output: string): ChatUsage {
-  const encoding = encodingForModel(modelId)
-  return {
-    promptTokens: messages.reduce((sum, m) => sum + countTokens(m.content, encoding) + 4, 3),
-    completionTokens: countTokens(output, encoding),
+/**
+ * The usage to log, charge and bill: the server's counts when plausible, else our own. A prompt packed
+ * into the context window and a reply that fits beside it cannot need more than the window; twice the
+ * window leaves room for servers whose tokenizer counts differently from our estimate.
+ */
+export async function usageOf(
+  deps: Pick<GenerationDeps, 'logger'>,
+  resolved: ResolvedModel,
+  messages: readonly ChatMessage[],
+  output: string,
+  reported: ChatUsage | undefined,
+): Promise<ChatUsage> {
+  if (reported && isPlausible(reported, resolved.settings.contextWindow)) return reported
+  if (reported) {
+    deps.logger.warn(
+      { model: resolved.settings.id, reported },
+      'the model reported implausible usage; counting the tokens instead',
+    )
   }
+  return estimateUsage(resolved.settings.id, messages, output)
 }
 
-/** The client-facing error for a failed call: the kind, never the provider's message. */
+function isPlausible(usage: ChatUsage, contextWindow: number): boolean {
+  const bound = 2 * contextWindow
+  return [usage.promptTokens, usage.completionTokens].every(
+    (count) => Number.isSafeInteger(count) && count >= 0 && count <= bound,
+  )
+}
+
+/**
+ * For servers that report no usage (or nonsense): our own count, in the model's encoding, so cost and
+ * logs are never blank. Counted in slices that yield, since a reply or a conversation can be long.
+ */
+export async function estimateUsage(
+  modelId: string,
+  messages: readonly ChatMessage[],
+  output: string,
+): Promise<ChatUsage> {
+  const encoding = encodingForModel(modelId)
+  let promptTokens = 3
+  for (const message of messages) promptTokens += (await countTokensAsync(message.content, encoding)) + 4
+  return { promptTokens, completionTokens: await countTokensAsync(output, encoding) }
+}
+
+/** The client-facing error for a failed call: Onbrand's own account of it, never the provider's message. */
 export function upstreamError(error: unknown, requestId: string): AppError {
   const failure = error instanceof ModelCallError ? error : new ModelCallError('other', 'model call failed')
   if (failure.kind === 'timeout') {
@@ -111,6 +157,10 @@ export function upstreamError(error: unknown, requestId: string): AppError {
     )
   }
   const what =
-    failure.kind === 'invalid_output' ? failure.message : `The model call failed (${failure.summary}).`
+    failure.kind === 'invalid_output'
+      ? failure.message
+      : failure.kind === 'other'
+        ? 'The model call failed.'
+        : `The model call failed: ${failure.message}.`
   return new AppError('upstream_error', `${what} Request ${requestId} was logged.`)
 }

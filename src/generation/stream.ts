@@ -1,15 +1,26 @@
-import { type ChatUsage, ModelCallError } from './chat-model.js'
-import { asModelCallError, fellBackRoute, finishGeneration, initialRoute, recordFailure } from './generate.js'
-import { checkJsonOutput } from './json-output.js'
-import { callOptions, canFallBack, estimateUsage, planModels, upstreamError } from './model-call.js'
-import type { GenerationDeps, GenerationEvent, PreparedGeneration } from './types.js'
+import type { ChatUsage, ModelCallError } from './chat-model.js'
+import {
+  asModelCallError,
+  completeWithFallback,
+  fellBackRoute,
+  finishGeneration,
+  initialRoute,
+  recordFailure,
+} from './generate.js'
+import { callOptions, canFallBack, type ModelPlan, planModels, upstreamError, usageOf } from './model-call.js'
+import type { GenerationDeps, GenerationEvent, PreparedGeneration, RouteInfo } from './types.js'
 
 /**
- * The streaming path. Throws (before yielding anything) only for a missing provider. A failure before
- * the first token moves to the fallback model as in the non-streaming path; once text has been sent it
- * cannot be taken back, so a later failure ends the stream with an `error` event and a failed log row.
- * A JSON task's output is validated at the end (no retry: the text is already out) and an invalid one
- * ends with an `error` event.
+ * The streaming path; it fails as the non-streaming one does. Throws (before yielding anything) only
+ * for a missing provider; otherwise the stream always ends with `done` or `error`, and every model
+ * call leaves one log row.
+ *
+ * - Text tasks stream the model's deltas. A failure before the first token (an error status, a timeout,
+ *   a reply that is no completion) moves to the fallback model; once text has been sent it cannot be
+ *   taken back, so a later failure ends the stream with an `error` event and a failed log row.
+ * - JSON tasks are validated before anything is sent, with the same one retry and fallback as without
+ *   streaming; the valid JSON then goes out as one delta. Streaming invalid JSON only to retract it would
+ *   help no client.
  */
 export function streamGeneration(
   deps: GenerationDeps,
@@ -17,86 +28,127 @@ export function streamGeneration(
   signal?: AbortSignal,
 ): AsyncGenerator<GenerationEvent> {
   const plan = planModels(deps, prepared)
-  return run()
+  const events =
+    prepared.jsonSchema !== undefined
+      ? streamValidated(deps, prepared, plan, signal)
+      : streamText(deps, prepared, plan, signal)
+  return endsWithAnAnswer(deps, prepared, events)
+}
 
-  async function* run(): AsyncGenerator<GenerationEvent> {
-    let route = initialRoute(prepared, plan)
-    let current = plan.primary ?? plan.fallback!
-    const task = { name: prepared.task.taskName, version: prepared.task.version }
-    let text = ''
-    let usage: ChatUsage | undefined
-    let started = false
-    const options = callOptions(prepared, signal)
-    for (;;) {
-      try {
-        for await (const event of current.model.stream(prepared.messages, options)) {
-          if (event.type === 'usage') {
-            usage = event.usage
-            continue
-          }
-          if (!started) {
-            started = true
-            yield { type: 'meta', id: prepared.id, task, route }
-          }
-          text += event.text
-          yield { type: 'delta', text: event.text }
-        }
-        break
-      } catch (error) {
-        const failure = asModelCallError(deps, error)
-        if (!started && plan.primary && plan.fallback && current === plan.primary && canFallBack(failure)) {
-          deps.logger.warn(
-            { model: current.settings.id, failure: failure.summary },
-            'model failed; falling back',
-          )
-          route = fellBackRoute(prepared, plan.fallback, failure)
-          current = plan.fallback
+async function* streamValidated(
+  deps: GenerationDeps,
+  prepared: PreparedGeneration,
+  plan: ModelPlan,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<GenerationEvent> {
+  const done = await completeWithFallback(deps, prepared, plan, signal)
+  if (!done.ok) {
+    recordFailure(deps, prepared, done.route, done.model, done.failure, done.text, done.usage)
+    if (done.failure.kind !== 'aborted') yield errorEvent(prepared, done.failure)
+    return
+  }
+  yield metaEvent(prepared, done.route)
+  yield { type: 'delta', text: done.output.text }
+  const result = await finishGeneration(deps, prepared, done.route, done.model, done.output, true)
+  yield { type: 'done', result }
+}
+
+async function* streamText(
+  deps: GenerationDeps,
+  prepared: PreparedGeneration,
+  plan: ModelPlan,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<GenerationEvent> {
+  let route = initialRoute(prepared, plan)
+  let current = plan.primary ?? plan.fallback!
+  let text = ''
+  let usage: ChatUsage | undefined
+  let started = false
+  const options = callOptions(prepared, signal)
+  for (;;) {
+    try {
+      for await (const event of current.model.stream(prepared.messages, options)) {
+        if (event.type === 'usage') {
+          usage = event.usage
           continue
         }
-        recordFailure(deps, prepared, route, current, failure, text === '' ? null : text, usage ?? null)
-        if (failure.kind === 'aborted') return
-        const problem = upstreamError(failure, prepared.request.requestId)
-        yield {
-          type: 'error',
-          code: problem.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error',
-          detail: problem.detail,
-          requestId: prepared.request.requestId,
-          id: prepared.id,
+        if (!started) {
+          started = true
+          yield metaEvent(prepared, route)
         }
-        return
+        text += event.text
+        yield { type: 'delta', text: event.text }
+      }
+      break
+    } catch (error) {
+      const failure = asModelCallError(deps, error)
+      if (!started && current === plan.primary && plan.fallback && canFallBack(failure)) {
+        deps.logger.warn(
+          { model: current.settings.id, failure: failure.summary },
+          'model failed; falling back',
+        )
+        route = fellBackRoute(prepared, plan.fallback, failure)
+        current = plan.fallback
+        usage = undefined
+        continue
+      }
+      // A reply cut off mid-way was still paid for: count what arrived when the server said nothing.
+      const spent = started || usage ? await usageOf(deps, current, prepared.messages, text, usage) : null
+      recordFailure(deps, prepared, route, current, failure, text === '' ? null : text, spent)
+      if (failure.kind !== 'aborted') yield errorEvent(prepared, failure)
+      return
+    }
+  }
+  const finalUsage = await usageOf(deps, current, prepared.messages, text, usage)
+  const result = await finishGeneration(deps, prepared, route, current, { text, usage: finalUsage }, true)
+  yield { type: 'done', result }
+}
+
+/**
+ * The last line of defence for "a stream ends with done or error": a bug past the model call must not
+ * leave the client waiting on a stream that just stops.
+ */
+async function* endsWithAnAnswer(
+  deps: GenerationDeps,
+  prepared: PreparedGeneration,
+  events: AsyncGenerator<GenerationEvent>,
+): AsyncGenerator<GenerationEvent> {
+  let ended = false
+  try {
+    for await (const event of events) {
+      if (event.type === 'done' || event.type === 'error') ended = true
+      yield event
+    }
+  } catch (error) {
+    deps.logger.error({ err: error, generationId: prepared.id }, 'streaming a generation failed')
+    if (!ended) {
+      yield {
+        type: 'error',
+        code: 'internal',
+        detail: `An unexpected error ended the stream. Quote request ${prepared.request.requestId} when reporting it.`,
+        requestId: prepared.request.requestId,
+        id: prepared.id,
       }
     }
-    if (!started) yield { type: 'meta', id: prepared.id, task, route }
-    const finalUsage = usage ?? estimateUsage(current.settings.id, prepared.messages, text)
-    let json: unknown
-    if (prepared.jsonSchema !== undefined) {
-      const check = checkJsonOutput(text, prepared.jsonSchema)
-      if (!check.ok) {
-        const failure = new ModelCallError('invalid_output', check.error)
-        recordFailure(deps, prepared, route, current, failure, text, finalUsage)
-        yield {
-          type: 'error',
-          code: 'upstream_error',
-          detail: `${check.error} Request ${prepared.request.requestId} was logged.`,
-          requestId: prepared.request.requestId,
-          id: prepared.id,
-        }
-        return
-      }
-      json = check.value
-    }
-    const result = await finishGeneration(
-      deps,
-      prepared,
-      route,
-      current,
-      {
-        text,
-        usage: finalUsage,
-        ...(json !== undefined ? { json } : {}),
-      },
-      true,
-    )
-    yield { type: 'done', result }
+  }
+}
+
+function metaEvent(prepared: PreparedGeneration, route: RouteInfo): GenerationEvent {
+  return {
+    type: 'meta',
+    id: prepared.id,
+    task: { name: prepared.task.taskName, version: prepared.task.version },
+    route,
+  }
+}
+
+function errorEvent(prepared: PreparedGeneration, failure: ModelCallError): GenerationEvent {
+  const problem = upstreamError(failure, prepared.request.requestId)
+  return {
+    type: 'error',
+    code: problem.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error',
+    detail: problem.detail,
+    requestId: prepared.request.requestId,
+    id: prepared.id,
   }
 }

@@ -104,7 +104,7 @@ export type GenerationEvent =
   | { type: 'done'; result: GenerationResult }
   | {
       type: 'error'
-      code: 'upstream_error' | 'upstream_timeout'
+      code: 'upstream_error' | 'upstream_timeout' | 'internal'
       detail: string
       requestId: string
       id: string

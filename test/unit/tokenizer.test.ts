@@ -48,10 +48,10 @@ describe('the tokenizer', () => {
     expect(encodingForModel('llama3.1:8b')).toBe('o200k_base')
   })
 
-  it('estimates usage in the encoding of the model that answered', () => {
+  it('estimates usage in the encoding of the model that answered', async () => {
     const messages = [{ role: 'user' as const, content: '你好，世界。今天天气很好。' }]
-    const gpt4 = estimateUsage('gpt-4', messages, '你好')
-    const gpt4o = estimateUsage('gpt-4o', messages, '你好')
+    const gpt4 = await estimateUsage('gpt-4', messages, '你好')
+    const gpt4o = await estimateUsage('gpt-4o', messages, '你好')
     expect(gpt4.promptTokens).toBe(3 + 4 + countTokens(messages[0]!.content, 'cl100k_base'))
     expect(gpt4o.promptTokens).toBe(3 + 4 + countTokens(messages[0]!.content, 'o200k_base'))
     expect(gpt4.promptTokens).toBeGreaterThan(gpt4o.promptTokens)

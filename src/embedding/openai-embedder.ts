@@ -9,6 +9,7 @@ export class EmbeddingProviderError extends Error {
     readonly retryable: boolean,
     readonly status?: number,
     readonly retryAfterMs?: number,
+    readonly timedOut = false,
   ) {
     super(message)
     this.name = 'EmbeddingProviderError'
@@ -68,6 +69,7 @@ class OpenAIEmbedder implements Embedder {
 
   async embedDocuments(texts: string[]): Promise<number[][]> {
     const vectors = await this.call(() => this.client.embedDocuments(texts))
+    if (!Array.isArray(vectors) || vectors.length !== texts.length) throw unusableReply()
     for (const vector of vectors) this.check(vector)
     return vectors
   }
@@ -76,7 +78,8 @@ class OpenAIEmbedder implements Embedder {
     return this.check(await this.call(() => this.client.embedQuery(text)))
   }
 
-  private check(vector: number[]): number[] {
+  private check(vector: unknown): number[] {
+    if (!Array.isArray(vector) || !vector.every(Number.isFinite)) throw unusableReply()
     if (vector.length !== this.dimensions)
       throw new EmbeddingDimensionError(this.model, this.dimensions, vector.length)
     return vector
@@ -103,12 +106,21 @@ export function toProviderError(error: unknown): EmbeddingProviderError {
   const status = typeof e.status === 'number' ? e.status : undefined
   const kind = `${String(e.name ?? '')} ${e.constructor?.name ?? ''}`
   if (status === undefined) {
-    const timedOut = /Timeout/i.test(kind)
-    const connection = /Connection|FetchError/i.test(kind)
-    return new EmbeddingProviderError(
-      timedOut ? 'The embedding provider timed out.' : 'The embedding provider could not be reached.',
-      timedOut || connection,
-    )
+    if (/Timeout/i.test(kind)) {
+      return new EmbeddingProviderError('The embedding provider timed out.', true, undefined, undefined, true)
+    }
+    if (/Connection|FetchError/i.test(kind)) {
+      return new EmbeddingProviderError('The embedding provider could not be reached.', true)
+    }
+    const message = error instanceof Error ? error.message : ''
+    // undici's word for a body cut off mid-way.
+    if (message === 'terminated') {
+      return new EmbeddingProviderError('The connection to the embedding provider was lost mid-reply.', true)
+    }
+    // The SDK parsing a body that is not JSON, or LangChain reading a reply of the wrong shape: the
+    // provider answered, with garbage (often a proxy's page, which passes).
+    if (error instanceof SyntaxError || error instanceof TypeError) return unusableReply()
+    return new EmbeddingProviderError('The embedding call failed.', false)
   }
   const retryable = status === 408 || status === 409 || status === 429 || status >= 500
   return new EmbeddingProviderError(
@@ -116,6 +128,13 @@ export function toProviderError(error: unknown): EmbeddingProviderError {
     retryable,
     status,
     retryAfterMs(e.headers),
+  )
+}
+
+function unusableReply(): EmbeddingProviderError {
+  return new EmbeddingProviderError(
+    'The embedding provider answered, but not with embeddings (not JSON, or no vectors).',
+    true,
   )
 }
 

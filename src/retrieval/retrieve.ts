@@ -7,6 +7,7 @@ import {
 } from '../db/chunk-search.js'
 import type { Queryable } from '../db/transaction.js'
 import type { Embedder, EmbedderFactory } from '../embedding/embedder.js'
+import { EmbeddingDimensionError, EmbeddingProviderError } from '../embedding/openai-embedder.js'
 import { AppError } from '../errors.js'
 import { type Metrics, observeRetrieval } from '../observability/metrics.js'
 import { type CandidateChunk, packPassages } from './packing.js'
@@ -130,15 +131,21 @@ async function embedQuery(
     vector = await abortable(pending, signal)
   } catch (error) {
     if (error instanceof AppError || signal?.aborted) throw error
-    throw new AppError('upstream_error', 'The embedding model failed to embed the query; retry shortly.')
-  }
-  if (vector.length !== embedder.dimensions) {
+    if (error instanceof EmbeddingDimensionError) throw wrongDimensions(error.actual, error.expected)
+    // The embedder's errors are worded for clients (no provider text); anything else is not.
+    const known = error instanceof EmbeddingProviderError ? error : undefined
+    const why = known ? ` ${known.message}` : ''
     throw new AppError(
-      'upstream_error',
-      `The embedding model returned ${vector.length} dimensions, not ${embedder.dimensions}.`,
+      known?.timedOut ? 'upstream_timeout' : 'upstream_error',
+      `The embedding model failed to embed the query.${why} Retry shortly.`,
     )
   }
+  if (vector.length !== embedder.dimensions) throw wrongDimensions(vector.length, embedder.dimensions)
   return vector
+}
+
+function wrongDimensions(actual: number, expected: number): AppError {
+  return new AppError('upstream_error', `The embedding model returned ${actual} dimensions, not ${expected}.`)
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

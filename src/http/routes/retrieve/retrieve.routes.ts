@@ -57,7 +57,7 @@ export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, services: Servi
           description: 'Passages, best first',
           content: { 'application/json': { schema: RetrieveResponse } },
         },
-        ...problemResponses(400, 404, 413, 502),
+        ...problemResponses(400, 404, 413, 502, 504),
       },
     }),
     async (c) => {

@@ -56,15 +56,17 @@ export function bearerToken(authorization: string | undefined): string | undefin
 }
 
 /**
- * Resolve an Authorization header to a live key with the scope asked for, or throw 401/403. Returns the
- * stored row as well, for its rate limits.
+ * Resolve an Authorization header to a live key holding the scope asked for (or one of the scopes, when
+ * given several), or throw 401/403. Returns the stored row as well, for its rate limits, and `scope`: the
+ * first of the scopes asked for that the key holds.
  */
 export async function authenticate(
   keys: ApiKeyCache,
   db: Queryable,
   authorization: string | undefined,
-  scope: Scope,
-): Promise<{ key: ApiKey; row: ApiKeyRow }> {
+  scopes: Scope | readonly Scope[],
+): Promise<{ key: ApiKey; row: ApiKeyRow; scope: Scope }> {
+  const wanted: readonly Scope[] = typeof scopes === 'string' ? [scopes] : scopes
   if (!authorization) throw new AppError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".')
   const presented = bearerToken(authorization)
   const id = presented === undefined ? undefined : parseApiKeyId(presented)
@@ -76,8 +78,10 @@ export async function authenticate(
   if (!row || !apiKeyHashMatches(hashApiKey(presented), row.keyHash) || row.revokedAt !== null) {
     throw new AppError('unauthorized', 'The API key is unknown or revoked.')
   }
-  if (!row.scopes.includes(scope)) {
-    throw new AppError('forbidden', `This API key lacks the "${scope}" scope.`)
+  const scope = wanted.find((s) => row.scopes.includes(s))
+  if (scope === undefined) {
+    const names = wanted.map((s) => `"${s}"`).join(' or ')
+    throw new AppError('forbidden', `This API key lacks the ${names} scope.`)
   }
   // The UPDATE is throttled to once a minute per key.
   if (row.lastUsedAt === null || Date.now() - row.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
@@ -90,5 +94,5 @@ export async function authenticate(
     scopes: row.scopes,
     ...(row.collections ? { collections: row.collections } : {}),
   }
-  return { key, row }
+  return { key, row, scope }
 }

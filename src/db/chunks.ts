@@ -147,6 +147,32 @@ export async function collectionsWithUnembeddedChunks(db: Queryable): Promise<nu
   return rows.map((row) => row.id)
 }
 
+export interface StoredChunk {
+  id: number
+  ordinal: number
+  headingPath: string
+  text: string
+  tokenCount: number
+  contentHash: string
+  /** The model that made the chunk's embedding; null while it has none (lexical only). */
+  embeddingModel: string | null
+}
+
+/** A page of one document's chunks in reading order; `afterOrdinal` is the last ordinal seen. */
+export async function listDocumentChunks(
+  db: Queryable,
+  documentId: number,
+  page: { limit: number; afterOrdinal?: number },
+): Promise<StoredChunk[]> {
+  const { rows } = await db.query<StoredChunk>(
+    `SELECT id, ordinal, heading_path AS "headingPath", text, token_count AS "tokenCount",
+       content_hash AS "contentHash", CASE WHEN embedding IS NULL THEN NULL ELSE embedding_model END AS "embeddingModel"
+     FROM chunks WHERE document_id = $1 AND ordinal >= 0 AND ordinal > $2 ORDER BY ordinal LIMIT $3`,
+    [documentId, page.afterOrdinal ?? -1, page.limit],
+  )
+  return rows
+}
+
 function toVectorLiteral(vector: number[]): string {
   return `[${vector.join(',')}]`
 }

@@ -77,25 +77,55 @@ export async function deleteDocumentsNotIn(
   return rowCount ?? 0
 }
 
-/** One page of a collection's documents in source-id order; `after` is the last source id seen. */
+const DOCUMENT_COLUMNS = `d.id, d.source_id AS "sourceId", d.kind, d.title, d.content_hash AS "contentHash", d.metadata,
+  (SELECT count(*)::int FROM chunks c WHERE c.document_id = d.id) AS "chunkCount",
+  (SELECT count(*)::int FROM chunks c WHERE c.document_id = d.id AND c.embedding IS NOT NULL)
+    AS "embeddedChunkCount",
+  d.created_at AS "createdAt", d.updated_at AS "updatedAt"`
+
+/** `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+}
+
+/**
+ * One page of a collection's documents in source-id order; `after` is the last source id seen. `search`
+ * keeps those whose source id or title contains it, ignoring case.
+ */
 export async function listDocuments(
   db: Queryable,
   collectionId: number,
-  page: { limit: number; after?: string; kind?: 'guideline' | 'product' },
+  page: { limit: number; after?: string; kind?: 'guideline' | 'product'; search?: string },
 ): Promise<DocumentSummary[]> {
   const { rows } = await db.query<DocumentSummary>(
-    `SELECT d.id, d.source_id AS "sourceId", d.kind, d.title, d.content_hash AS "contentHash", d.metadata,
-       (SELECT count(*)::int FROM chunks c WHERE c.document_id = d.id) AS "chunkCount",
-       (SELECT count(*)::int FROM chunks c WHERE c.document_id = d.id AND c.embedding IS NOT NULL)
-         AS "embeddedChunkCount",
-       d.created_at AS "createdAt", d.updated_at AS "updatedAt"
+    `SELECT ${DOCUMENT_COLUMNS}
      FROM documents d
      WHERE d.collection_id = $1 AND ($2::text IS NULL OR d.source_id > $2) AND ($3::text IS NULL OR d.kind = $3)
+       AND ($5::text IS NULL OR d.source_id ILIKE $5 OR d.title ILIKE $5)
      ORDER BY d.source_id
      LIMIT $4`,
-    [collectionId, page.after ?? null, page.kind ?? null, page.limit],
+    [
+      collectionId,
+      page.after ?? null,
+      page.kind ?? null,
+      page.limit,
+      page.search ? containsPattern(page.search) : null,
+    ],
   )
   return rows
+}
+
+/** One document of a collection by its id; undefined when the collection has no such document. */
+export async function findDocument(
+  db: Queryable,
+  collectionId: number,
+  documentId: number,
+): Promise<DocumentSummary | undefined> {
+  const { rows } = await db.query<DocumentSummary>(
+    `SELECT ${DOCUMENT_COLUMNS} FROM documents d WHERE d.collection_id = $1 AND d.id = $2`,
+    [collectionId, documentId],
+  )
+  return rows[0]
 }
 
 export interface CollectionStats {

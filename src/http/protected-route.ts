@@ -19,12 +19,14 @@ type ProtectedEnv = AppEnv & {
 /**
  * Authenticate, then count the request against the key's rate limits (429 when over). Only a request
  * that authenticates, scope included, is counted. Neither usually costs a database statement: key rows
- * are cached briefly and requests are admitted from blocks claimed ahead (see RateLimiter).
+ * are cached briefly and requests are admitted from blocks claimed ahead (see RateLimiter). A route open
+ * to several scopes counts the request under the first of them the key holds (tokens are checked only
+ * when that is `generate`).
  */
-function requireScope(services: AuthServices, scope: Scope): MiddlewareHandler<ProtectedEnv> {
+function requireScope(services: AuthServices, scopes: RouteScope): MiddlewareHandler<ProtectedEnv> {
   const { apiKeys, rateLimiter, metrics, db } = services
   return async (c, next) => {
-    const { key, row } = await authenticate(apiKeys, db.pool, c.req.header('authorization'), scope)
+    const { key, row, scope } = await authenticate(apiKeys, db.pool, c.req.header('authorization'), scopes)
     c.set('apiKey', key)
     c.get('logger').setBindings({ keyId: key.id })
     const rateLimitHeaders = enforceRateLimit(await rateLimiter.admit(row, scope), {
@@ -38,13 +40,17 @@ function requireScope(services: AuthServices, scope: Scope): MiddlewareHandler<P
   }
 }
 
+/** The scope a route needs, or the scopes of which a key must hold at least one. */
+export type RouteScope = Scope | readonly Scope[]
+
 /**
- * A route that needs an API key with `scope`: it carries the auth middleware, the security
- * requirement, the 401/403/429 responses and the scope extension, so none of them can be forgotten.
+ * A route that needs an API key with `scope` (or one of `scope`, when it lists several): it carries the
+ * auth middleware, the security requirement, the 401/403/429 responses and the scope extension, so none
+ * of them can be forgotten.
  */
 export function protectedRoute<const R extends Omit<RouteConfig, 'security' | 'middleware'>>(
   services: AuthServices,
-  scope: Scope,
+  scope: RouteScope,
   route: R,
 ) {
   return createRoute({

@@ -14,7 +14,10 @@ export interface Operation {
   method: string
   /** OpenAPI path, e.g. `/v1/keys/{id}`. */
   path: string
-  scope: string | undefined
+  /** The route's scope extension: one scope, or several of which a key needs one. */
+  scope: string | string[] | undefined
+  /** The same as a list (empty for public routes). */
+  scopes: string[]
   security: unknown
   responseCodes: string[]
   params: JsonSchema | undefined
@@ -44,7 +47,8 @@ export function operationsOf(app: OpenAPIHono<any>): Operation[] {
       return {
         method: String(r.method),
         path: String(r.path),
-        scope: r[SCOPE_EXTENSION] as string | undefined,
+        scope: r[SCOPE_EXTENSION] as string | string[] | undefined,
+        scopes: [r[SCOPE_EXTENSION] ?? []].flat() as string[],
         security: r.security,
         responseCodes: Object.keys(r.responses ?? {}),
         params: jsonSchema(r.request?.params),

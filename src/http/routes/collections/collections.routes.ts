@@ -1,4 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { ApiKey } from '../../../auth/api-keys.js'
 import { assertCollectionAllowed, canUseCollection } from '../../../collections/access.js'
 import { CollectionName } from '../../../collections/collection-name.js'
 import {
@@ -8,16 +9,23 @@ import {
   removeCollection,
   requireCollection,
 } from '../../../collections/manage-collections.js'
-import { listDocuments } from '../../../db/documents.js'
+import { listDocumentChunks } from '../../../db/chunks.js'
+import { findDocument, listDocuments } from '../../../db/documents.js'
+import { AppError } from '../../../errors.js'
 import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
 import {
+  ChunkPage,
+  ChunkQuery,
   Collection,
   CreateCollectionRequest,
+  DocumentItem,
   DocumentPage,
+  DocumentParams,
   DocumentQuery,
+  toChunkItem,
   toCollection,
   toDocumentItem,
 } from './collections.schemas.js'
@@ -134,10 +142,67 @@ export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, services: Ser
       assertCollectionAllowed(c.get('apiKey'), name)
       const collection = await requireCollection(db, name)
       // One extra row tells whether another page exists without a count query.
-      const rows = await listDocuments(db, collection.id, { ...query, limit: query.limit + 1 })
+      const rows = await listDocuments(db, collection.id, {
+        limit: query.limit + 1,
+        after: query.after,
+        kind: query.kind,
+        search: query.q,
+      })
       const page = rows.slice(0, query.limit)
       const nextCursor = rows.length > query.limit ? (page[page.length - 1]?.sourceId ?? null) : null
       return c.json({ data: page.map(toDocumentItem), nextCursor }, 200)
+    },
+  )
+
+  const requireDocument = async (key: ApiKey, name: string, id: number) => {
+    assertCollectionAllowed(key, name)
+    const collection = await requireCollection(db, name)
+    const document = await findDocument(db, collection.id, id)
+    if (!document) throw new AppError('not_found', `The collection "${name}" has no document ${id}.`)
+    return document
+  }
+
+  app.openapi(
+    protectedRoute(services, 'admin', {
+      method: 'get',
+      path: '/v1/collections/{name}/documents/{id}',
+      tags: ['collections'],
+      summary: 'One document of the collection, with its chunk counts',
+      request: { params: DocumentParams },
+      responses: {
+        200: { description: 'The document', content: { 'application/json': { schema: DocumentItem } } },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => {
+      const { name, id } = c.req.valid('param')
+      return c.json(toDocumentItem(await requireDocument(c.get('apiKey'), name, id)), 200)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(services, 'admin', {
+      method: 'get',
+      path: '/v1/collections/{name}/documents/{id}/chunks',
+      tags: ['collections'],
+      summary: 'A document’s chunks in reading order: heading path, tokens, text, embedded or not',
+      request: { params: DocumentParams, query: ChunkQuery },
+      responses: {
+        200: { description: 'A page of chunks', content: { 'application/json': { schema: ChunkPage } } },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => {
+      const { name, id } = c.req.valid('param')
+      const query = c.req.valid('query')
+      const document = await requireDocument(c.get('apiKey'), name, id)
+      const rows = await listDocumentChunks(db, document.id, {
+        limit: query.limit + 1,
+        afterOrdinal: query.after,
+      })
+      const page = rows.slice(0, query.limit)
+      const nextCursor = rows.length > query.limit ? (page[page.length - 1]?.ordinal ?? null) : null
+      return c.json({ data: page.map(toChunkItem), nextCursor }, 200)
     },
   )
 }

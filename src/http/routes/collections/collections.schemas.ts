@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { CollectionName } from '../../../collections/collection-name.js'
 import type { CollectionDetails } from '../../../collections/manage-collections.js'
+import type { StoredChunk } from '../../../db/chunks.js'
 import type { DocumentSummary } from '../../../db/documents.js'
 
 export const CreateCollectionRequest = z
@@ -50,6 +51,7 @@ export type Collection = z.infer<typeof Collection>
 
 export const DocumentItem = z
   .object({
+    id: z.number().int().openapi({ description: 'The document id retrieval passages refer to' }),
     sourceId: z.string(),
     kind: z.enum(['guideline', 'product']),
     title: z.string(),
@@ -81,7 +83,53 @@ export const DocumentQuery = z.object({
     .optional()
     .openapi({ description: 'The nextCursor of the previous page' }),
   kind: z.enum(['guideline', 'product']).optional(),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ description: 'Only documents whose source id or title contains this text (any case)' }),
 })
+
+export const DocumentParams = z.object({
+  name: CollectionName,
+  id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ type: 'integer' }),
+})
+
+export const ChunkQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  after: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .openapi({ type: 'integer', description: 'The nextCursor of the previous page' }),
+})
+
+export const ChunkItem = z
+  .object({
+    id: z.number().int(),
+    ordinal: z.number().int().openapi({ description: 'Position in the document, from 0' }),
+    headingPath: z.string().openapi({ example: 'Voice and tone > Grammar' }),
+    text: z.string(),
+    tokens: z.number().int().openapi({ description: 'cl100k_base tokens, heading path included' }),
+    contentHash: z.string(),
+    embedded: z.boolean().openapi({ description: 'false: found by full-text search only, for now' }),
+    embeddingModel: z.string().nullable(),
+  })
+  .openapi('Chunk')
+
+export const ChunkPage = z
+  .object({
+    data: z.array(ChunkItem),
+    nextCursor: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Pass as `after` for the next page; null at the end' }),
+  })
+  .openapi('ChunkPage')
 
 export function toCollection(details: CollectionDetails): Collection {
   const { collection, stats, lastIngest } = details
@@ -105,6 +153,7 @@ export function toCollection(details: CollectionDetails): Collection {
 
 export function toDocumentItem(doc: DocumentSummary): z.infer<typeof DocumentItem> {
   return {
+    id: doc.id,
     sourceId: doc.sourceId,
     kind: doc.kind,
     title: doc.title,
@@ -114,5 +163,18 @@ export function toDocumentItem(doc: DocumentSummary): z.infer<typeof DocumentIte
     embeddedChunkCount: doc.embeddedChunkCount,
     createdAt: doc.createdAt.toISOString(),
     updatedAt: doc.updatedAt.toISOString(),
+  }
+}
+
+export function toChunkItem(chunk: StoredChunk): z.infer<typeof ChunkItem> {
+  return {
+    id: chunk.id,
+    ordinal: chunk.ordinal,
+    headingPath: chunk.headingPath,
+    text: chunk.text,
+    tokens: chunk.tokenCount,
+    contentHash: chunk.contentHash,
+    embedded: chunk.embeddingModel !== null,
+    embeddingModel: chunk.embeddingModel,
   }
 }

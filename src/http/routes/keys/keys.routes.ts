@@ -47,12 +47,44 @@ const CreateKeyRequest = z
   .strict()
   .openapi('CreateKeyRequest')
 
+const CurrentKey = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    scopes: z.array(Scope),
+    collections: z
+      .array(z.string())
+      .nullable()
+      .openapi({ description: 'The collections this key may use; null: every collection' }),
+  })
+  .openapi('CurrentApiKey')
+
 const CreatedKey = KeySummary.extend({
   key: z.string().openapi({ description: 'The secret. Shown once; only its hash is stored.' }),
 }).openapi('CreatedApiKey')
 
 export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   const db = services.db.pool
+
+  // Any live key may ask what it is: the console signs in with it and shows only what the key may use.
+  app.openapi(
+    protectedRoute(services, Scope.options, {
+      method: 'get',
+      path: '/v1/me',
+      tags: ['keys'],
+      summary: 'The API key making the request: its name, scopes and collection allowlist',
+      responses: {
+        200: { description: 'The key', content: { 'application/json': { schema: CurrentKey } } },
+      },
+    }),
+    (c) => {
+      const key = c.get('apiKey')
+      return c.json(
+        { id: key.id, name: key.name, scopes: key.scopes, collections: key.collections ?? null },
+        200,
+      )
+    },
+  )
   app.openapi(
     protectedRoute(services, 'admin', {
       method: 'get',

@@ -7,6 +7,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY ingest ./ingest
+COPY console ./console
 RUN npm run build
 
 # Runtime stage: production dependencies, compiled code, migrations and the examples only, as a non-root

@@ -8,6 +8,7 @@ import { observeRequests } from './http/middleware/observe-requests.js'
 import { requestContext } from './http/middleware/request-context.js'
 import { registerChatCompletionRoutes } from './http/routes/chat-completions/chat-completions.routes.js'
 import { registerCollectionRoutes } from './http/routes/collections/collections.routes.js'
+import { registerConsoleRoutes } from './http/routes/console/console.routes.js'
 import { registerGenerateRoutes } from './http/routes/generate/generate.routes.js'
 import { registerHealthRoutes } from './http/routes/health/health.routes.js'
 import { isUploadPath, registerIngestRoutes } from './http/routes/ingest/ingest.routes.js'
@@ -32,6 +33,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerGenerateRoutes,
   registerChatCompletionRoutes,
   registerRetrieveRoutes,
+  registerConsoleRoutes,
 ]
 
 /** The HTTP API over a process's services (see buildServices); it opens nothing and owns nothing. */

@@ -81,6 +81,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/db',
       'src/errors.ts',
       'src/generation',
+      'src/lib',
       'src/observability',
       'src/retrieval',
       'src/services.ts',

@@ -1,0 +1,142 @@
+import { useEffect, useState } from 'preact/hooks'
+import { ApiError, call } from '../api.js'
+import { count, dateTime, duration, plural } from '../format.js'
+import type { IngestJob } from '../types.js'
+import { ErrorMessage, StatusBadge } from '../ui.js'
+
+const POLL_MS = 1000
+const FINISHED = new Set(['succeeded', 'failed', 'succeeded_with_errors', 'cancelled', 'canceled'])
+
+export function isFinished(job: IngestJob): boolean {
+  return FINISHED.has(job.status)
+}
+
+/** Follow one job: poll while it is queued or running, stop when it ends. */
+function useJob(id: string, onChange: (job: IngestJob) => void) {
+  const [job, setJob] = useState<IngestJob>()
+  const [error, setError] = useState<unknown>()
+  useEffect(() => {
+    let stopped = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const poll = async () => {
+      try {
+        const next = await call<IngestJob>(`/v1/ingest-jobs/${encodeURIComponent(id)}`)
+        if (stopped) return
+        setJob(next)
+        setError(undefined)
+        onChange(next)
+        if (!isFinished(next)) timer = setTimeout(poll, POLL_MS)
+      } catch (caught) {
+        if (stopped) return
+        setError(caught)
+        // A job deleted with its collection will not come back; anything else is retried.
+        if (!(caught instanceof ApiError && caught.status === 404)) timer = setTimeout(poll, POLL_MS * 3)
+      }
+    }
+    void poll()
+    return () => {
+      stopped = true
+      clearTimeout(timer)
+    }
+  }, [id])
+  return { job, error }
+}
+
+export function JobCard(props: { id: string; onDismiss: () => void; onChange: (job: IngestJob) => void }) {
+  const { job, error } = useJob(props.id, props.onChange)
+  if (!job) {
+    return (
+      <li class="job card">
+        {error ? <ErrorMessage error={error} /> : <p class="muted">Loading job {props.id.slice(0, 8)}…</p>}
+        {error !== undefined && (
+          <button type="button" class="secondary" onClick={props.onDismiss}>
+            Dismiss
+          </button>
+        )}
+      </li>
+    )
+  }
+  const p = job.progress
+  const problems = job.errors.length
+  const documentsTotal = p?.documents.total ?? 0
+  const finished = isFinished(job)
+  return (
+    <li class="job card" data-job-id={job.id} data-status={job.status}>
+      <div class="job-head">
+        <StatusBadge status={job.status} problems={problems} />
+        <span>
+          {job.mode} job <code title={job.id}>{job.id.slice(0, 8)}</code>, started {dateTime(job.createdAt)}
+        </span>
+        {finished && (
+          <button
+            type="button"
+            class="secondary small"
+            onClick={props.onDismiss}
+            aria-label={`Dismiss job ${job.id.slice(0, 8)}`}
+          >
+            Dismiss
+          </button>
+        )}
+      </div>
+      <div class="job-progress" aria-live="polite">
+        {documentsTotal > 0 ? (
+          <progress aria-label="Documents processed" max={documentsTotal} value={p?.documents.done ?? 0} />
+        ) : finished ? (
+          <progress aria-label="Documents processed" max={1} value={1} />
+        ) : (
+          <progress aria-label="Waiting for the job to start" />
+        )}
+        <p class="job-counts">
+          {p ? (
+            <>
+              <strong>
+                {count(p.documents.done)} of {count(documentsTotal)} documents
+              </strong>{' '}
+              ({count(p.documents.added)} added, {count(p.documents.updated)} updated,{' '}
+              {count(p.documents.unchanged)} unchanged, {count(p.documents.deleted)} deleted) · chunks{' '}
+              {count(p.chunks.embedded)} embedded, {count(p.chunks.reused)} reused, {count(p.chunks.pending)}{' '}
+              without embedding
+              {!finished && p.etaSeconds !== null && <> · about {duration(p.etaSeconds)} left</>}
+            </>
+          ) : (
+            'Waiting for a worker…'
+          )}
+        </p>
+      </div>
+      {job.error && (
+        <p class="job-failure">
+          <strong>Why it failed:</strong> {job.error}
+        </p>
+      )}
+      {problems > 0 && (
+        <details class="job-errors" open>
+          <summary>
+            {plural(problems, 'file or row', 'files or rows')} not ingested
+            {!finished && ' so far; the others go on'}
+          </summary>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">File</th>
+                <th scope="col">Row</th>
+                <th scope="col">Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {job.errors.map((issue, i) => (
+                <tr key={`${issue.file}:${issue.row ?? ''}:${i}`}>
+                  <td>
+                    <code>{issue.file}</code>
+                  </td>
+                  <td>{issue.row ?? '–'}</td>
+                  <td>{issue.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      )}
+      {error !== undefined && <ErrorMessage error={error} />}
+    </li>
+  )
+}

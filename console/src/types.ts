@@ -1,0 +1,149 @@
+/** The shapes of the API answers the console reads (see /openapi.json); only the fields it uses. */
+
+export interface CurrentKey {
+  id: string
+  name: string
+  scopes: string[]
+  /** null: every collection. */
+  collections: string[] | null
+}
+
+export interface Collection {
+  name: string
+  description: string
+  embeddingModel: string
+  embeddingDimensions: number
+  textSearchConfig: string
+  documentCount: number
+  chunkCount: number
+  embeddedChunkCount: number
+  lastIngest: {
+    jobId: string
+    status: string
+    mode: string
+    createdAt: string
+    finishedAt: string | null
+  } | null
+  createdAt: string
+}
+
+export type Kind = 'guideline' | 'product'
+
+export interface DocumentItem {
+  id: number
+  sourceId: string
+  kind: Kind
+  title: string
+  contentHash: string
+  metadata: Record<string, unknown>
+  chunkCount: number
+  embeddedChunkCount: number
+  createdAt: string
+  updatedAt: string
+}
+
+export interface Page<T, C> {
+  data: T[]
+  nextCursor: C | null
+}
+
+export interface Chunk {
+  id: number
+  ordinal: number
+  headingPath: string
+  text: string
+  tokens: number
+  contentHash: string
+  embedded: boolean
+  embeddingModel: string | null
+}
+
+export interface JobIssue {
+  file: string
+  row?: number
+  message: string
+}
+
+export interface JobProgress {
+  phase: string
+  files: { total: number; done: number }
+  documents: {
+    total: number
+    done: number
+    added: number
+    updated: number
+    unchanged: number
+    deleted: number
+  }
+  chunks: { embedded: number; reused: number; pending: number }
+  errors: number
+  etaSeconds: number | null
+}
+
+export interface IngestJob {
+  id: string
+  collection: string
+  /** queued, running, succeeded or failed today; unknown statuses are shown as they come. */
+  status: string
+  mode: string
+  progress: JobProgress | null
+  errors: JobIssue[]
+  error: string | null
+  attempts: number
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+}
+
+export interface Passage {
+  documentId: number
+  sourceId: string
+  title: string
+  kind: Kind
+  headingPath: string
+  text: string
+  chunkIds: number[]
+  tokens: number
+  metadata: Record<string, unknown>
+  scores: { vector: number | null; lexical: number | null; fused: number } & Record<string, unknown>
+  /** Per-arm ranks, when the server reports them. */
+  ranks?: Record<string, number | null>
+}
+
+export interface RetrieveResult {
+  collection: string
+  mode: string
+  passages: Passage[]
+  usedTokens: number
+}
+
+export interface TaskDefinition {
+  description: string
+  systemPrompt: string
+  retrieval: { collection?: string; k?: number; budgetTokens?: number; filters?: Record<string, unknown> }
+  route: { strategy: string; foundationModel: string; fineTunedModel?: string; share?: number } & Record<
+    string,
+    unknown
+  >
+  output: { type: string } & Record<string, unknown>
+  temperature?: number
+  maxTokens?: number
+}
+
+export interface TaskVersion {
+  task: string
+  version: number
+  active: boolean
+  variables: string[]
+  definition: TaskDefinition
+  createdAt: string
+}
+
+export interface DryRun {
+  dryRun: true
+  task: { name: string; version: number }
+  messages: { role: string; content: string }[]
+  route: { model: string; strategy: string; reason: string; fallbackModel: string | null }
+  droppedPassages: number
+  citations: { n: number; documentId: number; sourceId: string; title: string; headingPath: string }[]
+}

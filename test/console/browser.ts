@@ -47,15 +47,19 @@ export interface ConsoleRig {
 export async function startConsoleRig(env: Record<string, string> = {}): Promise<ConsoleRig> {
   const stub = await startOpenAIStub()
   const db = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined
-  const server = await spawnServer({
-    OPENAI_BASE_URL: stub.url,
-    OPENAI_API_KEY: 'stub-key',
-    EMBEDDING_DIMENSIONS: '64',
-    WORKER_POLL_MS: '100',
-    RATE_LIMIT_RPM: '0',
-    ...(db?.url ? { DATABASE_URL: db.url } : {}),
-    ...env,
-  })
+  const server = await spawnServer(
+    {
+      OPENAI_BASE_URL: stub.url,
+      OPENAI_API_KEY: 'stub-key',
+      EMBEDDING_DIMENSIONS: '64',
+      WORKER_POLL_MS: '100',
+      RATE_LIMIT_RPM: '0',
+      ...(db?.url ? { DATABASE_URL: db.url } : {}),
+      ...env,
+    },
+    // A fresh embedded database is created at start: on a busy machine that alone can take a minute.
+    { readyTimeoutMs: 180_000 },
+  )
   const adminKey = /onb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/.exec(server.output())?.[0]
   if (!adminKey) throw new Error(`the server printed no admin key:\n${server.output()}`)
   // launch() gives each run a fresh, temporary profile (user-data-dir) of its own.

@@ -23,7 +23,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Start `onbrand server` from source in a child process, as `npm start` does, and wait until /readyz answers 200. */
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+export async function spawnServer(
+  env: Record<string, string>,
+  options: { readyTimeoutMs?: number } = {},
+): Promise<ServerProcess> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
   const port = await freePort()
   const dataDir = join(mkdtempSync(join(tmpdir(), 'onbrand-server-')), 'db')
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/onbrand.ts', 'server'], {
@@ -46,7 +50,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const baseUrl = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 60_000
+  const deadline = Date.now() + readyTimeoutMs
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`)
     try {
@@ -56,7 +60,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
-      throw new Error(`server not ready in 60 s:\n${output}`)
+      throw new Error(`server not ready in ${readyTimeoutMs / 1000} s:\n${output}`)
     }
     await new Promise((resolve) => setTimeout(resolve, 200))
   }

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import type { Abilities } from '../abilities.js'
 import { call } from '../api.js'
 import { count, percent } from '../format.js'
-import { JobCard } from '../ingest/job-card.js'
+import { isFinished, JobCard } from '../ingest/job-card.js'
 import { dismissJob, trackedJobs, trackJob } from '../ingest/tracked-jobs.js'
 import { UploadForm } from '../ingest/upload.js'
 import { href } from '../router.js'
@@ -32,7 +32,7 @@ export function CollectionPage({ name, can }: { name: string; can: Abilities }) 
     if (seen.current.get(job.id) === mark) return
     const first = !seen.current.has(job.id)
     seen.current.set(job.id, mark)
-    if (first && (job.status === 'succeeded' || job.status === 'failed')) return
+    if (first && isFinished(job)) return
     setDocumentsVersion((v) => v + 1)
     collection.reload()
   }

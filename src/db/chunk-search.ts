@@ -28,7 +28,8 @@ export interface SearchOptions {
   matchAny: boolean
   /** Absent: lexical only (no embedder, or no chunk embedded with the collection's model yet). */
   queryVector?: number[]
-  filters?: ChunkFilters
+  /** Several sets are ANDed: a chunk passes only if it passes every one (a task's and a request's). */
+  filters?: ChunkFilters | readonly ChunkFilters[]
   /** Rows each arm contributes before fusion. */
   candidates: number
   /** Fused rows returned (with their text), best first. */
@@ -156,19 +157,27 @@ export async function searchChunks(
   return rows
 }
 
-/** Every value is a bind parameter; only the clause shapes vary with which filters are present. */
+/**
+ * Every value is a bind parameter; only the clause shapes vary with which filters are present. Each
+ * set adds its own clauses rather than being merged with the others, so two sets that disagree (kind
+ * `guideline` and kind `product`) match nothing instead of one overriding the other.
+ */
 function filterClauses(
-  filters: ChunkFilters | undefined,
+  filters: ChunkFilters | readonly ChunkFilters[] | undefined,
   param: (value: unknown, cast?: string) => string,
 ): string[] {
+  const sets: readonly ChunkFilters[] =
+    filters === undefined ? [] : Array.isArray(filters) ? filters : [filters]
   const clauses: string[] = []
-  if (filters?.kind !== undefined) clauses.push(`d.kind = ${param(filters.kind, '::text')}`)
-  // starts_with, not LIKE: a prefix holding % or _ must match literally, with no escaping to get wrong.
-  if (filters?.sourcePrefix !== undefined) {
-    clauses.push(`starts_with(d.source_id, ${param(filters.sourcePrefix, '::text')})`)
-  }
-  if (filters?.metadata !== undefined && Object.keys(filters.metadata).length > 0) {
-    clauses.push(`d.metadata @> ${param(JSON.stringify(filters.metadata), '::jsonb')}`)
+  for (const set of sets) {
+    if (set.kind !== undefined) clauses.push(`d.kind = ${param(set.kind, '::text')}`)
+    // starts_with, not LIKE: a prefix holding % or _ must match literally, with no escaping to get wrong.
+    if (set.sourcePrefix !== undefined) {
+      clauses.push(`starts_with(d.source_id, ${param(set.sourcePrefix, '::text')})`)
+    }
+    if (set.metadata !== undefined && Object.keys(set.metadata).length > 0) {
+      clauses.push(`d.metadata @> ${param(JSON.stringify(set.metadata), '::jsonb')}`)
+    }
   }
   return clauses
 }

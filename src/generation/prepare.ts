@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { assertCollectionAllowed } from '../collections/access.js'
+import type { TaskVersionRow } from '../db/tasks.js'
 import { AppError } from '../errors.js'
-import { type Passage, RETRIEVAL_LIMITS, type RetrievalFilters } from '../retrieval/types.js'
+import { type Passage, RETRIEVAL_LIMITS } from '../retrieval/types.js'
 import { encodingForModel } from '../tokens/tokenizer.js'
 import { buildCitations } from './citations.js'
 import { assemblePrompt } from './prompt.js'
@@ -30,6 +31,11 @@ export async function prepareGeneration(
   }
   const task = await deps.tasks.get(request.task)
   if (!task) throw new AppError('not_found', `No task named ${request.task} with an active version.`)
+  // The allowlist check comes before anything that depends on the input: whatever the input holds
+  // (nothing, whitespace), a key never gets the prompt of a task bound to a collection it may not use.
+  const collection = request.collection ?? task.retrieval.collection ?? null
+  if (collection !== null && request.apiKey) assertCollectionAllowed(request.apiKey, collection)
+  if (request.input.trim() === '') throw blankInput(request.endpoint)
 
   const variables = request.variables ?? {}
   const problems = checkVariables(templateVariables(task.systemPrompt), variables)
@@ -45,22 +51,7 @@ export async function prepareGeneration(
     })
   }
 
-  const collection = request.collection ?? task.retrieval.collection ?? null
-  let passages: Passage[] = []
-  if (collection !== null && request.input.trim() !== '') {
-    if (request.apiKey) assertCollectionAllowed(request.apiKey, collection)
-    const filters = mergeFilters(task.retrieval.filters, request.filters)
-    const retrieved = await deps.retrieve({
-      collection,
-      // Inputs may be long briefs; retrieval takes a bounded query, and the opening carries the topic.
-      query: request.input.trim().slice(0, RETRIEVAL_LIMITS.queryMaxChars),
-      ...(task.retrieval.k !== undefined ? { k: task.retrieval.k } : {}),
-      ...(filters ? { filters } : {}),
-      ...(task.retrieval.budgetTokens !== undefined ? { budgetTokens: task.retrieval.budgetTokens } : {}),
-      ...(signal ? { signal } : {}),
-    })
-    passages = retrieved.passages
-  }
+  const passages = await retrievePassages(deps, request, task, collection, signal)
 
   const decision = decideRoute(task.route, task.taskName, request.subject ?? request.requestId)
   const maxTokens = request.maxTokens ?? task.maxTokens ?? undefined
@@ -112,13 +103,32 @@ export function dryRunResult(prepared: PreparedGeneration): DryRunResult {
   }
 }
 
-/** Request filters narrow the task's: scalar fields override, metadata containment is combined. */
-function mergeFilters(
-  task: RetrievalFilters | undefined,
-  request: RetrievalFilters | undefined,
-): RetrievalFilters | undefined {
-  if (!task) return request
-  if (!request) return task
-  const metadata = task.metadata || request.metadata ? { ...task.metadata, ...request.metadata } : undefined
-  return { ...task, ...request, ...(metadata ? { metadata } : {}) }
+async function retrievePassages(
+  deps: GenerationDeps,
+  request: GenerateInput,
+  task: TaskVersionRow,
+  collection: string | null,
+  signal: AbortSignal | undefined,
+): Promise<Passage[]> {
+  if (collection === null) return []
+  const retrieved = await deps.retrieve({
+    collection,
+    // Inputs may be long briefs; retrieval takes a bounded query, and the opening carries the topic.
+    query: request.input.trim().slice(0, RETRIEVAL_LIMITS.queryMaxChars),
+    ...(task.retrieval.k !== undefined ? { k: task.retrieval.k } : {}),
+    // The request's filters narrow the task's, never replace them: both sets apply.
+    ...(request.filters ? { filters: request.filters } : {}),
+    ...(task.retrieval.filters ? { scopeFilters: task.retrieval.filters } : {}),
+    ...(task.retrieval.budgetTokens !== undefined ? { budgetTokens: task.retrieval.budgetTokens } : {}),
+    ...(signal ? { signal } : {}),
+  })
+  return retrieved.passages
+}
+
+function blankInput(endpoint: GenerateInput['endpoint']): AppError {
+  const path = endpoint === 'chat_completions' ? 'messages' : 'input'
+  const what = endpoint === 'chat_completions' ? 'The last user message' : 'The input'
+  return new AppError('validation_failed', `${what} is empty or only whitespace.`, {
+    errors: [{ path, message: 'must contain text' }],
+  })
 }

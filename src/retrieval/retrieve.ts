@@ -12,7 +12,7 @@ import { AppError } from '../errors.js'
 import { type Metrics, observeRetrieval } from '../observability/metrics.js'
 import { type CandidateChunk, packPassages } from './packing.js'
 import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-cache.js'
-import { type RetrievalResult, type RetrieveInput, RetrieveRequest } from './types.js'
+import { RetrievalFilters, type RetrievalResult, type RetrieveInput, RetrieveRequest } from './types.js'
 
 export interface RetrievalSettings {
   rrfK: number
@@ -51,7 +51,7 @@ const MAX_CANDIDATES = 1000
  */
 export async function retrieve(deps: RetrievalDeps, input: RetrieveInput): Promise<RetrievalResult> {
   const started = performance.now()
-  const request = parseInput(input, deps.settings)
+  const { request, scopeFilters } = parseInput(input, deps.settings)
   const collection = await findSearchableCollection(deps.db, request.collection)
   if (collection === undefined)
     throw new AppError('not_found', `No collection named "${request.collection}".`)
@@ -64,7 +64,11 @@ export async function retrieve(deps: RetrievalDeps, input: RetrieveInput): Promi
   const queryVector = embedder ? await embedQuery(deps, embedder, request.query, input.signal) : undefined
   input.signal?.throwIfAborted()
 
-  const rows = await searchChunks(deps.db, collection, searchOptionsFor(request, deps.settings, queryVector))
+  const rows = await searchChunks(
+    deps.db,
+    collection,
+    searchOptionsFor(request, deps.settings, queryVector, scopeFilters),
+  )
   const packed = packPassages(rows.map(toCandidate), { k: request.k, budgetTokens: request.budgetTokens })
   const mode = queryVector ? 'hybrid' : 'lexical'
   observeRetrieval(deps.metrics, { latencyMs: performance.now() - started, mode })
@@ -76,13 +80,14 @@ export function searchOptionsFor(
   request: RetrieveRequest,
   settings: RetrievalSettings,
   queryVector: number[] | undefined,
+  scopeFilters?: RetrievalFilters,
 ): SearchOptions {
   const candidates = Math.min(MAX_CANDIDATES, Math.max(request.k * 4, settings.minCandidates))
   return {
     query: request.query,
     matchAny: !usesSearchSyntax(request.query),
     queryVector,
-    filters: request.filters,
+    filters: [scopeFilters, request.filters].filter((set) => set !== undefined),
     candidates,
     // Headroom over k so dropped duplicates and over-budget chunks can be replaced.
     limit: Math.min(2 * candidates, 3 * request.k),
@@ -98,22 +103,30 @@ function usesSearchSyntax(query: string): boolean {
   return /"|(^|\s)-\S|\sor\s/i.test(query)
 }
 
-function parseInput(input: RetrieveInput, settings: RetrievalSettings): RetrieveRequest {
-  const { signal: _signal, ...fields } = input
+function parseInput(
+  input: RetrieveInput,
+  settings: RetrievalSettings,
+): { request: RetrieveRequest; scopeFilters?: RetrievalFilters } {
+  const { signal: _signal, scopeFilters: scope, ...fields } = input
   const parsed = RetrieveRequest.safeParse(fields)
-  const errors = parsed.success
-    ? []
-    : parsed.error.issues.map((issue) => ({
-        path: issue.path.map(String).join('.') || '(root)',
-        message: issue.message,
-      }))
+  const parsedScope = scope === undefined ? undefined : RetrievalFilters.safeParse(scope)
+  const issues = [
+    ...(parsed.success ? [] : parsed.error.issues),
+    ...(parsedScope === undefined || parsedScope.success
+      ? []
+      : parsedScope.error.issues.map((issue) => ({ ...issue, path: ['scopeFilters', ...issue.path] }))),
+  ]
+  const errors = issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }))
   if (parsed.success && parsed.data.efSearch !== undefined && parsed.data.efSearch > settings.efSearchMax) {
     errors.push({ path: 'efSearch', message: `must be at most ${settings.efSearchMax} on this server` })
   }
   if (!parsed.success || errors.length > 0) {
     throw new AppError('validation_failed', 'The retrieval request is invalid.', { errors })
   }
-  return parsed.data
+  return { request: parsed.data, ...(parsedScope?.success ? { scopeFilters: parsedScope.data } : {}) }
 }
 
 async function embedQuery(

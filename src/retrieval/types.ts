@@ -67,6 +67,11 @@ export interface RetrieveInput {
   /** Passages wanted before packing (default 8, 1–50). */
   k?: number
   filters?: RetrievalFilters
+  /**
+   * Filters fixed by whoever set the call up (a task's retrieval policy). `filters` can only narrow
+   * them: a passage must satisfy both sets, and sets that contradict each other match nothing.
+   */
+  scopeFilters?: RetrievalFilters
   /** Token budget the packed passages must fit in. */
   budgetTokens?: number
   /** pgvector `hnsw.ef_search` for this query, within server bounds. */

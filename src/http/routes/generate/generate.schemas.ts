@@ -12,10 +12,14 @@ export const GenerateRequest = z
   .object({
     task: TaskName,
     // No max here on purpose: an input over MAX_GENERATION_INPUT_CHARS answers 413, not 400.
-    input: z.string().openapi({ description: 'The request text; also the retrieval query.' }),
+    input: z.string().openapi({
+      description: 'The request text; also the retrieval query. Empty or only whitespace: 400.',
+    }),
     variables: Variables.optional(),
     collection: CollectionName.optional().openapi({ description: "Overrides the task's collection" }),
-    filters: RetrievalFilters.optional(),
+    filters: RetrievalFilters.optional().openapi({
+      description: "Narrow the task's retrieval filters: both apply, and a contradiction matches nothing.",
+    }),
     stream: z.boolean().default(false).openapi({ description: 'Answer as server-sent events' }),
     dryRun: z
       .boolean()

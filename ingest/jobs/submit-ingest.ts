@@ -1,3 +1,4 @@
+import { type CollectionAllowlist, canUseCollection } from '../../src/collections/access.js'
 import type { CollectionRow } from '../../src/db/collections.js'
 import { findCollectionById } from '../../src/db/collections.js'
 import { findJob, type IngestJobRow, type JobMode, type JobStatus } from '../../src/db/ingest-jobs.js'
@@ -82,10 +83,17 @@ export interface JobView {
   finishedAt: string | null
 }
 
-export async function describeJob(db: Queryable, id: string): Promise<JobView> {
+/** The job as the API shows it; a job of a collection outside `viewer`'s allowlist is 404 to it, as if absent. */
+export async function describeJob(
+  db: Queryable,
+  id: string,
+  viewer: CollectionAllowlist = {},
+): Promise<JobView> {
   const job = await findJob(db, id)
-  if (!job) throw new AppError('not_found', `No ingest job with id ${id}.`)
-  const collection = await findCollectionById(db, job.collectionId)
+  const collection = job ? await findCollectionById(db, job.collectionId) : undefined
+  if (!job || !canUseCollection(viewer, collection?.name ?? '')) {
+    throw new AppError('not_found', `No ingest job with id ${id}.`)
+  }
   const progress = 'documents' in job.progress ? (job.progress as unknown as JobProgress) : null
   return {
     id: job.id,

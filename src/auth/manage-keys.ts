@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { assertCollectionAllowed } from '../collections/access.js'
+import { assertCollectionAllowed, type CollectionAllowlist } from '../collections/access.js'
 import {
   type ApiKeyRow,
   countActiveApiKeys,
@@ -64,12 +64,18 @@ export function ensureCanGrant(creator: ApiKey, collections: string[] | undefine
   for (const name of collections) assertCollectionAllowed(creator, name)
 }
 
-export async function listKeys(db: Queryable): Promise<KeySummary[]> {
-  return (await listApiKeys(db)).map(summarize)
+/**
+ * The keys `viewer` may manage: all of them for an unlimited key; for a key limited to some collections,
+ * only keys limited to (some of) those. Any other key, the unlimited admin keys included, is invisible
+ * to it: not listed, and 404 to revoke, as if it did not exist.
+ */
+export async function listKeys(db: Queryable, viewer: CollectionAllowlist = {}): Promise<KeySummary[]> {
+  return (await listApiKeys(db, viewer.collections)).map(summarize)
 }
 
-export async function revokeKey(db: Queryable, id: string): Promise<void> {
-  if (!(await revokeApiKey(db, id))) throw new AppError('not_found', `No API key with id ${id}.`)
+export async function revokeKey(db: Queryable, id: string, viewer: CollectionAllowlist = {}): Promise<void> {
+  if (!(await revokeApiKey(db, id, viewer.collections)))
+    throw new AppError('not_found', `No API key with id ${id}.`)
 }
 
 /**

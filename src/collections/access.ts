@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js'
 
 /** What the check needs of an API key: its collection allowlist (absent: every collection). */
-interface CollectionAllowlist {
+export interface CollectionAllowlist {
   collections?: string[]
 }
 

@@ -56,8 +56,17 @@ export async function findApiKey(db: Queryable, id: string): Promise<ApiKeyRow |
   return rows[0]
 }
 
-export async function listApiKeys(db: Queryable): Promise<ApiKeyRow[]> {
-  const { rows } = await db.query<ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys ORDER BY created_at, id`)
+/**
+ * Keys whose reach lies inside `within` (a collection allowlist; absent: every key): keys limited to a
+ * subset of those collections. An unlimited key reaches every collection, so it is never inside one.
+ */
+const WITHIN = `($1::text[] IS NULL OR (collections IS NOT NULL AND collections <@ $1::text[]))`
+
+export async function listApiKeys(db: Queryable, within?: readonly string[]): Promise<ApiKeyRow[]> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `SELECT ${COLUMNS} FROM api_keys WHERE ${WITHIN} ORDER BY created_at, id`,
+    [within ?? null],
+  )
   return rows
 }
 
@@ -68,11 +77,14 @@ export async function countActiveApiKeys(db: Queryable): Promise<number> {
   return rows[0]?.count ?? 0
 }
 
-/** Returns false when no such key exists; revoking twice keeps the first revocation time. */
-export async function revokeApiKey(db: Queryable, id: string): Promise<boolean> {
+/**
+ * Returns false when no such key exists (or none inside `within`, see listApiKeys); revoking twice keeps
+ * the first revocation time.
+ */
+export async function revokeApiKey(db: Queryable, id: string, within?: readonly string[]): Promise<boolean> {
   const { rowCount } = await db.query(
-    'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
-    [id],
+    `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE ${WITHIN} AND id = $2`,
+    [within ?? null, id],
   )
   return (rowCount ?? 0) > 0
 }

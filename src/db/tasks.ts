@@ -30,6 +30,17 @@ const VERSION_COLUMNS = `v.id, v.task_id AS "taskId", t.name AS "taskName", v.ve
   (t.active_version = v.version) IS TRUE AS active, v.description, v.system_prompt AS "systemPrompt",
   v.retrieval, v.route, v.output, v.temperature, v.max_tokens AS "maxTokens", v.created_at AS "createdAt"`
 
+/**
+ * SQL that is true when task `t` lies inside the collection allowlist held by parameter `param` (NULL:
+ * every task): every version of it names a collection of the list. A version naming none may be sent
+ * to any collection by the request, so it lies inside no allowlist.
+ */
+function within(param: string): string {
+  return `(${param}::text[] IS NULL OR NOT EXISTS (
+    SELECT 1 FROM task_versions w WHERE w.task_id = t.id
+      AND coalesce(w.retrieval->>'collection' = ANY(${param}::text[]), false) IS FALSE))`
+}
+
 /** Create the task row if needed and lock it, so concurrent PUTs number their versions one after another. */
 export async function lockOrCreateTask(db: Queryable, name: string): Promise<TaskRow> {
   const { rows } = await db.query<TaskRow>(
@@ -41,13 +52,31 @@ export async function lockOrCreateTask(db: Queryable, name: string): Promise<Tas
   return rows[0]!
 }
 
-export async function findTask(db: Queryable, name: string): Promise<TaskRow | undefined> {
+/** The task, if it exists and lies inside `collections` (see `within`; absent: any task). */
+export async function findTask(
+  db: Queryable,
+  name: string,
+  collections?: readonly string[],
+): Promise<TaskRow | undefined> {
   const { rows } = await db.query<TaskRow>(
     `SELECT id, name, active_version AS "activeVersion", created_at AS "createdAt", updated_at AS "updatedAt"
-     FROM tasks WHERE name = $1`,
-    [name],
+     FROM tasks t WHERE name = $1 AND ${within('$2')}`,
+    [name, collections ?? null],
   )
   return rows[0]
+}
+
+/** Whether every version of the task names a collection of `collections`. */
+export async function isTaskWithin(
+  db: Queryable,
+  taskId: number,
+  collections: readonly string[],
+): Promise<boolean> {
+  const { rows } = await db.query<{ inside: boolean }>(
+    `SELECT ${within('$2')} AS inside FROM tasks t WHERE t.id = $1`,
+    [taskId, collections],
+  )
+  return rows[0]?.inside === true
 }
 
 export async function insertTaskVersion(
@@ -116,10 +145,15 @@ export async function findActiveTaskVersion(
   return rows[0]
 }
 
-export async function listActiveTaskVersions(db: Queryable): Promise<TaskVersionRow[]> {
+export async function listActiveTaskVersions(
+  db: Queryable,
+  collections?: readonly string[],
+): Promise<TaskVersionRow[]> {
   const { rows } = await db.query<TaskVersionRow>(
     `SELECT ${VERSION_COLUMNS} FROM tasks t JOIN task_versions v ON v.task_id = t.id AND v.version = t.active_version
+     WHERE ${within('$1')}
      ORDER BY t.name`,
+    [collections ?? null],
   )
   return rows
 }

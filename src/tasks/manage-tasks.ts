@@ -1,8 +1,10 @@
 import type pg from 'pg'
+import { assertCollectionAllowed, type CollectionAllowlist } from '../collections/access.js'
 import {
   findTask,
   findTaskVersionRow,
   insertTaskVersion,
+  isTaskWithin,
   listActiveTaskVersions,
   listTaskVersionRows,
   lockOrCreateTask,
@@ -19,6 +21,8 @@ export interface PutTaskInput {
   /** Make the new version the one requests run (default). The first version is always activated. */
   activate?: boolean
   createdBy?: string
+  /** The allowlist of the key making the change; a limited key reaches only tasks inside it. */
+  viewer?: CollectionAllowlist
 }
 
 export interface PutTaskResult {
@@ -31,8 +35,13 @@ export interface PutTaskResult {
  * has creates nothing, so loading the same files twice is a no-op.
  */
 export async function putTask(db: pg.Pool | pg.PoolClient, input: PutTaskInput): Promise<PutTaskResult> {
+  const limitedTo = input.viewer?.collections
+  if (limitedTo !== undefined) assertDefinitionWithin(input.viewer ?? {}, input.definition)
   return withTransaction(db, async (client) => {
     const task = await lockOrCreateTask(client, input.name)
+    // Checked under the task's lock, so no concurrent PUT can move the task out between check and write.
+    if (limitedTo !== undefined && !(await isTaskWithin(client, task.id, limitedTo)))
+      throw taskNotFound(input.name)
     const versions = await listTaskVersionRows(client, task.id)
     const latest = versions.at(-1)
     const activate = input.activate !== false || task.activeVersion === null
@@ -49,18 +58,33 @@ export async function putTask(db: pg.Pool | pg.PoolClient, input: PutTaskInput):
   })
 }
 
-export async function listTasks(db: Queryable): Promise<TaskVersion[]> {
-  return (await listActiveTaskVersions(db)).map(toTaskVersion)
+/*
+ * A key limited to some collections manages only the tasks inside its allowlist: tasks every version of
+ * which names one of its collections. Any other task (one that names another collection, or none, so
+ * that a request may send it anywhere) is invisible to it: not listed, 404 to read or change.
+ */
+
+export async function listTasks(db: Queryable, viewer: CollectionAllowlist = {}): Promise<TaskVersion[]> {
+  return (await listActiveTaskVersions(db, viewer.collections)).map(toTaskVersion)
 }
 
-export async function listTaskVersions(db: Queryable, name: string): Promise<TaskVersion[]> {
-  const task = await findTask(db, name)
+export async function listTaskVersions(
+  db: Queryable,
+  name: string,
+  viewer: CollectionAllowlist = {},
+): Promise<TaskVersion[]> {
+  const task = await findTask(db, name, viewer.collections)
   if (!task) throw taskNotFound(name)
   return (await listTaskVersionRows(db, task.id)).map(toTaskVersion)
 }
 
-export async function getTaskVersion(db: Queryable, name: string, version?: number): Promise<TaskVersion> {
-  const task = await findTask(db, name)
+export async function getTaskVersion(
+  db: Queryable,
+  name: string,
+  version?: number,
+  viewer: CollectionAllowlist = {},
+): Promise<TaskVersion> {
+  const task = await findTask(db, name, viewer.collections)
   if (!task) throw taskNotFound(name)
   const wanted = version ?? task.activeVersion
   const row = wanted === null ? undefined : await findTaskVersionRow(db, task.id, wanted)
@@ -73,9 +97,10 @@ export async function activateTaskVersion(
   db: pg.Pool | pg.PoolClient,
   name: string,
   version: number,
+  viewer: CollectionAllowlist = {},
 ): Promise<TaskVersion> {
   return withTransaction(db, async (client) => {
-    const task = await lockOrCreateTaskIfExists(client, name)
+    const task = await lockTaskIfVisible(client, name, viewer)
     const row = await findTaskVersionRow(client, task.id, version)
     if (!row) throw new AppError('not_found', `Task ${name} has no version ${version}.`)
     await setActiveVersion(client, task.id, version)
@@ -84,9 +109,13 @@ export async function activateTaskVersion(
 }
 
 /** Activate the newest version older than the active one. */
-export async function rollBackTask(db: pg.Pool | pg.PoolClient, name: string): Promise<TaskVersion> {
+export async function rollBackTask(
+  db: pg.Pool | pg.PoolClient,
+  name: string,
+  viewer: CollectionAllowlist = {},
+): Promise<TaskVersion> {
   return withTransaction(db, async (client) => {
-    const task = await lockOrCreateTaskIfExists(client, name)
+    const task = await lockTaskIfVisible(client, name, viewer)
     const versions = await listTaskVersionRows(client, task.id)
     const previous = versions
       .filter((v) => task.activeVersion !== null && v.version < task.activeVersion)
@@ -130,10 +159,25 @@ function taskNotFound(name: string): AppError {
   return new AppError('not_found', `No task named ${name}.`)
 }
 
-async function lockOrCreateTaskIfExists(client: pg.PoolClient, name: string) {
+async function lockTaskIfVisible(client: pg.PoolClient, name: string, viewer: CollectionAllowlist) {
   const existing = await findTask(client, name)
   if (!existing) throw taskNotFound(name)
-  return lockOrCreateTask(client, name)
+  const task = await lockOrCreateTask(client, name)
+  if (viewer.collections !== undefined && !(await isTaskWithin(client, task.id, viewer.collections)))
+    throw taskNotFound(name)
+  return task
+}
+
+/** A limited key's task must name one of its collections: a task naming none may be sent to any. */
+function assertDefinitionWithin(viewer: CollectionAllowlist, definition: TaskDefinition): void {
+  const collection = definition.retrieval?.collection
+  if (collection === undefined) {
+    throw new AppError(
+      'forbidden',
+      'This API key is limited to some collections; its tasks must name one of them in retrieval.collection.',
+    )
+  }
+  assertCollectionAllowed(viewer, collection)
 }
 
 /** Key order differs between a stored jsonb value and a parsed request; compare canonically. */

@@ -41,7 +41,6 @@ describe('a key limited to other collections', () => {
         key: admin.key,
         json: { records: [{ sku: 'a2', name: 'Stove' }] },
       }),
-      await f.t.request(`/v1/ingest-jobs/${jobId}`, { key: admin.key }),
       await f.t.request('/v1/tasks/copy-2', { method: 'PUT', key: admin.key, json: textTask() }),
       await f.t.request('/v1/keys', {
         method: 'POST',
@@ -53,5 +52,8 @@ describe('a key limited to other collections', () => {
       expect(res.status).toBe(403)
       expect(await json(res)).toMatchObject({ code: 'forbidden', detail: REFUSAL })
     }
+    // A job is found by its id alone: another collection's is invisible, not refused.
+    const job = await f.t.request(`/v1/ingest-jobs/${jobId}`, { key: admin.key })
+    expect(job.status).toBe(404)
   })
 })

@@ -191,6 +191,123 @@ describe('a collection-limited admin key', () => {
   })
 })
 
+/**
+ * Admin operations that name no collection in their path or body reach resources that belong to
+ * collections through an id: how to aim each family at resources outside a limited key's allowlist.
+ * A new admin route with path parameters must be added here, and must answer 404 to a limited key for
+ * another collection's resource (a security decision, like PUBLIC above).
+ */
+const OUTSIDE_TARGETS: Record<string, (ids: OutsideIds) => Record<string, string>[]> = {
+  '/v1/tasks/': (ids) => ids.tasks.map((name) => ({ name, version: '1' })),
+  '/v1/keys/': (ids) => ids.keys.map((id) => ({ id })),
+  '/v1/ingest-jobs/': (ids) => [{ id: ids.job }],
+}
+
+interface OutsideIds {
+  /** Tasks bound to another collection, to none, or to ours in one version only. */
+  tasks: string[]
+  /** An unlimited admin key and a key limited to another collection. */
+  keys: string[]
+  job: string
+}
+
+describe('a collection-limited admin key, at every admin operation that names no collection', () => {
+  const ids: OutsideIds = { tasks: [], keys: [], job: '' }
+  const taskDefinition = (collection?: string) => ({
+    systemPrompt: 'OUTSIDE-PROMPT-7f3a for {{brand}}',
+    retrieval: collection ? { collection } : {},
+    route: { strategy: 'foundation', foundationModel: 'gpt-4o-mini' },
+  })
+  const snapshot = async () =>
+    JSON.stringify([
+      (await t.db.pool.query('SELECT id, revoked_at FROM api_keys ORDER BY id')).rows,
+      (await t.db.pool.query('SELECT name, active_version FROM tasks ORDER BY name')).rows,
+      (await t.db.pool.query('SELECT task_id, version FROM task_versions ORDER BY 1, 2')).rows,
+    ])
+
+  beforeAll(async () => {
+    await ensureCollection(OTHER)
+    const put = async (name: string, collection?: string) => {
+      const res = await t.request(`/v1/tasks/${name}`, {
+        method: 'PUT',
+        key: t.adminKey,
+        json: taskDefinition(collection),
+      })
+      expect(res.status).toBe(201)
+    }
+    await put('outside-other', OTHER)
+    await put('outside-anywhere')
+    await put('outside-mixed', OTHER)
+    await put('outside-mixed', ALLOWED)
+    ids.tasks = ['outside-other', 'outside-anywhere', 'outside-mixed']
+    ids.keys = [
+      (await createKey(t.db.pool, { name: 'outside-admin', scopes: ['admin'] })).id,
+      (await createKey(t.db.pool, { name: 'outside-limited', scopes: ['admin'], collections: [OTHER] })).id,
+      (
+        await createKey(t.db.pool, {
+          name: 'outside-wider',
+          scopes: ['admin'],
+          collections: [ALLOWED, OTHER],
+        })
+      ).id,
+    ]
+    const queued = await t.request(`/v1/collections/${OTHER}/ingest`, {
+      method: 'POST',
+      key: t.adminKey,
+      json: { records: [{ sku: 'x1', name: 'Outside' }] },
+    })
+    expect(queued.status).toBe(202)
+    ids.job = ((await queued.json()) as { jobId: string }).jobId
+  })
+
+  it('finds nothing outside its allowlist (404) and lists nothing of it, and changes nothing', async () => {
+    const before = await snapshot()
+    const markers = [...ids.tasks, ...ids.keys, ids.job, OTHER, 'OUTSIDE-PROMPT-7f3a']
+    const checked: string[] = []
+    for (const o of scoped().filter((op) => op.scopes.includes('admin') && !op.scopes.includes('generate'))) {
+      const built = buildRequest(o, { collection: ALLOWED, authorization: `Bearer ${keys.restricted}` })
+      if (built.collectionIn) continue // the 403 test above covers it
+      const params = [...o.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!)
+      if (typeof built.init.body === 'string' && o.bodies['application/json']?.properties?.retrieval) {
+        // A task definition: aimed at our own collection, so only the task's own reach can refuse it.
+        built.init.body = JSON.stringify({
+          ...JSON.parse(built.init.body),
+          retrieval: { collection: ALLOWED },
+        })
+      }
+      if (params.length === 0) {
+        const res = await t.app.request(built.url, built.init)
+        const body = await res.text()
+        if (res.status === 403 || res.status === 404) continue
+        for (const marker of markers) expect(body, `${label(o)} showed ${marker}`).not.toContain(marker)
+        checked.push(label(o))
+        continue
+      }
+      const family = Object.keys(OUTSIDE_TARGETS).find((prefix) => o.path.startsWith(prefix))
+      expect(family, `${label(o)}: say in OUTSIDE_TARGETS how a limited key is kept off it`).toBeDefined()
+      for (const values of OUTSIDE_TARGETS[family!]!(ids)) {
+        const url = o.path.replace(/\{([^}]+)\}/g, (_, name: string) =>
+          encodeURIComponent(values[name] ?? '1'),
+        )
+        const res = await t.app.request(url, built.init)
+        expectProblem({ status: res.status, body: await res.text() }, 404, 'not_found', o)
+      }
+      checked.push(label(o))
+    }
+    expect(checked).toEqual(
+      expect.arrayContaining([
+        'GET /v1/keys',
+        'DELETE /v1/keys/{id}',
+        'GET /v1/tasks',
+        'PUT /v1/tasks/{name}',
+        'POST /v1/tasks/{name}/rollback',
+        'GET /v1/ingest-jobs/{id}',
+      ]),
+    )
+    expect(await snapshot()).toBe(before)
+  })
+})
+
 describe('logs', () => {
   it('never contain a key or token that was sent, valid or not', async () => {
     for (const o of scoped().slice(0, 5)) {

@@ -91,6 +91,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, services: Services):
       path: '/v1/keys',
       tags: ['keys'],
       summary: 'List API keys (never their secrets)',
+      description: 'A key limited to some collections sees only keys limited to (some of) those collections.',
       responses: {
         200: {
           description: 'Keys',
@@ -98,7 +99,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, services: Services):
         },
       },
     }),
-    async (c) => c.json({ data: await listKeys(db) }, 200),
+    async (c) => c.json({ data: await listKeys(db, c.get('apiKey')) }, 200),
   )
 
   app.openapi(
@@ -126,12 +127,14 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>, services: Services):
       path: '/v1/keys/{id}',
       tags: ['keys'],
       summary: 'Revoke an API key',
+      description:
+        'A key limited to some collections may revoke only keys limited to (some of) those; any other is 404.',
       request: { params: z.object({ id: KeyId }) },
       responses: { 204: { description: 'Revoked' }, ...problemResponses(400, 404) },
     }),
     async (c) => {
       const { id } = c.req.valid('param')
-      await revokeKey(db, id)
+      await revokeKey(db, id, c.get('apiKey'))
       services.apiKeys.forget(id)
       return c.body(null, 204)
     },

@@ -21,7 +21,7 @@ const base = {
 
 /**
  * `/metrics` names routes, tasks and models and shows traffic, so it is never public: with
- * METRICS_TOKEN set a scraper sends that token; otherwise an admin API key is needed. METRICS_ENABLED
+ * METRICS_TOKEN set a scraper sends that token; otherwise an admin API key limited to no collections. METRICS_ENABLED
  * =false removes the route.
  */
 export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
@@ -42,9 +42,13 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>, services: Servic
       description: 'The METRICS_TOKEN the server was started with.',
     })
   }
-  app.openapi(route, async (c) =>
-    c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }),
-  )
+  app.openapi(route, async (c) => {
+    // Metrics cover every collection and task, so a key limited to some collections may not read them.
+    if (c.get('apiKey')?.collections !== undefined) {
+      throw new AppError('forbidden', 'Metrics cover every collection; this API key is limited to some.')
+    }
+    return c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType })
+  })
 }
 
 function requireMetricsToken(token: string): MiddlewareHandler<AppEnv> {

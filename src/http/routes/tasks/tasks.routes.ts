@@ -1,5 +1,4 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import { assertCollectionAllowed } from '../../../collections/access.js'
 import type { Services } from '../../../services.js'
 import {
   activateTaskVersion,
@@ -47,7 +46,9 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
       tags: ['tasks'],
       summary: 'Create the next version of a task (activated unless activate=false)',
       description:
-        'Sending the definition the latest version already has creates nothing and answers 200, so loading the same files twice is harmless.',
+        'Sending the definition the latest version already has creates nothing and answers 200, so loading the same files twice is harmless. ' +
+        'A key limited to some collections must name one of them in `retrieval.collection` (403 otherwise) and ' +
+        'gets 404 for a task any version of which names another collection or none.',
       request: {
         params: NameParam,
         query: z.object({ activate: z.enum(['true', 'false']).default('true') }),
@@ -56,15 +57,12 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
       responses: {
         200: json(TaskVersionBody, 'Unchanged: the latest version already has this definition'),
         201: json(TaskVersionBody, 'Created'),
-        ...problemResponses(400, 413),
+        ...problemResponses(400, 404, 413),
       },
     }),
     async (c) => {
       const { name } = c.req.valid('param')
       const definition = c.req.valid('json')
-      // An admin key limited to some collections cannot point a task at another one.
-      const collection = definition.retrieval?.collection
-      if (collection !== undefined) assertCollectionAllowed(c.get('apiKey'), collection)
       const result = changed(
         name,
         await putTask(db, {
@@ -72,6 +70,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
           definition,
           activate: c.req.valid('query').activate === 'true',
           createdBy: c.get('apiKey').id,
+          viewer: c.get('apiKey'),
         }),
       )
       return result.created ? c.json(result.version, 201) : c.json(result.version, 200)
@@ -84,9 +83,11 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
       path: '/v1/tasks',
       tags: ['tasks'],
       summary: 'List tasks with their active versions',
+      description:
+        'A key limited to some collections sees only tasks every version of which names one of its collections.',
       responses: { 200: json(z.object({ data: z.array(TaskVersionBody) }), 'Tasks') },
     }),
-    async (c) => c.json({ data: await listTasks(db) }, 200),
+    async (c) => c.json({ data: await listTasks(db, c.get('apiKey')) }, 200),
   )
 
   app.openapi(
@@ -98,7 +99,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
       request: { params: NameParam },
       responses: { 200: json(TaskVersionBody, 'Active version'), ...problemResponses(400, 404) },
     }),
-    async (c) => c.json(await getTaskVersion(db, c.req.valid('param').name), 200),
+    async (c) => c.json(await getTaskVersion(db, c.req.valid('param').name, undefined, c.get('apiKey')), 200),
   )
 
   app.openapi(
@@ -113,7 +114,8 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
         ...problemResponses(400, 404),
       },
     }),
-    async (c) => c.json({ data: await listTaskVersions(db, c.req.valid('param').name) }, 200),
+    async (c) =>
+      c.json({ data: await listTaskVersions(db, c.req.valid('param').name, c.get('apiKey')) }, 200),
   )
 
   app.openapi(
@@ -127,7 +129,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
     }),
     async (c) => {
       const { name, version } = c.req.valid('param')
-      return c.json(await getTaskVersion(db, name, version), 200)
+      return c.json(await getTaskVersion(db, name, version, c.get('apiKey')), 200)
     },
   )
 
@@ -142,7 +144,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
     }),
     async (c) => {
       const { name, version } = c.req.valid('param')
-      return c.json(changed(name, await activateTaskVersion(db, name, version)), 200)
+      return c.json(changed(name, await activateTaskVersion(db, name, version, c.get('apiKey'))), 200)
     },
   )
 
@@ -157,7 +159,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
     }),
     async (c) => {
       const { name } = c.req.valid('param')
-      return c.json(changed(name, await rollBackTask(db, name)), 200)
+      return c.json(changed(name, await rollBackTask(db, name, c.get('apiKey'))), 200)
     },
   )
 }

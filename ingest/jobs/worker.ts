@@ -90,7 +90,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
         signal: jobAbort.signal,
         onProgress: (progress) => options.onProgress?.(job, progress),
       })
-      if (outcome === 'stopped') await releaseJob(deps.db.pool, job.id, workerId)
+      if (outcome === 'stopped' || outcome === 'interrupted') await releaseJob(deps.db.pool, job.id, workerId)
       log.info({ jobId: job.id, outcome }, 'ingest job ended')
       return outcome
     } finally {
@@ -113,7 +113,9 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
         if (job) {
           const outcome = await runClaimed(job)
           options.onJobDone?.(job, outcome)
-          if (options.onlyJobId !== undefined && outcome !== 'stopped') return
+          // The job is queued again; give the database a poll interval to come back before claiming it.
+          if (outcome === 'interrupted') await sleep(pollMs, stopping.signal)
+          else if (options.onlyJobId !== undefined && outcome !== 'stopped') return
           continue
         }
         if (options.onlyJobId !== undefined) {

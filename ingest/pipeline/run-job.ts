@@ -8,6 +8,7 @@ import {
   readJobFiles,
   saveJobProgress,
 } from '../../src/db/ingest-jobs.js'
+import { isDatabaseUnavailable } from '../../src/db/pg-errors.js'
 import { withTransaction } from '../../src/db/transaction.js'
 import { EmbeddingDimensionError, EmbeddingProviderError } from '../../src/embedding/openai-embedder.js'
 import { observeJobFinished } from '../../src/observability/metrics.js'
@@ -27,7 +28,11 @@ class LeaseLostError extends Error {
   }
 }
 
-export type JobOutcome = FinishedStatus | 'lost' | 'stopped'
+/**
+ * `stopped`: the worker is stopping; `interrupted`: the database went away mid-job. Either way the job
+ * goes back to the queue with its saved progress and is resumed, by this worker or another.
+ */
+export type JobOutcome = FinishedStatus | 'lost' | 'stopped' | 'interrupted'
 
 /** How the job ended: every input loaded, some rejected, or nothing loaded at all. */
 interface Ending {
@@ -58,6 +63,11 @@ export async function runJob(
   } catch (error) {
     if (error instanceof LeaseLostError) return 'lost'
     if (options.signal?.aborted) return 'stopped'
+    // A lost connection or a restarting server is no fault of the job: it is retried, not failed.
+    if (isDatabaseUnavailable(error)) {
+      deps.logger.warn({ err: error, jobId: job.id }, 'ingest job interrupted: the database is unavailable')
+      return 'interrupted'
+    }
     const message = describeFailure(error)
     if (message === undefined)
       deps.logger.error({ err: error, jobId: job.id }, 'ingest job failed unexpectedly')

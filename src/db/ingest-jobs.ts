@@ -35,7 +35,7 @@ const COLUMNS = `id, collection_id AS "collectionId", status, mode, options, pro
   started_at AS "startedAt", finished_at AS "finishedAt"`
 
 // Claims are serialised so two workers never start jobs of one collection side by side.
-const CLAIM_LOCK_KEY = 7_201_555_003
+export const CLAIM_LOCK_KEY = 7_201_555_003
 
 export async function insertJob(
   db: Queryable,

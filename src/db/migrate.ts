@@ -7,6 +7,7 @@ import type { Config } from '../config.js'
 import { projectRoot } from '../lib/project-root.js'
 import { StartupError } from '../lib/startup-error.js'
 import { type Database, openDatabase } from './pool.js'
+import { withClient } from './transaction.js'
 
 export interface Migration {
   version: number
@@ -65,8 +66,7 @@ export async function ensureVectorAvailable(pool: pg.Pool): Promise<void> {
  * processes starting at once apply each file exactly once. Returns the names applied by this call.
  */
 export async function migrate(pool: pg.Pool, migrations: Migration[] = loadMigrations()): Promise<string[]> {
-  const client = await pool.connect()
-  try {
+  return withClient(pool, async (client) => {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -94,9 +94,7 @@ export async function migrate(pool: pg.Pool, migrations: Migration[] = loadMigra
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
     }
-  } finally {
-    client.release()
-  }
+  })
 }
 
 /** Versions known to this build but not applied to the database (readiness fails while any remain). */

@@ -66,3 +66,37 @@ export async function spawnServer(
   }
   return { child, baseUrl, output: () => output, exited }
 }
+
+/**
+ * Start `onbrand worker` from source in a child process and wait until it says it started (it serves no
+ * HTTP, so there is no /readyz to probe).
+ */
+export async function spawnWorker(
+  env: Record<string, string>,
+  options: { readyTimeoutMs?: number } = {},
+): Promise<Omit<ServerProcess, 'baseUrl'>> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'onbrand-worker-')), 'db')
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/onbrand.ts', 'worker'], {
+    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout?.on('data', (chunk) => {
+    output += String(chunk)
+  })
+  child.stderr?.on('data', (chunk) => {
+    output += String(chunk)
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + readyTimeoutMs
+  while (!output.includes('ingest worker started')) {
+    if (child.exitCode !== null) throw new Error(`worker exited early:\n${output}`)
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`worker not started in ${readyTimeoutMs / 1000} s:\n${output}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return { child, output: () => output, exited }
+}

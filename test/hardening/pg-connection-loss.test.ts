@@ -18,7 +18,7 @@ import { createTestDatabase, usingRealPostgres } from '../support/test-db.js'
  */
 describe.runIf(usingRealPostgres())(
   'a PostgreSQL connection lost inside a transaction',
-  { timeout: 180_000 },
+  { timeout: 300_000 },
   () => {
     let stub: OpenAIStub
     const databases: Database[] = []
@@ -150,10 +150,10 @@ describe.runIf(usingRealPostgres())(
     let key: string
     beforeAll(async () => {
       target = await newTarget()
-      server = await spawnServer(env(target))
+      server = await spawnServer(env(target), { readyTimeoutMs: 150_000 })
       processes.push(server.child)
       key = adminKey(server.output())
-    })
+    }, 180_000)
 
     it('an API request answers 503, the process lives on and writes the rows and charges it had queued', async () => {
       const task = await call(server, key, '/v1/tasks/echo', {
@@ -225,10 +225,10 @@ describe.runIf(usingRealPostgres())(
 
     it('a standalone worker whose claim is cut off lives on and runs the next job', async () => {
       const own = await newTarget()
-      const api = await spawnServer(env(own, { RUN_WORKER: 'false' }))
+      const api = await spawnServer(env(own, { RUN_WORKER: 'false' }), { readyTimeoutMs: 150_000 })
       processes.push(api.child)
       const key = adminKey(api.output())
-      const worker = await spawnWorker(env(own))
+      const worker = await spawnWorker(env(own), { readyTimeoutMs: 150_000 })
       processes.push(worker.child)
 
       // The idle worker's claim transaction waits on the claim lock; it is cut off there.

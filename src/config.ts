@@ -96,8 +96,7 @@ const Env = z
     INGEST_GROUP_DOCUMENTS: z.coerce.number().int().min(1).max(1000).default(64),
     // A failed or cancelled job keeps its uploaded files this long, for a retry; finished jobs need none.
     INGEST_FILE_RETENTION_HOURS: z.coerce.number().min(0).max(87_600).default(168),
-    // Retrieval: reciprocal-rank-fusion constant, candidates per search arm, HNSW search breadth.
-    RRF_K: z.coerce.number().int().min(1).max(1000).default(60),
+    // Retrieval: candidates per search arm, HNSW search breadth.
     RETRIEVAL_CANDIDATES: z.coerce.number().int().min(10).max(1000).default(40),
     EF_SEARCH_DEFAULT: z.coerce.number().int().min(10).max(1000).default(128),
     EF_SEARCH_MAX: z.coerce.number().int().min(10).max(1000).default(400),

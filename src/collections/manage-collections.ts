@@ -6,6 +6,8 @@ import {
   insertCollection,
   isTextSearchConfig,
   listCollections,
+  type RetrievalSettingsInput,
+  updateRetrievalSettings,
 } from '../db/collections.js'
 import { type CollectionStats, collectionStats } from '../db/documents.js'
 import { lastJobOfCollection } from '../db/ingest-jobs.js'
@@ -19,6 +21,7 @@ export interface CreateCollectionInput {
   embeddingModel: string
   embeddingDimensions: number
   textSearchConfig?: string
+  retrieval?: RetrievalSettingsInput
 }
 
 export interface CollectionDetails {
@@ -48,6 +51,7 @@ export async function createCollection(db: pg.Pool, input: CreateCollectionInput
       embeddingModel: input.embeddingModel,
       embeddingDimensions: input.embeddingDimensions,
       textSearchConfig,
+      retrieval: input.retrieval,
     })
   } catch (error) {
     if (pgErrorCode(error) === UNIQUE_VIOLATION) {
@@ -89,6 +93,16 @@ export async function describeCollections(db: Queryable): Promise<CollectionDeta
   // Sequential on purpose: the embedded database has one connection.
   for (const collection of await listCollections(db)) out.push(await describeCollection(db, collection))
   return out
+}
+
+/** Changes how a collection ranks (BM25 k1 and b, the lexical weight in fusion); omitted settings stay. */
+export async function changeRetrievalSettings(
+  db: Queryable,
+  name: string,
+  settings: RetrievalSettingsInput,
+): Promise<CollectionRow> {
+  const collection = await requireCollection(db, name)
+  return updateRetrievalSettings(db, collection.id, settings)
 }
 
 /** Deletes the collection with its documents, chunks, jobs and index. */

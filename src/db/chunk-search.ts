@@ -11,6 +11,12 @@ export interface SearchTarget {
   textSearchConfig: string
 }
 
+/** BM25 term-frequency saturation (k1) and length normalisation (b). */
+export interface Bm25Parameters {
+  k1: number
+  b: number
+}
+
 /** What retrieval may filter on (document kind, source id prefix, metadata containment). */
 interface ChunkFilters {
   kind?: 'guideline' | 'product'
@@ -21,11 +27,16 @@ interface ChunkFilters {
 export interface SearchOptions {
   query: string
   /**
-   * Match chunks holding ANY of the query's words (ranked by ts_rank_cd, so more words rank higher)
-   * instead of websearch_to_tsquery's ALL: a natural-language question rarely has every word in one
-   * chunk. Off when the query uses search syntax ("phrases", -exclusions, or), which is then obeyed.
+   * `words`: chunks holding ANY of the query's words are ranked by BM25 (a natural-language question
+   * rarely has every word in one chunk). `websearch`: chunks must also match websearch_to_tsquery
+   * ("phrases", -exclusions, `or`, the other words all required); `relaxWhenEmpty` then falls back to
+   * `words` when nothing matches.
    */
-  matchAny: boolean
+  syntax: 'words' | 'websearch'
+  relaxWhenEmpty: boolean
+  bm25: Bm25Parameters
+  /** The lexical arm's share of the fused score, 0–1; the vector arm gets the rest. */
+  lexicalWeight: number
   /** Absent: lexical only (no embedder, or no chunk embedded with the collection's model yet). */
   queryVector?: number[]
   /** Several sets are ANDed: a chunk passes only if it passes every one (a task's and a request's). */
@@ -34,7 +45,6 @@ export interface SearchOptions {
   candidates: number
   /** Fused rows returned (with their text), best first. */
   limit: number
-  rrfK: number
   efSearch: number
   maxScanTuples: number
   /** `relaxed_order` keeps scanning the HNSW graph until `candidates` rows pass the filters. */
@@ -51,15 +61,17 @@ export interface SearchRow extends Omit<ChunkInsert, 'embedding'> {
   /** Cosine distance; null when the vector arm did not return the chunk. */
   distance: number | null
   vectorRank: number | null
-  /** ts_rank_cd / (1 + ts_rank_cd); null when no word matched. */
+  /** BM25 score; null when no word matched. */
   lexicalScore: number | null
   lexicalRank: number | null
   fused: number
+  fusedRank: number
 }
 
 /**
  * The whole search as ONE statement: vector top-N through the collection's partial HNSW index,
- * full-text top-N, reciprocal rank fusion and the fetch of the winning rows.
+ * BM25 top-N (the `bm25_search` function of migration 0005), fusion by weighted z-scores and the
+ * fetch of the winning rows.
  *
  * Two things are interpolated rather than bound, both integers from the collections row: the
  * collection id and the dimension count. A partial index is only usable when the planner can prove
@@ -71,6 +83,10 @@ export interface SearchRow extends Omit<ChunkInsert, 'embedding'> {
  * it pulls the first row from the index scan, and pgvector reads `hnsw.*` when the scan starts. Being
  * local, the settings end with the statement's transaction and never leak to the next user of the
  * pooled connection. Tests prove both facts on PGlite and PostgreSQL.
+ *
+ * Fusion (see fusion.ts for the definition the tests compare with): each arm's scores become z-scores
+ * over that arm's candidates (BM25 scores and cosine similarities live on unrelated scales); a chunk
+ * an arm did not return gets that arm's lowest z-score; the fused score is the weighted sum.
  */
 export function buildSearchQuery(
   target: SearchTarget,
@@ -109,41 +125,65 @@ export function buildSearchQuery(
     ) nearest`
   }
 
-  const parsed = `websearch_to_tsquery(${param(target.textSearchConfig, '::regconfig')}, ${param(options.query, '::text')})`
-  // The text form of a tsquery joins terms with ' & '; lexemes inside quotes can't contain that sequence
-  // unescaped, so swapping the operator turns the AND of the words into an OR.
-  const tsQuery = options.matchAny ? `replace(${parsed}::text, ' & ', ' | ')::tsquery` : parsed
-  const k = param(options.rrfK, '::float8')
+  const config = param(target.textSearchConfig, '::regconfig')
+  const query = param(options.query, '::text')
+  const mustMatch = options.syntax === 'websearch' ? `websearch_to_tsquery(${config}, ${query})` : 'NULL::tsquery'
+  // Every filter set applies (a task's and a request's): kinds must all equal, prefixes all match.
+  const sets = filterSets(options.filters)
+  const kinds = sets.flatMap((set) => (set.kind === undefined ? [] : [set.kind]))
+  const prefixes = sets.flatMap((set) => (set.sourcePrefix === undefined ? [] : [set.sourcePrefix]))
+  const metadata = sets.flatMap((set) =>
+    set.metadata !== undefined && Object.keys(set.metadata).length > 0 ? [JSON.stringify(set.metadata)] : [],
+  )
+  const lexicalArgs = [
+    String(target.collectionId),
+    config,
+    query,
+    mustMatch,
+    param(options.relaxWhenEmpty, '::boolean'),
+    param(options.bm25.k1, '::float8'),
+    param(options.bm25.b, '::float8'),
+    candidates,
+    param(kinds, '::text[]'),
+    param(prefixes, '::text[]'),
+    param(metadata, '::jsonb[]'),
+  ].join(', ')
+  const lexicalWeight = param(options.lexicalWeight, '::float8')
   const text = `WITH vector_arm AS MATERIALIZED (
     ${vectorArm}
   ),
   lexical_arm AS MATERIALIZED (
-    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
-    FROM (
-      SELECT c.id, ts_rank_cd(c.tsv, q.query, 32) AS score
-      FROM chunks c ${documentsJoin}, (SELECT ${tsQuery} AS query) q
-      WHERE ${collection}
-        AND c.tsv @@ q.query${filterSql}
-      ORDER BY score DESC, c.id
-      LIMIT ${candidates}
-    ) matched
+    SELECT chunk_id AS id, bm25 AS score, row_number() OVER (ORDER BY bm25 DESC, chunk_id) AS rank
+    FROM bm25_search(${lexicalArgs})
+  ),
+  vector_z AS (
+    SELECT id, distance, rank, (1 - distance - avg(1 - distance) OVER ()) / nullif(stddev_pop(1 - distance) OVER (), 0) AS z
+    FROM vector_arm
+  ),
+  lexical_z AS (
+    SELECT id, score, rank, (score - avg(score) OVER ()) / nullif(stddev_pop(score) OVER (), 0) AS z
+    FROM lexical_arm
   ),
   fused AS (
     SELECT coalesce(v.id, l.id) AS id, v.distance, v.rank AS vector_rank, l.score AS lexical_score,
       l.rank AS lexical_rank,
-      coalesce(1 / (${k} + v.rank), 0) + coalesce(1 / (${k} + l.rank), 0) AS fused
-    FROM vector_arm v FULL JOIN lexical_arm l ON l.id = v.id
-    ORDER BY fused DESC, least(v.rank, l.rank), coalesce(v.id, l.id)
-    LIMIT ${param(options.limit, '::int')}
+      (1 - ${lexicalWeight}) * coalesce(v.z, (SELECT min(z) FROM vector_z), 0)
+        + ${lexicalWeight} * coalesce(l.z, (SELECT min(z) FROM lexical_z), 0) AS fused
+    FROM vector_z v FULL JOIN lexical_z l ON l.id = v.id
+  ),
+  ranked AS (
+    SELECT f.*, row_number() OVER (ORDER BY fused DESC, least(vector_rank, lexical_rank), id) AS fused_rank
+    FROM fused f
   )
   SELECT c.id, c.document_id AS "documentId", c.ordinal, c.heading_path AS "headingPath", c.text,
     c.token_count AS "tokenCount", c.content_hash AS "contentHash", d.source_id AS "sourceId", d.title,
-    d.kind, d.metadata, f.distance, f.vector_rank AS "vectorRank", f.lexical_score AS "lexicalScore",
-    f.lexical_rank AS "lexicalRank", f.fused
-  FROM fused f
-  JOIN chunks c ON c.id = f.id
+    d.kind, d.metadata, r.distance, r.vector_rank AS "vectorRank", r.lexical_score AS "lexicalScore",
+    r.lexical_rank AS "lexicalRank", r.fused, r.fused_rank AS "fusedRank"
+  FROM ranked r
+  JOIN chunks c ON c.id = r.id
   JOIN documents d ON d.id = c.document_id
-  ORDER BY f.fused DESC, least(f.vector_rank, f.lexical_rank), f.id`
+  WHERE r.fused_rank <= ${param(options.limit, '::int')}
+  ORDER BY r.fused_rank`
   return { text, values }
 }
 
@@ -157,6 +197,10 @@ export async function searchChunks(
   return rows
 }
 
+function filterSets(filters: ChunkFilters | readonly ChunkFilters[] | undefined): readonly ChunkFilters[] {
+  return filters === undefined ? [] : Array.isArray(filters) ? filters : [filters as ChunkFilters]
+}
+
 /**
  * Every value is a bind parameter; only the clause shapes vary with which filters are present. Each
  * set adds its own clauses rather than being merged with the others, so two sets that disagree (kind
@@ -166,8 +210,7 @@ function filterClauses(
   filters: ChunkFilters | readonly ChunkFilters[] | undefined,
   param: (value: unknown, cast?: string) => string,
 ): string[] {
-  const sets: readonly ChunkFilters[] =
-    filters === undefined ? [] : Array.isArray(filters) ? filters : [filters]
+  const sets = filterSets(filters)
   const clauses: string[] = []
   for (const set of sets) {
     if (set.kind !== undefined) clauses.push(`d.kind = ${param(set.kind, '::text')}`)
@@ -184,6 +227,8 @@ function filterClauses(
 
 export interface SearchableCollection extends SearchTarget {
   name: string
+  bm25: Bm25Parameters
+  lexicalWeight: number
   /** Whether any chunk carries an embedding from the collection's model; if not, search is lexical. */
   hasEmbeddings: boolean
 }
@@ -199,6 +244,8 @@ export async function findSearchableCollection(
   const { rows } = await db.query<SearchableCollection>(
     `SELECT col.id AS "collectionId", col.name, col.embedding_model AS "embeddingModel",
        col.embedding_dimensions AS "embeddingDimensions", col.text_search_config::text AS "textSearchConfig",
+       json_build_object('k1', col.bm25_k1, 'b', col.bm25_b) AS bm25,
+       col.lexical_weight AS "lexicalWeight",
        EXISTS (
          SELECT 1 FROM chunks c
          WHERE c.collection_id = col.id AND c.embedding IS NOT NULL AND c.embedding_model = col.embedding_model

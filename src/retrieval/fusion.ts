@@ -1,50 +1,66 @@
 /**
- * Reciprocal rank fusion (Cormack et al., 2009): each arm contributes 1 / (k + rank) for every item
- * it returned, ranks starting at 1. Ranks, not raw scores, are fused because cosine distances and
- * ts_rank_cd values live on unrelated scales.
+ * Fusion of the two arms by weighted z-scores. Each arm's scores (cosine similarity, BM25) become
+ * z-scores over that arm's own candidates, so unrelated scales become comparable and a clear winner
+ * in one arm keeps its margin (reciprocal rank fusion throws margins away: with a weak embedder it
+ * scored below BM25 alone). An item an arm did not return gets that arm's lowest z-score; the fused
+ * score is `(1 − w)·z_vector + w·z_lexical`, w the lexical weight.
  *
- * The search SQL computes the same sum in float8 in the same order (vector term first), so this
- * function is both the unit-tested definition and the reference the integration tests compare with.
+ * The search SQL computes the same in float8; this function is the unit-tested definition and the
+ * reference the integration tests compare with.
  */
-export interface RankedItem<Id> {
+export interface FusedItem<Id> {
   id: Id
   vectorRank: number | null
   lexicalRank: number | null
   fused: number
 }
 
-function rrfTerm(k: number, rank: number | null): number {
-  return rank === null ? 0 : 1 / (k + rank)
+/** Scores of one arm, best first (similarity for the vector arm, BM25 for the lexical one). */
+export interface ArmResult<Id> {
+  id: Id
+  score: number
 }
 
-export function fusedScore(k: number, vectorRank: number | null, lexicalRank: number | null): number {
-  return rrfTerm(k, vectorRank) + rrfTerm(k, lexicalRank)
+/** z-scores by id; a single candidate (or all equal) has no spread and gets 0. */
+export function zScores<Id>(arm: readonly ArmResult<Id>[]): Map<Id, number> {
+  const n = arm.length
+  const mean = arm.reduce((sum, item) => sum + item.score, 0) / Math.max(n, 1)
+  const deviation = Math.sqrt(arm.reduce((sum, item) => sum + (item.score - mean) ** 2, 0) / Math.max(n, 1))
+  return new Map(arm.map((item) => [item.id, deviation > 0 ? (item.score - mean) / deviation : 0]))
 }
 
 /**
- * Fuse two rankings (best first). Ties on the fused score go to the item with the better single
- * rank, then to the smaller id, so the order is total and repeatable.
+ * Fuse two arms' results. Ties on the fused score go to the item with the better single rank, then
+ * to the smaller id, so the order is total and repeatable.
  */
-export function fuseRankings<Id extends number | string>(
-  vector: readonly Id[],
-  lexical: readonly Id[],
-  k: number,
-): RankedItem<Id>[] {
-  const items = new Map<Id, { vectorRank: number | null; lexicalRank: number | null }>()
-  vector.forEach((id, index) => {
-    if (!items.has(id)) items.set(id, { vectorRank: index + 1, lexicalRank: null })
-  })
-  lexical.forEach((id, index) => {
-    const item = items.get(id)
-    if (item === undefined) items.set(id, { vectorRank: null, lexicalRank: index + 1 })
-    else if (item.lexicalRank === null) item.lexicalRank = index + 1
-  })
-  return [...items]
-    .map(([id, ranks]) => ({ id, ...ranks, fused: fusedScore(k, ranks.vectorRank, ranks.lexicalRank) }))
+export function fuseArms<Id extends number | string>(
+  vector: readonly ArmResult<Id>[],
+  lexical: readonly ArmResult<Id>[],
+  lexicalWeight: number,
+): FusedItem<Id>[] {
+  const vectorZ = zScores(vector)
+  const lexicalZ = zScores(lexical)
+  const floor = (z: Map<Id, number>) => (z.size > 0 ? Math.min(...z.values()) : 0)
+  const vectorFloor = floor(vectorZ)
+  const lexicalFloor = floor(lexicalZ)
+  const rankOf = (arm: readonly ArmResult<Id>[], id: Id) => {
+    const index = arm.findIndex((item) => item.id === id)
+    return index < 0 ? null : index + 1
+  }
+  const ids = [...new Set([...vector.map((item) => item.id), ...lexical.map((item) => item.id)])]
+  return ids
+    .map((id) => ({
+      id,
+      vectorRank: rankOf(vector, id),
+      lexicalRank: rankOf(lexical, id),
+      fused:
+        (1 - lexicalWeight) * (vectorZ.get(id) ?? vectorFloor) +
+        lexicalWeight * (lexicalZ.get(id) ?? lexicalFloor),
+    }))
     .sort(compareFused)
 }
 
-function compareFused<Id extends number | string>(a: RankedItem<Id>, b: RankedItem<Id>): number {
+function compareFused<Id extends number | string>(a: FusedItem<Id>, b: FusedItem<Id>): number {
   if (a.fused !== b.fused) return b.fused - a.fused
   const bestA = bestRank(a)
   const bestB = bestRank(b)

@@ -6,13 +6,15 @@ import type { Passage } from './types.js'
  * A fused search hit with everything a passage needs: a stored chunk's columns, its document's, and
  * the scores; `vectorScore` is similarity, not distance.
  */
-export interface CandidateChunk extends Omit<SearchRow, 'distance' | 'vectorRank' | 'lexicalRank'> {
+export interface CandidateChunk extends Omit<SearchRow, 'distance'> {
   vectorScore: number | null
 }
 
 export interface PackOptions {
   /** Chunks to keep (after dropping duplicates); merged neighbours count once each. */
   k: number
+  /** `documents`: k counts distinct documents instead, and every kept chunk of them stays. */
+  kUnit?: 'chunks' | 'documents'
   budgetTokens: number
   /** Word-shingle Jaccard similarity at or above which a chunk counts as a near-duplicate. */
   duplicateThreshold?: number
@@ -23,7 +25,7 @@ export interface PackOptions {
  * 1. walk the hits in fused order, dropping exact (same content hash) and near duplicates of a chunk
  *    already kept, and skipping any chunk that would overflow the token budget (a later, smaller
  *    chunk may still fit: greedy first-fit, so the budget is used without reordering by size);
- * 2. stop at k kept chunks;
+ * 2. stop at k kept chunks (or, counting documents, before the first chunk of a (k+1)-th document);
  * 3. merge kept chunks of one document with consecutive ordinals into one passage, placed where
  *    its best chunk ranked, with the best score of each kind.
  * Token counts are the stored per-chunk counts; merging never adds to them (overlap is removed).
@@ -34,9 +36,12 @@ export function packPassages(
 ): { passages: Passage[]; usedTokens: number } {
   const threshold = options.duplicateThreshold ?? 0.9
   const kept: { chunk: CandidateChunk; shingles: Set<string> }[] = []
+  const documents = new Set<number>()
   let usedTokens = 0
   for (const chunk of hits) {
-    if (kept.length >= options.k) break
+    if (options.kUnit === 'documents') {
+      if (documents.size >= options.k && !documents.has(chunk.documentId)) break
+    } else if (kept.length >= options.k) break
     if (usedTokens + chunk.tokenCount > options.budgetTokens) continue
     const shingles = wordShingles(chunk.text)
     const duplicate = kept.some(
@@ -45,6 +50,7 @@ export function packPassages(
     )
     if (duplicate) continue
     kept.push({ chunk, shingles })
+    documents.add(chunk.documentId)
     usedTokens += chunk.tokenCount
   }
   const passages = mergeAdjacent(kept.map((entry) => entry.chunk))
@@ -98,10 +104,20 @@ function toPassage(chunks: CandidateChunk[]): Passage {
       lexical: best(chunks.map((chunk) => chunk.lexicalScore)),
       fused: Math.max(...chunks.map((chunk) => chunk.fused)),
     },
+    ranks: {
+      vector: bestRank(chunks.map((chunk) => chunk.vectorRank)),
+      lexical: bestRank(chunks.map((chunk) => chunk.lexicalRank)),
+      fused: Math.min(...chunks.map((chunk) => chunk.fusedRank)),
+    },
   }
 }
 
 function best(scores: (number | null)[]): number | null {
   const present = scores.filter((score): score is number => score !== null)
   return present.length > 0 ? Math.max(...present) : null
+}
+
+function bestRank(ranks: (number | null)[]): number | null {
+  const present = ranks.filter((rank): rank is number => rank !== null)
+  return present.length > 0 ? Math.min(...present) : null
 }

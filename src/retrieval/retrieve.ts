@@ -1,6 +1,7 @@
 import type { Config } from '../config.js'
 import {
   findSearchableCollection,
+  type SearchableCollection,
   type SearchOptions,
   type SearchRow,
   searchChunks,
@@ -15,7 +16,6 @@ import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-c
 import { RetrievalFilters, type RetrievalResult, type RetrieveInput, RetrieveRequest } from './types.js'
 
 export interface RetrievalSettings {
-  rrfK: number
   /** Floor on candidates per arm; the actual count is max(4k, this). */
   minCandidates: number
   efSearchDefault: number
@@ -34,7 +34,6 @@ export interface RetrievalDeps {
 
 export function retrievalSettingsFromConfig(config: Config): RetrievalSettings {
   return {
-    rrfK: config.RRF_K,
     minCandidates: config.RETRIEVAL_CANDIDATES,
     efSearchDefault: config.EF_SEARCH_DEFAULT,
     efSearchMax: config.EF_SEARCH_MAX,
@@ -64,12 +63,13 @@ export async function retrieve(deps: RetrievalDeps, input: RetrieveInput): Promi
   const queryVector = embedder ? await embedQuery(deps, embedder, request.query, input.signal) : undefined
   input.signal?.throwIfAborted()
 
-  const rows = await searchChunks(
-    deps.db,
-    collection,
-    searchOptionsFor(request, deps.settings, queryVector, scopeFilters),
-  )
-  const packed = packPassages(rows.map(toCandidate), { k: request.k, budgetTokens: request.budgetTokens })
+  const options = searchOptionsFor(request, deps.settings, queryVector, collection, scopeFilters)
+  const rows = await searchChunks(deps.db, collection, options)
+  const packed = packPassages(rows.map(toCandidate), {
+    k: request.k,
+    kUnit: request.kUnit,
+    budgetTokens: request.budgetTokens,
+  })
   const mode = queryVector ? 'hybrid' : 'lexical'
   observeRetrieval(deps.metrics, { latencyMs: performance.now() - started, mode })
   return { mode, ...packed }
@@ -80,27 +80,36 @@ export function searchOptionsFor(
   request: RetrieveRequest,
   settings: RetrievalSettings,
   queryVector: number[] | undefined,
+  collection: Pick<SearchableCollection, 'bm25' | 'lexicalWeight'>,
   scopeFilters?: RetrievalFilters,
 ): SearchOptions {
-  const candidates = Math.min(MAX_CANDIDATES, Math.max(request.k * 4, settings.minCandidates))
+  // Counting documents needs more chunks per arm: a document often ranks with several of its chunks.
+  const wanted = request.kUnit === 'documents' ? request.k * 3 : request.k
+  const candidates = Math.min(MAX_CANDIDATES, Math.max(wanted * 4, settings.minCandidates))
+  const syntax = request.searchSyntax ?? usesSearchSyntax(request.query)
   return {
     query: request.query,
-    matchAny: !usesSearchSyntax(request.query),
+    syntax: syntax ? 'websearch' : 'words',
+    relaxWhenEmpty: request.searchSyntax === undefined,
+    bm25: collection.bm25,
+    lexicalWeight: request.lexicalWeight ?? collection.lexicalWeight,
     queryVector,
     filters: [scopeFilters, request.filters].filter((set) => set !== undefined),
     candidates,
     // Headroom over k so dropped duplicates and over-budget chunks can be replaced.
-    limit: Math.min(2 * candidates, 3 * request.k),
-    rrfK: settings.rrfK,
+    limit: Math.min(2 * candidates, 3 * wanted),
     efSearch: request.efSearch ?? settings.efSearchDefault,
     maxScanTuples: settings.maxScanTuples,
     iterativeScan: 'relaxed_order',
   }
 }
 
-/** websearch_to_tsquery syntax: "quoted phrases", -exclusions and the `or` operator. */
-function usesSearchSyntax(query: string): boolean {
-  return /"|(^|\s)-\S|\sor\s/i.test(query)
+/**
+ * Unambiguous websearch_to_tsquery syntax: "quoted phrases" and -exclusions. A plain " or " is not
+ * taken as the operator: in a question ("is A or B better?") it is a word.
+ */
+export function usesSearchSyntax(query: string): boolean {
+  return /"|(^|\s)-[^\s-]/.test(query)
 }
 
 function parseInput(
@@ -172,6 +181,6 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
 }
 
 function toCandidate(row: SearchRow): CandidateChunk {
-  const { distance, vectorRank: _v, lexicalRank: _l, ...rest } = row
+  const { distance, ...rest } = row
   return { ...rest, vectorScore: distance === null ? null : 1 - distance }
 }

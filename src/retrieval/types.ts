@@ -30,7 +30,7 @@ export type RetrievalFilters = z.infer<typeof RetrievalFilters>
 export const RETRIEVAL_LIMITS = {
   queryMaxChars: 2000,
   kMin: 1,
-  kMax: 50,
+  kMax: 100,
   kDefault: 8,
   budgetMin: 1,
   budgetMax: 32_000,
@@ -50,7 +50,24 @@ export const RetrieveRequest = z
       .trim()
       .min(1, 'must not be empty')
       .max(L.queryMaxChars, `must be at most ${L.queryMaxChars} characters`),
-    k: z.number().int().min(L.kMin).max(L.kMax).default(L.kDefault),
+    k: z.number().int().min(L.kMin).max(L.kMax).default(L.kDefault).openapi({
+      description: 'How many chunks (or distinct documents, see kUnit) to return before packing.',
+    }),
+    kUnit: z.enum(['chunks', 'documents']).default('chunks').openapi({
+      description:
+        '`documents`: k counts distinct documents; their chunks ranked before the first chunk of a ' +
+        '(k+1)-th document are kept (merged and packed as usual).',
+    }),
+    searchSyntax: z.boolean().optional().openapi({
+      description:
+        'true: obey web-search syntax ("phrase", -word, or; other words all required), even if nothing ' +
+        'matches. false: the query is plain words. Absent: syntax is recognised from quotes or a leading ' +
+        'minus only (a plain " or " stays a word), and falls back to plain words when nothing matches.',
+    }),
+    lexicalWeight: z.number().min(0).max(1).optional().openapi({
+      description:
+        "The full-text (BM25) arm's weight in fusion, 0–1; the vector arm gets the rest. Default: the collection's.",
+    }),
     filters: RetrievalFilters.optional(),
     budgetTokens: z.number().int().min(L.budgetMin).max(L.budgetMax).default(L.budgetDefault),
     efSearch: z.number().int().min(L.efSearchMin).max(L.efSearchMax).optional().openapi({
@@ -64,8 +81,11 @@ export type RetrieveRequest = z.infer<typeof RetrieveRequest>
 export interface RetrieveInput {
   collection: string
   query: string
-  /** Passages wanted before packing (default 8, 1–50). */
+  /** Chunks (or documents, see kUnit) wanted before packing (default 8, 1–100). */
   k?: number
+  kUnit?: 'chunks' | 'documents'
+  searchSyntax?: boolean
+  lexicalWeight?: number
   filters?: RetrievalFilters
   /**
    * Filters fixed by whoever set the call up (a task's retrieval policy). `filters` can only narrow
@@ -80,11 +100,18 @@ export interface RetrieveInput {
 }
 
 /**
- * Scores of the best chunk in a passage: `vector` is cosine similarity (1 − distance), `lexical` is
- * ts_rank_cd normalised to 0–1 (rank / (rank + 1)), `fused` the reciprocal-rank-fusion score. A
- * null means that arm did not return the chunk.
+ * Scores of the best chunk in a passage: `vector` is cosine similarity (1 − distance), `lexical` the
+ * BM25 score, `fused` the weighted sum of both arms' z-scores. A null means that arm did not return
+ * the chunk.
  */
 interface PassageScores {
+  vector: number | null
+  lexical: number | null
+  fused: number
+}
+
+/** Best (lowest) rank of the passage's chunks in each arm's list and in the fused list, from 1. */
+interface PassageRanks {
   vector: number | null
   lexical: number | null
   fused: number
@@ -102,6 +129,7 @@ export interface Passage {
   tokens: number
   metadata: Record<string, unknown>
   scores: PassageScores
+  ranks: PassageRanks
 }
 
 export interface RetrievalResult {

@@ -16,6 +16,7 @@ function passage(n: number, text: string, extra: Partial<Passage> = {}): Passage
     tokens: countTokens(text, 'o200k_base'),
     metadata: {},
     scores: { vector: null, lexical: null, fused: 1 / n },
+    ranks: { vector: null, lexical: null, fused: n },
     ...extra,
   }
 }

@@ -64,6 +64,29 @@ describe('collections API', () => {
     expect(config.status).toBe(400)
   })
 
+  it('creates a collection with its ranking settings, and changes them one at a time', async () => {
+    const defaults = await json(await create('ranking'))
+    expect(defaults.retrieval).toEqual({ lexicalWeight: 0.8, bm25: { k1: 0.9, b: 0.4 } })
+    const custom = await json(
+      await create('ranking-custom', { retrieval: { lexicalWeight: 0.5, bm25: { b: 0.75 } } }),
+    )
+    expect(custom.retrieval).toEqual({ lexicalWeight: 0.5, bm25: { k1: 0.9, b: 0.75 } })
+    const patch = (body: unknown) =>
+      t.request('/v1/collections/ranking-custom', { method: 'PATCH', key: t.adminKey, json: body })
+    const changed = await patch({ retrieval: { bm25: { k1: 1.2 } } })
+    expect(changed.status).toBe(200)
+    expect((await json(changed)).retrieval).toEqual({ lexicalWeight: 0.5, bm25: { k1: 1.2, b: 0.75 } })
+    expect((await patch({ retrieval: { lexicalWeight: 1.5 } })).status).toBe(400)
+    expect((await patch({ retrieval: { bm25: { k1: -1 } } })).status).toBe(400)
+    expect((await patch({ name: 'renamed', retrieval: {} })).status).toBe(400)
+    const missing = t.request('/v1/collections/nope', {
+      method: 'PATCH',
+      key: t.adminKey,
+      json: { retrieval: {} },
+    })
+    expect((await missing).status).toBe(404)
+  })
+
   it('needs an admin key, and a key limited to other collections gets 403', async () => {
     expect((await t.request('/v1/collections')).status).toBe(401)
     const generateOnly = await t.makeKey(['generate'])

@@ -1,38 +1,53 @@
 import { describe, expect, it } from 'vitest'
-import { fusedScore, fuseRankings } from '../../src/retrieval/fusion.js'
+import { fuseArms, zScores } from '../../src/retrieval/fusion.js'
 
-describe('reciprocal rank fusion', () => {
-  it('scores an item by the sum of 1 / (k + rank) over the arms that returned it', () => {
-    const fused = fuseRankings([10, 20, 30], [30, 40], 60)
-    const byId = new Map(fused.map((item) => [item.id, item]))
-    expect(byId.get(10)!.fused).toBe(1 / 61)
-    expect(byId.get(20)!.fused).toBe(1 / 62)
-    expect(byId.get(30)!.fused).toBe(1 / 63 + 1 / 61)
-    expect(byId.get(40)!.fused).toBe(1 / 62)
+const arm = (...pairs: [number, number][]) => pairs.map(([id, score]) => ({ id, score }))
+
+describe('weighted z-score fusion', () => {
+  it('turns one arm into z-scores over its own candidates, with no spread giving 0', () => {
+    const z = zScores(arm([1, 3], [2, 1], [3, 2]))
+    // mean 2, population deviation sqrt(2/3)
+    expect(z.get(1)).toBeCloseTo(1 / Math.sqrt(2 / 3), 12)
+    expect(z.get(2)).toBeCloseTo(-1 / Math.sqrt(2 / 3), 12)
+    expect(z.get(3)).toBe(0)
+    expect(zScores(arm([9, 0.5])).get(9)).toBe(0)
+  })
+
+  it('sums the weighted z-scores, giving an arm that missed an item its lowest z-score', () => {
+    const vector = arm([10, 0.9], [20, 0.7], [30, 0.5])
+    const lexical = arm([30, 12], [40, 4])
+    const byId = new Map(fuseArms(vector, lexical, 0.8).map((item) => [item.id, item]))
+    const s = Math.sqrt(((0.9 - 0.7) ** 2 + (0.5 - 0.7) ** 2) / 3)
+    const zv = (x: number) => (x - 0.7) / s
+    expect(byId.get(30)!.fused).toBeCloseTo(0.2 * zv(0.5) + 0.8 * 1, 12)
+    expect(byId.get(40)!.fused).toBeCloseTo(0.2 * zv(0.5) + 0.8 * -1, 12)
+    expect(byId.get(10)!.fused).toBeCloseTo(0.2 * zv(0.9) + 0.8 * -1, 12)
     expect(byId.get(30)).toMatchObject({ vectorRank: 3, lexicalRank: 1 })
     expect(byId.get(40)).toMatchObject({ vectorRank: null, lexicalRank: 2 })
   })
 
-  it('ranks an item found by both arms above items found by one, and equal scores by id', () => {
-    expect(fuseRankings([1, 2, 3], [3, 4, 5], 60).map((item) => item.id)).toEqual([3, 1, 2, 4, 5])
+  it('follows one arm alone at weight 0 or 1, and the other arm is empty', () => {
+    const vector = arm([1, 0.9], [2, 0.8], [3, 0.1])
+    const lexical = arm([3, 9], [2, 5], [1, 1])
+    expect(fuseArms(vector, lexical, 1).map((item) => item.id)).toEqual([3, 2, 1])
+    expect(fuseArms(vector, lexical, 0).map((item) => item.id)).toEqual([1, 2, 3])
+    expect(fuseArms([], lexical, 0.8).map((item) => item.id)).toEqual([3, 2, 1])
+  })
+
+  it('keeps the margin of a clear winner that rank fusion would throw away', () => {
+    // BM25 is sure of 1 (far ahead); the weak vector arm mildly prefers 2. Ranks alone would tie them.
+    const lexical = arm([1, 30], [2, 5], [3, 4], [4, 3])
+    const vector = arm([2, 0.52], [1, 0.5], [3, 0.49], [4, 0.48])
+    expect(fuseArms(vector, lexical, 0.5)[0]!.id).toBe(1)
   })
 
   it('breaks equal fused scores by the better single rank, then by the smaller id', () => {
-    // 2 and 9 both score 1/62; 5 and 7 score 1/61 + 0 each, tie on rank 1, so the id decides.
-    expect(fuseRankings([7, 2], [5, 9], 60).map((item) => item.id)).toEqual([5, 7, 2, 9])
-  })
-
-  it('lets a smaller k reward top ranks more', () => {
-    const gap = (k: number) => fusedScore(k, 1, null) - fusedScore(k, 10, null)
-    expect(gap(1)).toBeGreaterThan(gap(60))
-  })
-
-  it('counts an id repeated within one arm only at its first rank', () => {
-    const [item] = fuseRankings([4, 4], [], 60)
-    expect(item).toMatchObject({ id: 4, vectorRank: 1, fused: 1 / 61 })
+    expect(fuseArms(arm([7, 1], [2, 1]), arm([5, 1], [9, 1]), 0.5).map((item) => item.id)).toEqual([
+      5, 7, 2, 9,
+    ])
   })
 
   it('returns nothing when neither arm found anything', () => {
-    expect(fuseRankings([], [], 60)).toEqual([])
+    expect(fuseArms([], [], 0.8)).toEqual([])
   })
 })

@@ -18,7 +18,10 @@ function hit(overrides: Partial<CandidateChunk> & { text: string }): CandidateCh
     metadata: {},
     vectorScore: null,
     lexicalScore: null,
+    vectorRank: null,
+    lexicalRank: null,
     fused: 1 / (60 + id),
+    fusedRank: id,
     ...overrides,
   }
 }

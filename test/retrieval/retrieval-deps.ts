@@ -5,7 +5,6 @@ import { QueryEmbeddingCache } from '../../src/retrieval/query-embedding-cache.j
 import type { RetrievalDeps, RetrievalSettings } from '../../src/retrieval/retrieve.js'
 
 export const testRetrievalSettings: RetrievalSettings = {
-  rrfK: 60,
   minCandidates: 40,
   efSearchDefault: 64,
   efSearchMax: 400,

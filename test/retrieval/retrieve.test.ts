@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findSearchableCollection, searchChunks } from '../../src/db/chunk-search.js'
 import type { Database } from '../../src/db/pool.js'
 import { AppError } from '../../src/errors.js'
-import { fusedScore } from '../../src/retrieval/fusion.js'
+import { fuseArms } from '../../src/retrieval/fusion.js'
 import { retrieve } from '../../src/retrieval/retrieve.js'
 import { deterministicEmbedding, type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js'
 import { seedCollection } from '../support/seed-chunks.js'
@@ -154,23 +154,39 @@ describe('retrieve on the database', () => {
 
   it('returns the rows the SQL fused in the order and with the scores the fusion function gives', async () => {
     const collection = (await findSearchableCollection(db.pool, 'brand'))!
-    const rows = await searchChunks(db.pool, collection, {
-      query: 'promotions code',
-      matchAny: true,
-      queryVector: deterministicEmbedding('promotions code', 256),
-      candidates: 40,
-      limit: 50,
-      rrfK: 60,
-      efSearch: 64,
-      maxScanTuples: 20_000,
-      iterativeScan: 'relaxed_order',
-    })
-    expect(rows.length).toBe(guidelines.length)
-    expect(rows.some((r) => r.vectorRank !== null && r.lexicalRank !== null)).toBe(true)
-    for (const row of rows) expect(row.fused).toBe(fusedScore(60, row.vectorRank, row.lexicalRank))
-    const vectorOrder = rows.filter((r) => r.vectorRank !== null).sort((a, b) => a.distance! - b.distance!)
-    expect(vectorOrder.map((r) => r.vectorRank)).toEqual(vectorOrder.map((_, i) => i + 1))
-    for (let i = 1; i < rows.length; i++) expect(rows[i - 1]!.fused).toBeGreaterThanOrEqual(rows[i]!.fused)
+    for (const lexicalWeight of [0.8, 0.3]) {
+      const rows = await searchChunks(db.pool, collection, {
+        query: 'promotions code',
+        syntax: 'words',
+        relaxWhenEmpty: false,
+        bm25: { k1: 0.9, b: 0.4 },
+        lexicalWeight,
+        queryVector: deterministicEmbedding('promotions code', 256),
+        candidates: 40,
+        limit: 50,
+        efSearch: 64,
+        maxScanTuples: 20_000,
+        iterativeScan: 'relaxed_order',
+      })
+      expect(rows.length).toBe(guidelines.length)
+      expect(rows.some((r) => r.vectorRank !== null && r.lexicalRank !== null)).toBe(true)
+      const byRank = (key: 'vectorRank' | 'lexicalRank') =>
+        rows.filter((r) => r[key] !== null).sort((a, b) => a[key]! - b[key]!)
+      const expected = fuseArms(
+        byRank('vectorRank').map((r) => ({ id: r.id, score: 1 - r.distance! })),
+        byRank('lexicalRank').map((r) => ({ id: r.id, score: r.lexicalScore! })),
+        lexicalWeight,
+      )
+      expect(rows.map((r) => r.id)).toEqual(expected.map((item) => item.id))
+      rows.forEach((row, i) => {
+        expect(row.fused).toBeCloseTo(expected[i]!.fused, 9)
+        expect(row.fusedRank).toBe(i + 1)
+      })
+      const vectorOrder = byRank('vectorRank')
+      expect(vectorOrder.map((r) => r.distance)).toEqual(
+        vectorOrder.map((r) => r.distance).sort((a, b) => a! - b!),
+      )
+    }
   })
 
   it('ignores embeddings made by another model than the collection is bound to', async () => {
@@ -221,7 +237,9 @@ describe('retrieve on the database', () => {
     for (const bad of [
       { collection: 'brand', query: '   ' },
       { collection: 'brand', query: 'x', k: 0 },
-      { collection: 'brand', query: 'x', k: 51 },
+      { collection: 'brand', query: 'x', k: 101 },
+      { collection: 'brand', query: 'x', lexicalWeight: 1.5 },
+      { collection: 'brand', query: 'x', kUnit: 'pages' as never },
       { collection: 'brand', query: 'x'.repeat(2001) },
       { collection: 'brand', query: 'x', efSearch: testRetrievalSettings.efSearchMax + 1 },
       { collection: 'brand', query: 'x', filters: { kinds: 'product' } as never },
@@ -229,6 +247,97 @@ describe('retrieve on the database', () => {
       const error = await retrieve(d, bad).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(AppError)
       expect(error).toMatchObject({ code: 'validation_failed' })
+    }
+  })
+})
+
+describe('questions, documents and weights', () => {
+  beforeAll(async () => {
+    await seedCollection(
+      db.pool,
+      { name: 'questions' },
+      [
+        {
+          sourceId: 'tea.md',
+          chunks: ['Serve tea hot with milk.', 'Tea leaves keep for a year.', 'Green tea is brewed cooler.'],
+        },
+        {
+          sourceId: 'coffee.md',
+          chunks: ['Serve coffee black or with milk.', 'Coffee beans keep for a month.'],
+        },
+        { sourceId: 'water.md', chunks: ['Serve water cold.'] },
+        { sourceId: 'juice.md', chunks: ['Serve juice chilled.'] },
+      ].map((d) => ({ ...d, embed: false })),
+    )
+  })
+
+  it('treats " or " in a question as a word, not as search syntax, and still finds the passages', async () => {
+    const lexical = stubRetrievalDeps(db.pool, undefined)
+    const question = 'Is coffee brewed hot or green tea chilled?'
+    const result = await retrieve(lexical, { collection: 'questions', query: question })
+    expect(result.passages.map((p) => p.sourceId)).toEqual(
+      expect.arrayContaining(['tea.md', 'coffee.md', 'juice.md']),
+    )
+    // As search syntax, (coffee & brew & hot) | (green & tea & chill): no chunk has either. Only asked for, it is obeyed.
+    const strict = await retrieve(lexical, { collection: 'questions', query: question, searchSyntax: true })
+    expect(strict.passages).toEqual([])
+  })
+
+  it('obeys quotes, and falls back to the words when the phrase matches nothing unless syntax was asked for', async () => {
+    const lexical = stubRetrievalDeps(db.pool, undefined)
+    const phrase = await retrieve(lexical, { collection: 'questions', query: '"keep for a month"' })
+    expect(phrase.passages.map((p) => p.sourceId)).toEqual(['coffee.md'])
+    const unmatched = await retrieve(lexical, { collection: 'questions', query: '"milk tea"' })
+    expect(unmatched.passages.length).toBeGreaterThan(0)
+    const asked = await retrieve(lexical, {
+      collection: 'questions',
+      query: '"milk tea"',
+      searchSyntax: true,
+    })
+    expect(asked.passages).toEqual([])
+  })
+
+  it('counts k in distinct documents when asked, keeping every chunk of them that ranked before the next', async () => {
+    const lexical = stubRetrievalDeps(db.pool, undefined)
+    const chunks = await retrieve(lexical, { collection: 'questions', query: 'serve tea keep', k: 2 })
+    expect(chunks.passages.flatMap((p) => p.chunkIds)).toHaveLength(2)
+    const documents = await retrieve(lexical, {
+      collection: 'questions',
+      query: 'serve tea keep',
+      k: 2,
+      kUnit: 'documents',
+    })
+    expect(new Set(documents.passages.map((p) => p.sourceId)).size).toBe(2)
+    expect(documents.passages.flatMap((p) => p.chunkIds).length).toBeGreaterThan(2)
+    // Ranks are those of the search: a passage carries the best rank of its chunks.
+    expect(documents.passages[0]!.ranks).toMatchObject({ vector: null, fused: 1, lexical: 1 })
+  })
+
+  it('weights the arms per request: all lexical follows BM25, all vector follows the embedding', async () => {
+    const d = deps()
+    const query = 'promotions code'
+    const lexicalOnly = await retrieve(d, { collection: 'brand', query, lexicalWeight: 1 })
+    const vectorOnly = await retrieve(d, { collection: 'brand', query, lexicalWeight: 0 })
+    expect(lexicalOnly.mode).toBe('hybrid')
+    const byLexical = lexicalOnly.passages.filter((p) => p.ranks.lexical !== null)
+    expect(byLexical.map((p) => p.ranks.lexical)).toEqual(byLexical.map((_, i) => i + 1))
+    expect(vectorOnly.passages.map((p) => p.ranks.vector)).toEqual(vectorOnly.passages.map((_, i) => i + 1))
+    const order = (result: typeof vectorOnly) => result.passages.map((p) => p.sourceId)
+    expect(order(vectorOnly)).not.toEqual(order(lexicalOnly))
+  })
+
+  it("takes the collection's lexical weight when the request names none", async () => {
+    const d = deps()
+    const query = 'favourite colours code'
+    const { rows } = await db.pool.query<{ id: number }>(
+      "UPDATE collections SET lexical_weight = 0 WHERE name = 'brand' RETURNING id",
+    )
+    try {
+      const byCollection = await retrieve(d, { collection: 'brand', query })
+      const vectorOnly = await retrieve(d, { collection: 'brand', query, lexicalWeight: 0 })
+      expect(byCollection.passages.map((p) => p.chunkIds)).toEqual(vectorOnly.passages.map((p) => p.chunkIds))
+    } finally {
+      await db.pool.query('UPDATE collections SET lexical_weight = 0.8 WHERE id = $1', [rows[0]!.id])
     }
   })
 })

@@ -53,11 +53,13 @@ afterAll(async () => {
 
 const options = (overrides: Partial<SearchOptions> = {}): SearchOptions => ({
   query: 'nothing lexical matches this',
-  matchAny: true,
+  syntax: 'words',
+  relaxWhenEmpty: false,
+  bm25: { k1: 0.9, b: 0.4 },
+  lexicalWeight: 0.8,
   queryVector,
   candidates: 40,
   limit: 200,
-  rrfK: 60,
   efSearch: 40,
   maxScanTuples: 20_000,
   iterativeScan: 'relaxed_order',

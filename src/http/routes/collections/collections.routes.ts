@@ -3,6 +3,7 @@ import type { ApiKey } from '../../../auth/api-keys.js'
 import { assertCollectionAllowed, canUseCollection } from '../../../collections/access.js'
 import { CollectionName } from '../../../collections/collection-name.js'
 import {
+  changeRetrievalSettings,
   createCollection,
   describeCollection,
   describeCollections,
@@ -28,6 +29,7 @@ import {
   toChunkItem,
   toCollection,
   toDocumentItem,
+  UpdateCollectionRequest,
 } from './collections.schemas.js'
 
 const NameParam = z.object({ name: CollectionName })
@@ -100,6 +102,29 @@ export function registerCollectionRoutes(app: OpenAPIHono<AppEnv>, services: Ser
       const { name } = c.req.valid('param')
       assertCollectionAllowed(c.get('apiKey'), name)
       const collection = await requireCollection(db, name)
+      return c.json(toCollection(await describeCollection(db, collection)), 200)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(services, 'admin', {
+      method: 'patch',
+      path: '/v1/collections/{name}',
+      tags: ['collections'],
+      summary: 'Change how a collection ranks: BM25 k1 and b, the lexical weight in hybrid fusion',
+      request: {
+        params: NameParam,
+        body: { required: true, content: { 'application/json': { schema: UpdateCollectionRequest } } },
+      },
+      responses: {
+        200: { description: 'The collection', content: { 'application/json': { schema: Collection } } },
+        ...problemResponses(400, 404, 413),
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param')
+      assertCollectionAllowed(c.get('apiKey'), name)
+      const collection = await changeRetrievalSettings(db, name, c.req.valid('json').retrieval)
       return c.json(toCollection(await describeCollection(db, collection)), 200)
     },
   )

@@ -4,6 +4,35 @@ import type { CollectionDetails } from '../../../collections/manage-collections.
 import type { StoredChunk } from '../../../db/chunks.js'
 import type { DocumentSummary } from '../../../db/documents.js'
 
+export const CollectionRetrievalSettings = z
+  .object({
+    lexicalWeight: z.number().min(0).max(1).openapi({
+      description: "The full-text (BM25) arm's weight in hybrid fusion; the vector arm gets the rest (default 0.8).",
+    }),
+    bm25: z
+      .object({
+        k1: z.number().min(0).max(3).openapi({ description: 'Term-frequency saturation (default 0.9)' }),
+        b: z.number().min(0).max(1).openapi({ description: 'Length normalisation (default 0.4)' }),
+      })
+      .strict(),
+  })
+  .strict()
+  .openapi('CollectionRetrievalSettings')
+
+/** The same settings, each optional: what a create or an update may set. */
+export const RetrievalSettingsInput = z
+  .object({
+    lexicalWeight: CollectionRetrievalSettings.shape.lexicalWeight.optional(),
+    bm25: CollectionRetrievalSettings.shape.bm25.partial().optional(),
+  })
+  .strict()
+  .openapi('RetrievalSettingsInput')
+
+export const UpdateCollectionRequest = z
+  .object({ retrieval: RetrievalSettingsInput })
+  .strict()
+  .openapi('UpdateCollectionRequest')
+
 export const CreateCollectionRequest = z
   .object({
     name: CollectionName,
@@ -21,6 +50,7 @@ export const CreateCollectionRequest = z
       .openapi({
         description: 'PostgreSQL text search configuration, e.g. english or simple (default english)',
       }),
+    retrieval: RetrievalSettingsInput.optional(),
   })
   .strict()
   .openapi('CreateCollectionRequest')
@@ -32,6 +62,7 @@ export const Collection = z
     embeddingModel: z.string(),
     embeddingDimensions: z.number().int(),
     textSearchConfig: z.string(),
+    retrieval: CollectionRetrievalSettings,
     documentCount: z.number().int(),
     chunkCount: z.number().int(),
     embeddedChunkCount: z.number().int(),
@@ -139,6 +170,7 @@ export function toCollection(details: CollectionDetails): Collection {
     embeddingModel: collection.embeddingModel,
     embeddingDimensions: collection.embeddingDimensions,
     textSearchConfig: collection.textSearchConfig,
+    retrieval: collection.retrieval,
     ...stats,
     lastIngest: lastIngest
       ? {

@@ -26,9 +26,18 @@ const PassageSchema = z
       lexical: z
         .number()
         .nullable()
-        .openapi({ description: 'ts_rank_cd / (1 + ts_rank_cd); null if no word matched' }),
-      fused: z.number().openapi({ description: 'Reciprocal rank fusion score' }),
+        .openapi({ description: 'BM25 score; null if no word matched' }),
+      fused: z.number().openapi({
+        description: "Weighted sum of both arms' z-scores (an arm that missed the chunk counts its lowest)",
+      }),
     }),
+    ranks: z
+      .object({
+        vector: z.number().int().nullable().openapi({ description: 'Rank in the vector arm; null if missed' }),
+        lexical: z.number().int().nullable().openapi({ description: 'Rank in the BM25 arm; null if missed' }),
+        fused: z.number().int().openapi({ description: 'Rank after fusion, before packing' }),
+      })
+      .openapi({ description: "Best rank of the passage's chunks in each list, from 1" }),
   })
   .openapi('Passage')
 
@@ -50,7 +59,7 @@ export function registerRetrieveRoutes(app: OpenAPIHono<AppEnv>, services: Servi
       path: '/v1/retrieve',
       tags: ['retrieval'],
       summary:
-        'Hybrid search of a collection: vector and full text, fused, filtered, packed to a token budget',
+        'Hybrid search of a collection: vector and BM25 full text, fused, filtered, packed to a token budget',
       request: { body: { required: true, content: { 'application/json': { schema: RetrieveRequest } } } },
       responses: {
         200: {

@@ -1,0 +1,263 @@
+import type pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { replaceChunks } from '../../src/db/chunks.js'
+import type { Database } from '../../src/db/pool.js'
+import { seedCollection } from '../support/seed-chunks.js'
+import { createTestDatabase } from '../support/test-db.js'
+
+let db: Database
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+
+afterAll(async () => {
+  await db?.close()
+})
+
+interface Hit {
+  chunkId: number
+  bm25: number
+}
+
+async function bm25(
+  collectionId: number,
+  query: string,
+  options: { k1?: number; b?: number; limit?: number; mustMatch?: string; relax?: boolean } = {},
+): Promise<Hit[]> {
+  const { rows } = await db.pool.query<Hit>(
+    `SELECT chunk_id AS "chunkId", bm25 FROM bm25_search($1, 'english', $2,
+       CASE WHEN $3::text IS NULL THEN NULL ELSE websearch_to_tsquery('english', $3::text) END, $4,
+       $5, $6, $7, NULL, NULL, NULL)`,
+    [
+      collectionId,
+      query,
+      options.mustMatch ?? null,
+      options.relax ?? false,
+      options.k1 ?? 0.9,
+      options.b ?? 0.4,
+      options.limit ?? 100,
+    ],
+  )
+  return rows
+}
+
+/** The statistics as the triggers keep them, and as a full recount of the chunks says they should be. */
+async function statistics(pool: pg.Pool | pg.PoolClient, collectionId: number) {
+  const kept = await pool.query(
+    `SELECT (SELECT row(chunk_count, word_count)::text FROM collection_text_stats WHERE collection_id = $1) AS totals,
+       (SELECT coalesce(json_agg(json_build_array(term, chunk_count) ORDER BY term), '[]') FROM collection_terms
+        WHERE collection_id = $1) AS terms`,
+    [collectionId],
+  )
+  const recount = await pool.query(
+    `SELECT (SELECT row(count(*), coalesce(sum(word_count), 0))::text FROM chunks WHERE collection_id = $1) AS totals,
+       (SELECT coalesce(json_agg(json_build_array(term, n) ORDER BY term), '[]') FROM (
+          SELECT u.lexeme AS term, count(*) AS n FROM chunks c, unnest(c.tsv) u WHERE c.collection_id = $1 GROUP BY 1
+        ) t) AS terms`,
+    [collectionId],
+  )
+  return { kept: kept.rows[0], recount: recount.rows[0] }
+}
+
+describe('BM25 scoring', () => {
+  let collectionId: number
+  let ids: Map<string, number[]>
+
+  beforeAll(async () => {
+    const seeded = await seedCollection(db.pool, { name: 'bm25-arith' }, [
+      { sourceId: 'repeat.md', embed: false, chunks: ['risk risk risk risk risk risk'] },
+      { sourceId: 'all.md', embed: false, chunks: ['The cardiac risk of smoking in older patients'] },
+      { sourceId: 'short.md', embed: false, chunks: ['Smoking patients'] },
+    ])
+    collectionId = seeded.collection.id
+    ids = seeded.chunkIds
+  })
+
+  it('scores with idf, saturated term frequency and length normalisation, as computed by hand', async () => {
+    // N = 3 chunks of 6, 5 and 2 indexed words (stop words "the", "of", "in" are not counted): avg 13/3.
+    // risk, smoke and patient each occur in 2 chunks: idf = ln(1 + (3 − 2 + 0.5) / (2 + 0.5)) = ln 1.6.
+    const idf = Math.log(1.6)
+    const part = (tf: number, length: number) => (tf * 1.9) / (tf + 0.9 * (0.6 + (0.4 * length) / (13 / 3)))
+    const hits = await bm25(collectionId, 'What is the risk of smoking for patients?')
+    const score = new Map(hits.map((h) => [h.chunkId, h.bm25]))
+    expect(score.get(ids.get('all.md')![0]!)).toBeCloseTo(3 * idf * part(1, 5), 12)
+    expect(score.get(ids.get('short.md')![0]!)).toBeCloseTo(2 * idf * part(1, 2), 12)
+    expect(score.get(ids.get('repeat.md')![0]!)).toBeCloseTo(idf * part(6, 6), 12)
+    // One text repeating a word six times no longer outranks one holding every word once.
+    expect(hits.map((h) => h.chunkId)).toEqual(['all.md', 'short.md', 'repeat.md'].map((s) => ids.get(s)![0]))
+  })
+
+  it('takes k1 and b from the caller', async () => {
+    const idf = Math.log(1.6)
+    const [binary] = await bm25(collectionId, 'risk', { k1: 0, b: 0.4, limit: 1 })
+    expect(binary!.bm25).toBeCloseTo(idf, 12) // k1 = 0: term frequency does not matter at all
+    const noLength = await bm25(collectionId, 'risk', { k1: 1.2, b: 0 })
+    const repeat = noLength.find((h) => h.chunkId === ids.get('repeat.md')![0])!
+    expect(repeat.bm25).toBeCloseTo((idf * 6 * 2.2) / (6 + 1.2), 12)
+  })
+
+  it('finds nothing for a query without indexed words, and nothing in an empty collection', async () => {
+    expect(await bm25(collectionId, 'the of and')).toEqual([])
+    const empty = await seedCollection(db.pool, { name: 'bm25-empty' })
+    expect(await bm25(empty.collection.id, 'risk')).toEqual([])
+  })
+
+  it('applies search syntax as a filter, and relaxes it when nothing matches only if asked', async () => {
+    const phrase = await bm25(collectionId, '"older smoking"', { mustMatch: '"older smoking"' })
+    expect(phrase).toEqual([])
+    const relaxed = await bm25(collectionId, '"older smoking"', { mustMatch: '"older smoking"', relax: true })
+    expect(relaxed.map((h) => h.chunkId)).toEqual([ids.get('all.md')![0], ids.get('short.md')![0]])
+    const excluded = await bm25(collectionId, 'smoking -older', { mustMatch: 'smoking -older' })
+    expect(excluded.map((h) => h.chunkId)).toEqual([ids.get('short.md')![0]])
+  })
+})
+
+describe('BM25 early termination', () => {
+  it('returns exactly the top of the full ranking, whatever the limit', async () => {
+    // A corpus with common and rare words, so pruning has common words to skip.
+    const words = Array.from({ length: 60 }, (_, i) => `word${String.fromCharCode(97 + (i % 26))}${i}`)
+    let seed = 7
+    const random = () => {
+      seed = (seed * 48271) % 2147483647
+      return seed / 2147483647
+    }
+    const pick = () => words[Math.floor(words.length * random() ** 3)]!
+    const documents = Array.from({ length: 300 }, (_, i) => ({
+      sourceId: `d${i}`,
+      embed: false,
+      chunks: [Array.from({ length: 5 + Math.floor(random() * 40) }, pick).join(' ')],
+    }))
+    const { collection } = await seedCollection(db.pool, { name: 'bm25-prune' }, documents)
+    for (const query of [words.slice(0, 6), [words[0]!, words[40]!, words[59]!], words.slice(20, 35)]) {
+      const full = await bm25(collection.id, query.join(' '), { limit: 1000 })
+      for (const limit of [1, 3, 10, 40]) {
+        const top = await bm25(collection.id, query.join(' '), { limit })
+        expect(top).toEqual(full.slice(0, limit))
+      }
+    }
+  })
+})
+
+describe('term statistics', () => {
+  it('stay equal to a recount after inserts, re-ingests, text updates and deletions', async () => {
+    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'bm25-stats' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['Teal and navy are brand colours', 'Navy navy navy'] },
+      { sourceId: 'b.md', embed: false, chunks: ['Write in plain English'] },
+    ])
+    const first = await statistics(db.pool, collection.id)
+    expect(first.kept).toEqual(first.recount)
+    expect(first.kept.totals).toBe('(3,10)')
+
+    const [documentId] = (
+      await db.pool.query('SELECT id FROM documents WHERE collection_id = $1 AND source_id = $2', [
+        collection.id,
+        'a.md',
+      ])
+    ).rows.map((r) => r.id)
+    const chunk = (text: string, ordinal: number) => ({
+      documentId,
+      ordinal,
+      headingPath: '',
+      text,
+      tokenCount: 3,
+      contentHash: text,
+      embedding: null,
+    })
+    await replaceChunks(
+      db.pool,
+      { collectionId: collection.id, textSearchConfig: 'english', embeddingModel: null },
+      [documentId],
+      [chunk('Teal only', 0)],
+    )
+    const reingested = await statistics(db.pool, collection.id)
+    expect(reingested.kept).toEqual(reingested.recount)
+    expect(reingested.kept.terms).toEqual([
+      ['english', 1],
+      ['plain', 1],
+      ['teal', 1],
+      ['write', 1],
+    ])
+
+    await db.pool.query("UPDATE chunks SET text = 'Write in plain words, plainly' WHERE id = $1", [
+      chunkIds.get('b.md')![0],
+    ])
+    await db.pool.query('UPDATE chunks SET ordinal = ordinal + 10 WHERE collection_id = $1', [collection.id])
+    const updated = await statistics(db.pool, collection.id)
+    expect(updated.kept).toEqual(updated.recount)
+    expect(updated.kept.totals).toBe('(2,5)') // teal; write plain word plain
+
+    await db.pool.query("DELETE FROM documents WHERE collection_id = $1 AND source_id = 'b.md'", [
+      collection.id,
+    ])
+    const deleted = await statistics(db.pool, collection.id)
+    expect(deleted.kept).toEqual(deleted.recount)
+    expect(deleted.kept).toEqual({ totals: '(1,1)', terms: [['teal', 1]] })
+  })
+
+  it('stay equal to a recount when several jobs write the same collection at once', async () => {
+    const { collection } = await seedCollection(db.pool, { name: 'bm25-concurrent' }, [
+      { sourceId: 'seed.md', embed: false, chunks: ['shared words here'] },
+    ])
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO documents (collection_id, source_id, kind, content_hash)
+       SELECT $1, 'job-' || i, 'guideline', 'h' FROM generate_series(1, 8) i RETURNING id`,
+      [collection.id],
+    )
+    const target = { collectionId: collection.id, textSearchConfig: 'english', embeddingModel: null }
+    const write = async (documentId: number, round: number) => {
+      const client = await db.pool.connect()
+      try {
+        await client.query('BEGIN')
+        await replaceChunks(
+          client,
+          target,
+          [documentId],
+          [
+            {
+              documentId,
+              ordinal: 0,
+              headingPath: '',
+              text: `shared words round${round} doc${documentId}`,
+              tokenCount: 4,
+              contentHash: `${round}`,
+              embedding: null,
+            },
+            {
+              documentId,
+              ordinal: 1,
+              headingPath: '',
+              text: `more shared text ${round}`,
+              tokenCount: 4,
+              contentHash: `x${round}`,
+              embedding: null,
+            },
+          ],
+        )
+        await client.query('COMMIT')
+      } catch (error) {
+        await client.query('ROLLBACK')
+        throw error
+      } finally {
+        client.release()
+      }
+    }
+    for (const round of [1, 2, 3]) await Promise.all(rows.map((row) => write(row.id, round)))
+    const after = await statistics(db.pool, collection.id)
+    expect(after.kept).toEqual(after.recount)
+    expect(after.kept.totals).toBe('(17,58)')
+  })
+
+  it('are dropped with their collection', async () => {
+    const { collection } = await seedCollection(db.pool, { name: 'bm25-dropped' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['gone soon'] },
+    ])
+    await db.pool.query('DELETE FROM collections WHERE id = $1', [collection.id])
+    const { rows } = await db.pool.query(
+      `SELECT (SELECT count(*) FROM collection_terms WHERE collection_id = $1)::int
+         + (SELECT count(*) FROM collection_text_stats WHERE collection_id = $1)::int AS n`,
+      [collection.id],
+    )
+    expect(rows[0].n).toBe(0)
+  })
+})

@@ -127,7 +127,8 @@ export function buildSearchQuery(
 
   const config = param(target.textSearchConfig, '::regconfig')
   const query = param(options.query, '::text')
-  const mustMatch = options.syntax === 'websearch' ? `websearch_to_tsquery(${config}, ${query})` : 'NULL::tsquery'
+  const mustMatch =
+    options.syntax === 'websearch' ? `websearch_to_tsquery(${config}, ${query})` : 'NULL::tsquery'
   // Every filter set applies (a task's and a request's): kinds must all equal, prefixes all match.
   const sets = filterSets(options.filters)
   const kinds = sets.flatMap((set) => (set.kind === undefined ? [] : [set.kind]))

@@ -56,8 +56,10 @@ export async function retrieve(deps: RetrievalDeps, input: RetrieveInput): Promi
     throw new AppError('not_found', `No collection named "${request.collection}".`)
 
   // Vectors are only comparable within one model: without an embedder for the collection's model,
-  // or before any chunk has an embedding from it, the search is lexical only.
-  const embedder = collection.hasEmbeddings
+  // or before any chunk has an embedding from it, the search is lexical only. So it is at lexical
+  // weight 1, where the vector arm could only reorder what BM25 did not find: no query embedding then.
+  const lexicalOnly = (request.lexicalWeight ?? collection.lexicalWeight) >= 1
+  const embedder = collection.hasEmbeddings && !lexicalOnly
     ? deps.embedders(collection.embeddingModel, collection.embeddingDimensions)
     : undefined
   const queryVector = embedder ? await embedQuery(deps, embedder, request.query, input.signal) : undefined

@@ -53,20 +53,27 @@ export const RetrieveRequest = z
     k: z.number().int().min(L.kMin).max(L.kMax).default(L.kDefault).openapi({
       description: 'How many chunks (or distinct documents, see kUnit) to return before packing.',
     }),
-    kUnit: z.enum(['chunks', 'documents']).default('chunks').openapi({
-      description:
-        '`documents`: k counts distinct documents; their chunks ranked before the first chunk of a ' +
-        '(k+1)-th document are kept (merged and packed as usual).',
-    }),
-    searchSyntax: z.boolean().optional().openapi({
-      description:
-        'true: obey web-search syntax ("phrase", -word, or; other words all required), even if nothing ' +
-        'matches. false: the query is plain words. Absent: syntax is recognised from quotes or a leading ' +
-        'minus only (a plain " or " stays a word), and falls back to plain words when nothing matches.',
-    }),
+    kUnit: z
+      .enum(['chunks', 'documents'])
+      .default('chunks')
+      .openapi({
+        description:
+          '`documents`: k counts distinct documents; their chunks ranked before the first chunk of a ' +
+          '(k+1)-th document are kept (merged and packed as usual).',
+      }),
+    searchSyntax: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          'true: obey web-search syntax ("phrase", -word, or; other words all required), even if nothing ' +
+          'matches. false: the query is plain words. Absent: syntax is recognised from quotes or a leading ' +
+          'minus only (a plain " or " stays a word), and falls back to plain words when nothing matches.',
+      }),
     lexicalWeight: z.number().min(0).max(1).optional().openapi({
       description:
-        "The full-text (BM25) arm's weight in fusion, 0–1; the vector arm gets the rest. Default: the collection's.",
+        "The full-text (BM25) arm's weight in fusion, 0–1; the vector arm gets the rest (at 1 it does not run: " +
+        "lexical mode, no query embedding). Default: the collection's.",
     }),
     filters: RetrievalFilters.optional(),
     budgetTokens: z.number().int().min(L.budgetMin).max(L.budgetMax).default(L.budgetDefault),

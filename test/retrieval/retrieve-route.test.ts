@@ -91,7 +91,7 @@ describe('POST /v1/retrieve errors', () => {
     const cases: [unknown, string][] = [
       [{ collection: 'brand', query: '   ' }, 'query'],
       [{ collection: 'brand', query: 'voice', k: 0 }, 'k'],
-      [{ collection: 'brand', query: 'voice', k: 51 }, 'k'],
+      [{ collection: 'brand', query: 'voice', k: 101 }, 'k'],
       [{ collection: 'brand', query: 'v'.repeat(2001) }, 'query'],
       [{ collection: 'brand', query: 'voice', budgetTokens: 0 }, 'budgetTokens'],
       [{ collection: 'brand', query: 'voice', efSearch: 201 }, 'efSearch'],

@@ -316,9 +316,12 @@ describe('questions, documents and weights', () => {
   it('weights the arms per request: all lexical follows BM25, all vector follows the embedding', async () => {
     const d = deps()
     const query = 'promotions code'
+    const before = stub.embeddingCalls()
     const lexicalOnly = await retrieve(d, { collection: 'brand', query, lexicalWeight: 1 })
+    expect(lexicalOnly.mode).toBe('lexical') // weight 1: no query embedding, no vector arm
+    expect(stub.embeddingCalls()).toBe(before)
     const vectorOnly = await retrieve(d, { collection: 'brand', query, lexicalWeight: 0 })
-    expect(lexicalOnly.mode).toBe('hybrid')
+    expect(vectorOnly.mode).toBe('hybrid')
     const byLexical = lexicalOnly.passages.filter((p) => p.ranks.lexical !== null)
     expect(byLexical.map((p) => p.ranks.lexical)).toEqual(byLexical.map((_, i) => i + 1))
     expect(vectorOnly.passages.map((p) => p.ranks.vector)).toEqual(vectorOnly.passages.map((_, i) => i + 1))

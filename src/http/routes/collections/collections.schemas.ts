@@ -7,7 +7,8 @@ import type { DocumentSummary } from '../../../db/documents.js'
 export const CollectionRetrievalSettings = z
   .object({
     lexicalWeight: z.number().min(0).max(1).openapi({
-      description: "The full-text (BM25) arm's weight in hybrid fusion; the vector arm gets the rest (default 0.8).",
+      description:
+        "The full-text (BM25) arm's weight in hybrid fusion; the vector arm gets the rest (default 0.8).",
     }),
     bm25: z
       .object({

@@ -23,17 +23,18 @@ const PassageSchema = z
         .number()
         .nullable()
         .openapi({ description: 'Cosine similarity; null if the vector arm missed it' }),
-      lexical: z
-        .number()
-        .nullable()
-        .openapi({ description: 'BM25 score; null if no word matched' }),
+      lexical: z.number().nullable().openapi({ description: 'BM25 score; null if no word matched' }),
       fused: z.number().openapi({
         description: "Weighted sum of both arms' z-scores (an arm that missed the chunk counts its lowest)",
       }),
     }),
     ranks: z
       .object({
-        vector: z.number().int().nullable().openapi({ description: 'Rank in the vector arm; null if missed' }),
+        vector: z
+          .number()
+          .int()
+          .nullable()
+          .openapi({ description: 'Rank in the vector arm; null if missed' }),
         lexical: z.number().int().nullable().openapi({ description: 'Rank in the BM25 arm; null if missed' }),
         fused: z.number().int().openapi({ description: 'Rank after fusion, before packing' }),
       })

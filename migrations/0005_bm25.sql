@@ -24,13 +24,15 @@ CREATE TABLE collection_text_stats (
   word_count bigint NOT NULL CHECK (word_count >= 0)
 );
 
--- Document frequency: how many of the collection's chunks hold the lexeme. Rows at 0 are removed.
+-- Document frequency: how many of the collection's chunks hold the lexeme. Rows at 0 are removed
+-- by the statement that zeroed them, found through the small partial index.
 CREATE TABLE collection_terms (
   collection_id bigint NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
   term text NOT NULL,
   chunk_count bigint NOT NULL CHECK (chunk_count >= 0),
   PRIMARY KEY (collection_id, term)
 );
+CREATE INDEX collection_terms_unused_idx ON collection_terms (collection_id) WHERE chunk_count = 0;
 
 -- Rows are locked in key order (stats row first, then terms sorted), so concurrent writers of one
 -- collection queue instead of deadlocking.
@@ -48,6 +50,7 @@ BEGIN
 END $$;
 
 -- Removal runs as separate statements: a DELETE cannot see rows an UPDATE changed in the same statement.
+-- (No IN over the transition table: it has no statistics, and the planner may loop over it per row.)
 CREATE FUNCTION chunks_stats_after_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -63,9 +66,7 @@ BEGIN
   ) r
   WHERE t.collection_id = r.collection_id AND t.term = r.term;
   DELETE FROM collection_terms t
-  WHERE t.chunk_count = 0 AND (t.collection_id, t.term) IN (
-    SELECT o.collection_id, u.lexeme FROM old_chunks o, unnest(o.tsv) u
-  );
+  WHERE t.chunk_count = 0 AND t.collection_id = ANY (ARRAY(SELECT DISTINCT collection_id FROM old_chunks));
   RETURN NULL;
 END $$;
 
@@ -125,9 +126,7 @@ BEGIN
   ) r
   WHERE t.collection_id = r.collection_id AND t.term = r.term;
   DELETE FROM collection_terms t
-  WHERE t.chunk_count = 0 AND (t.collection_id, t.term) IN (
-    SELECT o.collection_id, u.lexeme FROM old_chunks o, unnest(o.tsv) u
-  );
+  WHERE t.chunk_count = 0 AND t.collection_id = ANY (ARRAY(SELECT DISTINCT collection_id FROM old_chunks));
   RETURN NULL;
 END $$;
 
@@ -181,6 +180,7 @@ DECLARE
   found_ids bigint[];
   found_scores float8[];
   taken integer;
+  next_taken integer;
   term_count integer;
 BEGIN
   SELECT s.chunk_count, s.word_count::float8 / greatest(s.chunk_count, 1) INTO total_chunks, average_length
@@ -241,8 +241,17 @@ BEGIN
       USING target_collection, terms, idfs, lexemes_any_tsquery(terms[1:taken]), max_rows, k1, b,
         average_length, must_match, kinds, source_prefixes, metadata_filters;
     EXIT WHEN taken >= term_count;
-    EXIT WHEN cardinality(found_ids) >= max_rows AND found_scores[max_rows] > bounds_after[taken];
-    taken := taken + 1;
+    IF cardinality(found_ids) >= max_rows THEN
+      EXIT WHEN found_scores[max_rows] > bounds_after[taken];
+      -- More words can only raise the max_rows-th score: jump to the fewest words its bound allows.
+      next_taken := taken + 1;
+      WHILE next_taken < term_count AND bounds_after[next_taken] >= found_scores[max_rows] LOOP
+        next_taken := next_taken + 1;
+      END LOOP;
+      taken := next_taken;
+    ELSE
+      taken := taken + 1;
+    END IF;
   END LOOP;
 
   IF found_ids IS NULL AND must_match IS NOT NULL AND relax_when_empty THEN

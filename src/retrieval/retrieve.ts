@@ -59,9 +59,10 @@ export async function retrieve(deps: RetrievalDeps, input: RetrieveInput): Promi
   // or before any chunk has an embedding from it, the search is lexical only. So it is at lexical
   // weight 1, where the vector arm could only reorder what BM25 did not find: no query embedding then.
   const lexicalOnly = (request.lexicalWeight ?? collection.lexicalWeight) >= 1
-  const embedder = collection.hasEmbeddings && !lexicalOnly
-    ? deps.embedders(collection.embeddingModel, collection.embeddingDimensions)
-    : undefined
+  const embedder =
+    collection.hasEmbeddings && !lexicalOnly
+      ? deps.embedders(collection.embeddingModel, collection.embeddingDimensions)
+      : undefined
   const queryVector = embedder ? await embedQuery(deps, embedder, request.query, input.signal) : undefined
   input.signal?.throwIfAborted()
 

@@ -70,11 +70,16 @@ export const RetrieveRequest = z
           'matches. false: the query is plain words. Absent: syntax is recognised from quotes or a leading ' +
           'minus only (a plain " or " stays a word), and falls back to plain words when nothing matches.',
       }),
-    lexicalWeight: z.number().min(0).max(1).optional().openapi({
-      description:
-        "The full-text (BM25) arm's weight in fusion, 0–1; the vector arm gets the rest (at 1 it does not run: " +
-        "lexical mode, no query embedding). Default: the collection's.",
-    }),
+    lexicalWeight: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .openapi({
+        description:
+          "The full-text (BM25) arm's weight in fusion, 0–1; the vector arm gets the rest (at 1 it does not run: " +
+          "lexical mode, no query embedding). Default: the collection's.",
+      }),
     filters: RetrievalFilters.optional(),
     budgetTokens: z.number().int().min(L.budgetMin).max(L.budgetMax).default(L.budgetDefault),
     efSearch: z.number().int().min(L.efSearchMin).max(L.efSearchMax).optional().openapi({

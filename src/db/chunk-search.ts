@@ -99,13 +99,14 @@ export function buildSearchQuery(
     return `$${values.length}${cast}`
   }
   const collection = `c.collection_id = ${target.collectionId}`
-  const filters = filterClauses(options.filters, param)
-  const documentsJoin = filters.length > 0 ? 'JOIN documents d ON d.id = c.document_id' : ''
-  const filterSql = filters.map((clause) => `\n        AND ${clause}`).join('')
   const candidates = param(options.candidates, '::int')
 
   let vectorArm = 'SELECT NULL::bigint AS id, NULL::float8 AS distance, NULL::bigint AS rank WHERE false'
   if (options.queryVector !== undefined) {
+    // Bound only when the arm uses them: a parameter the statement never mentions has no type.
+    const filters = filterClauses(options.filters, param)
+    const documentsJoin = filters.length > 0 ? 'JOIN documents d ON d.id = c.document_id' : ''
+    const filterSql = filters.map((clause) => `\n        AND ${clause}`).join('')
     const dims = target.embeddingDimensions
     const distance = `${vectorExpression(dims)} <=> ${param(pgvector.toSql(options.queryVector), `::vector(${dims})`)}`
     const settings = [

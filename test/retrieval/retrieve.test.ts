@@ -152,6 +152,32 @@ describe('retrieve on the database', () => {
     expect(tagged.passages.map((p) => p.sourceId)).toEqual(['products/YK-1200.json'])
   })
 
+  it('applies every filter set in the BM25 arm too: a request narrows its scope and cannot widen it', async () => {
+    const lexical = stubRetrievalDeps(db.pool, undefined)
+    const scoped = await retrieve(lexical, {
+      collection: 'brand',
+      query: 'promotions code',
+      scopeFilters: { sourcePrefix: 'legal/' },
+      filters: { sourcePrefix: 'legal/1000' },
+    })
+    expect(scoped.mode).toBe('lexical')
+    expect(scoped.passages.map((p) => p.sourceId)).toEqual(['legal/1000-off.md'])
+    const contradiction = await retrieve(lexical, {
+      collection: 'brand',
+      query: 'promotions code',
+      scopeFilters: { kind: 'guideline' },
+      filters: { kind: 'product' },
+    })
+    expect(contradiction.passages).toEqual([])
+    const metadata = await retrieve(lexical, {
+      collection: 'brand',
+      query: 'code',
+      scopeFilters: { metadata: { locale: 'en-AU' } },
+      filters: { metadata: { tags: ['indoor'] } },
+    })
+    expect(metadata.passages).toEqual([])
+  })
+
   it('returns the rows the SQL fused in the order and with the scores the fusion function gives', async () => {
     const collection = (await findSearchableCollection(db.pool, 'brand'))!
     for (const lexicalWeight of [0.8, 0.3]) {

@@ -3,7 +3,8 @@
  * model's reply, a caller's input): a row with a replaced character or a null count beats no row.
  */
 
-const INT4_MAX = 2_147_483_647
+/** The largest PostgreSQL `integer`; ids and numbers beyond it must be refused before any query. */
+export const INT4_MAX = 2_147_483_647
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 /** PostgreSQL text cannot hold NUL, nor jsonb a lone surrogate: both become U+FFFD. */

@@ -1,6 +1,30 @@
 import { z } from '@hono/zod-openapi'
 import { CollectionName } from '../collections/collection-name.js'
 
+/** Bounds on a metadata filter: what stored metadata holds is shallow, and deeper values only cost. */
+export const METADATA_FILTER_LIMITS = { maxDepth: 16, maxChars: 10_000 } as const
+
+/** Depth of a JSON value (a scalar is 0), walked without recursion so no nesting can overflow the stack. */
+function jsonDepthOver(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]]
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!
+    if (typeof current !== 'object' || current === null) continue
+    if (depth + 1 > limit) return true
+    for (const child of Object.values(current)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
+function checkMetadataSize(metadata: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const { maxDepth, maxChars } = METADATA_FILTER_LIMITS
+  if (jsonDepthOver(metadata, maxDepth)) {
+    ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${maxDepth} levels` })
+  } else if (JSON.stringify(metadata).length > maxChars) {
+    ctx.addIssue({ code: 'custom', message: `must be at most ${maxChars} characters as JSON` })
+  }
+}
+
 /** Filters a caller may put on retrieval; unknown keys are rejected (a typo must not silently match all). */
 export const RetrievalFilters = z
   .object({
@@ -19,8 +43,11 @@ export const RetrievalFilters = z
           z.record(z.string(), z.unknown()),
         ]),
       )
+      .superRefine(checkMetadataSize)
       .optional()
-      .openapi({ description: 'JSON containment on document metadata, e.g. {"locale": "en-AU"}' }),
+      .openapi({
+        description: `JSON containment on document metadata, e.g. {"locale": "en-AU"}; at most ${METADATA_FILTER_LIMITS.maxDepth} levels deep and ${METADATA_FILTER_LIMITS.maxChars} characters as JSON`,
+      }),
   })
   .strict()
   .openapi('RetrievalFilters')

@@ -3,6 +3,7 @@ import { CollectionName } from '../../../collections/collection-name.js'
 import type { CollectionDetails } from '../../../collections/manage-collections.js'
 import type { StoredChunk } from '../../../db/chunks.js'
 import type { DocumentSummary } from '../../../db/documents.js'
+import { INT4_MAX } from '../../../db/storable.js'
 
 export const CollectionRetrievalSettings = z
   .object({
@@ -135,6 +136,7 @@ export const ChunkQuery = z.object({
     .number()
     .int()
     .min(0)
+    .max(INT4_MAX)
     .optional()
     .openapi({ type: 'integer', description: 'The nextCursor of the previous page' }),
 })

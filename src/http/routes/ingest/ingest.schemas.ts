@@ -7,11 +7,23 @@ const Mode = z.enum(['upsert', 'sync', 'backfill']).openapi({
 const Kind = z.enum(['guideline', 'product'])
 const Column = z.string().trim().min(1).max(200)
 
+/** Files in one upload; more answer 400 naming this limit. */
+export const MAX_UPLOAD_FILES = 10_000
+
 const UploadedFile = z.instanceof(File).openapi({ type: 'string', format: 'binary' })
 
 export const IngestUploadForm = z
   .object({
-    files: z.union([UploadedFile, z.array(UploadedFile).max(10_000)]).optional(),
+    files: z
+      .union([UploadedFile, z.array(UploadedFile).max(MAX_UPLOAD_FILES)], {
+        // A union's own message would be a bare "Invalid input"; the likely cause deserves its name.
+        error: (issue) =>
+          Array.isArray(issue.input) && issue.input.length > MAX_UPLOAD_FILES
+            ? `at most ${MAX_UPLOAD_FILES} files per upload (got ${issue.input.length}); split the upload`
+            : undefined,
+      })
+      .optional()
+      .openapi({ description: `The files, at most ${MAX_UPLOAD_FILES} per upload` }),
     mode: Mode.optional(),
     kind: Kind.optional(),
     idColumn: Column.optional(),

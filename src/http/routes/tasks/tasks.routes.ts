@@ -1,4 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
+import { INT4_MAX } from '../../../db/storable.js'
 import type { Services } from '../../../services.js'
 import {
   activateTaskVersion,
@@ -29,7 +30,7 @@ const json = (schema: z.ZodType, description: string) => ({
   content: { 'application/json': { schema } },
 })
 const NameParam = z.object({ name: TaskName })
-const VersionParam = z.object({ name: TaskName, version: z.coerce.number().int().min(1) })
+const VersionParam = z.object({ name: TaskName, version: z.coerce.number().int().min(1).max(INT4_MAX) })
 
 export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   const db = services.db.pool

@@ -1,4 +1,4 @@
-import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { inspect, type ParseArgsConfig, parseArgs } from 'node:util'
 import { ConfigError } from '../config.js'
 import { AppError } from '../errors.js'
 import { StartupError } from '../lib/startup-error.js'
@@ -86,7 +86,8 @@ export async function runCommand(commands: readonly Command[], argv: string[]): 
     } else if (error instanceof AppError) {
       process.stderr.write(`error: ${error.detail}\n`)
     } else {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      // Not every library throws Errors (PGlite throws plain objects): never print "[object Object]".
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : inspect(error)}\n`)
     }
     return error instanceof UsageError ? EXIT.usage : EXIT.failed
   }

@@ -1,8 +1,10 @@
-import { mkdirSync } from 'node:fs'
+import { lstatSync, mkdirSync, realpathSync } from 'node:fs'
+import { inspect } from 'node:util'
 import { PGlite } from '@electric-sql/pglite'
 import { createPgConfig, PglitePgConnection } from '@electric-sql/pglite/node-postgres'
 import { vector } from '@electric-sql/pglite-pgvector'
 import pg from 'pg'
+import { StartupError } from '../lib/startup-error.js'
 import { acquireDataDirLock } from './data-dir-lock.js'
 
 type DatabaseKind = 'embedded' | 'postgres'
@@ -76,15 +78,70 @@ export async function pingDatabase(pool: pg.Pool): Promise<void> {
   await pool.query('SELECT 1')
 }
 
-async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
-  const inMemory = dataDir.startsWith('memory://')
-  const releaseLock = inMemory ? () => {} : acquireDataDirLock(dataDir)
+async function openEmbeddedDatabase(configured: string): Promise<Database> {
+  if (configured.startsWith('memory://')) {
+    return embeddedDatabase(await PGlite.create({ dataDir: configured, extensions: { vector } }))
+  }
+  const dataDir = resolveDataDir(configured)
+  const releaseLock = acquireDataDirLock(dataDir)
   try {
-    if (!inMemory) mkdirSync(dataDir, { recursive: true })
     const pglite = await PGlite.create({ dataDir, extensions: { vector } })
     return embeddedDatabase(pglite, releaseLock)
   } catch (error) {
     releaseLock()
-    throw error
+    throw new StartupError(
+      `The embedded database in ${configured} could not be opened: ${describeFsError(error)}. DATA_DIR must be a folder this process can write.`,
+    )
   }
+}
+
+/**
+ * The data folder, created if missing, as a real path: PGlite's file system cannot mount a symbolic
+ * link (it failed with an opaque error object), and one lock file per real folder keeps two links to
+ * the same folder from opening it twice.
+ */
+function resolveDataDir(dataDir: string): string {
+  try {
+    mkdirSync(dataDir, { recursive: true })
+    return realpathSync(dataDir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST' || code === 'ENOTDIR' || isSymbolicLink(dataDir)) {
+      throw new StartupError(
+        `DATA_DIR ${dataDir} is not a folder (a file, or a symbolic link to something missing); point it at a folder.`,
+      )
+    }
+    throw new StartupError(`DATA_DIR ${dataDir} cannot be created: ${describeFsError(error)}.`)
+  }
+}
+
+function isSymbolicLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
+// PGlite's (Emscripten's) file-system errors are plain objects with a wasm errno, not Errors.
+const WASM_ERRNO: Record<number, string> = {
+  2: 'EACCES: permission denied',
+  19: 'EDQUOT: disk quota exceeded',
+  29: 'EIO: input/output error',
+  32: 'ELOOP: too many symbolic links',
+  44: 'ENOENT: no such file or folder',
+  51: 'ENOSPC: no space left on the device',
+  54: 'ENOTDIR: not a folder',
+  63: 'EPERM: operation not permitted',
+  69: 'EROFS: read-only file system',
+}
+
+/** A readable line for whatever a file-system call threw. */
+export function describeFsError(error: unknown): string {
+  if (error instanceof Error) return error.message
+  if (typeof error === 'object' && error !== null && 'errno' in error) {
+    const errno = (error as { errno: unknown }).errno
+    return typeof errno === 'number' ? (WASM_ERRNO[errno] ?? `file-system error ${errno}`) : inspect(error)
+  }
+  return inspect(error)
 }

@@ -13,6 +13,7 @@ const UNAVAILABLE_CODES = new Set([
   '08003', // connection_does_not_exist
   '08006', // connection_failure
   '53300', // too_many_connections
+  '53100', // disk_full: writes fail until space is freed; reads still work
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

@@ -44,7 +44,7 @@ function countingFactory(inner: EmbedderFactory, counter: { calls: number; texts
 
 /** Ingest deps over the target's database, with every statement of this process timed; `env` overrides config. */
 export function ingestSession(
-  target: BenchTarget,
+  target: Pick<BenchTarget, 'db'>,
   stubUrl: string,
   env: Record<string, string> = {},
 ): IngestSession {

@@ -1,0 +1,207 @@
+import { performance } from 'node:perf_hooks'
+import { PGVectorStore } from '@langchain/community/vectorstores/pgvector'
+import { Embeddings } from '@langchain/core/embeddings'
+import pg from 'pg'
+import pino from 'pino'
+import { createApp } from '../../src/app.js'
+import { createKey } from '../../src/auth/manage-keys.js'
+import { loadConfig } from '../../src/config.js'
+import { hnswIndexName, insertCollection, vectorExpression } from '../../src/db/collections.js'
+import { loadMigrations } from '../../src/db/migrate.js'
+import type { EmbedderFactory } from '../../src/embedding/embedder.js'
+import { buildServices } from '../../src/services.js'
+import { percentile, seededRandom } from '../retrieval-data.js'
+import { createBenchDatabase } from './bench-database.js'
+import { GLOVE_DIMENSIONS, GLOVE_MODEL, type GloveSif } from './glove-embeddings.js'
+
+/**
+ * Latency at about 100k chunks of varied text: documents recombined from the sentences of the SciFact
+ * abstracts (real scientific vocabulary and word frequencies, so a claim matches as many chunks as it
+ * would in a real collection), GloVe SIF vectors, the SciFact claims as queries. Times, query by query
+ * in rotating order: POST /v1/retrieve hybrid and lexical (in process, no port), and LangChain's
+ * PGVectorStore.similaritySearch (vector only) on its own table holding the same texts and vectors.
+ * Query vectors are precomputed for both sides, so no embedding time is measured.
+ */
+export interface LatencyInput {
+  serverUrl: string
+  glove: GloveSif
+  sentences: string[]
+  titles: string[]
+  queries: string[]
+  chunks: number
+  log: (message: string) => void
+}
+
+const CHUNKS_PER_DOCUMENT = 10
+const WARMUP = 20
+
+class FixedEmbeddings extends Embeddings {
+  constructor(private readonly vectors: Map<string, number[]>) {
+    super({})
+  }
+  async embedDocuments(texts: string[]): Promise<number[][]> {
+    return texts.map((text) => this.vectors.get(text)!)
+  }
+  async embedQuery(text: string): Promise<number[]> {
+    return this.vectors.get(text)!
+  }
+}
+
+const vectorLiteral = (v: number[]) => `[${v.map((x) => x.toFixed(6)).join(',')}]`
+
+export async function measureLatency(input: LatencyInput): Promise<string> {
+  const { db, url } = await createBenchDatabase(input.serverUrl, 'onbrand_bench_latency', 4)
+  const collection = await insertCollection(db.pool, {
+    name: 'latency',
+    description: 'recombined SciFact sentences',
+    embeddingModel: GLOVE_MODEL,
+    embeddingDimensions: GLOVE_DIMENSIONS,
+    textSearchConfig: 'english',
+  })
+  // Building the HNSW index once after the load is far faster than inserting into a live one.
+  await db.pool.query(`DROP INDEX ${hnswIndexName(collection.id)}`)
+  const random = seededRandom(16)
+  const documentCount = Math.ceil(input.chunks / CHUNKS_PER_DOCUMENT)
+  const { rows: documents } = await db.pool.query<{ id: number }>(
+    `INSERT INTO documents (collection_id, source_id, kind, title, content_hash)
+     SELECT $1, 'doc-' || i, 'guideline', $2::text[][i % cardinality($2::text[]) + 1], 'h'
+     FROM generate_series(0, $3 - 1) i ORDER BY i RETURNING id`,
+    [collection.id, input.titles, documentCount],
+  )
+  const pick = () => input.sentences[Math.floor(random() * input.sentences.length)]!
+  const BATCH = 2000
+  for (let start = 0; start < input.chunks; start += BATCH) {
+    const texts: string[] = []
+    const ids: number[] = []
+    const ordinals: number[] = []
+    for (let i = start; i < Math.min(input.chunks, start + BATCH); i++) {
+      texts.push(Array.from({ length: 3 + Math.floor(random() * 8) }, pick).join(' '))
+      ids.push(documents[Math.floor(i / CHUNKS_PER_DOCUMENT)]!.id)
+      ordinals.push(i % CHUNKS_PER_DOCUMENT)
+    }
+    await db.pool.query(
+      `INSERT INTO chunks (document_id, collection_id, ordinal, heading_path, text, token_count, content_hash,
+         embedding, embedding_model, ts_config)
+       SELECT d, $1, o, '', t, length(t) / 4, md5(t), e::vector, $6, 'english'
+       FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[]) AS u(d, o, t, e)`,
+      [
+        collection.id,
+        ids,
+        ordinals,
+        texts,
+        texts.map((t) => vectorLiteral(input.glove.embed(t))),
+        GLOVE_MODEL,
+      ],
+    )
+  }
+  input.log(`loaded ${input.chunks} chunks`)
+  const build = await db.pool.connect()
+  await build.query("SET maintenance_work_mem = '1GB'")
+  await build.query(
+    `CREATE INDEX ${hnswIndexName(collection.id)} ON chunks
+     USING hnsw (${vectorExpression(GLOVE_DIMENSIONS)} vector_cosine_ops) WHERE collection_id = ${collection.id}`,
+  )
+
+  const queryVectors = new Map(input.queries.map((q) => [q, input.glove.embed(q)]))
+  const langchainPool = new pg.Pool({ connectionString: url, max: 2 })
+  langchainPool.on('error', () => {})
+  const store = await PGVectorStore.initialize(new FixedEmbeddings(queryVectors), {
+    pool: langchainPool,
+    tableName: 'langchain_bench',
+    dimensions: GLOVE_DIMENSIONS,
+    distanceStrategy: 'cosine',
+  })
+  await build.query(
+    `INSERT INTO langchain_bench (text, metadata, embedding)
+     SELECT text, jsonb_build_object('chunkId', id), embedding::vector(${GLOVE_DIMENSIONS}) FROM chunks`,
+  )
+  await store.createHnswIndex({ dimensions: GLOVE_DIMENSIONS, m: 16, efConstruction: 64 })
+  build.release()
+  await db.pool.query('VACUUM ANALYZE chunks, documents, collection_terms, langchain_bench')
+  input.log('built both HNSW indexes')
+
+  const embedders: EmbedderFactory = (model, dimensions) => ({
+    model,
+    dimensions,
+    embedDocuments: async (texts) => texts.map((t) => queryVectors.get(t)!),
+    embedQuery: async (text) => queryVectors.get(text)!,
+  })
+  const config = loadConfig({
+    DATABASE_URL: url,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_RPM: '0',
+    RATE_LIMIT_TPM: '0',
+  })
+  const app = createApp(
+    buildServices({
+      config,
+      db,
+      logger: pino({ level: 'silent' }),
+      migrations: loadMigrations(),
+      overrides: { embedders },
+    }),
+  )
+  const { key } = await createKey(db.pool, { name: 'bench', scopes: ['generate'] })
+  const retrieve = async (query: string, lexicalOnly: boolean) => {
+    const res = await app.request('/v1/retrieve', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        collection: 'latency',
+        query,
+        k: 10,
+        ...(lexicalOnly ? { lexicalWeight: 1 } : {}),
+      }),
+    })
+    if (res.status !== 200) throw new Error(`retrieve answered ${res.status}: ${await res.text()}`)
+    return res.json()
+  }
+  const systems = {
+    hybrid: (q: string) => retrieve(q, false),
+    lexical: (q: string) => retrieve(q, true),
+    langchain: (q: string) => store.similaritySearch(q, 10),
+  }
+  const names = Object.keys(systems) as (keyof typeof systems)[]
+  const timings = { hybrid: [] as number[], lexical: [] as number[], langchain: [] as number[] }
+  const matched: number[] = []
+  const queries = [...input.queries.slice(0, WARMUP), ...input.queries]
+  for (let i = 0; i < queries.length; i++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(i + j) % names.length]!
+      const t = performance.now()
+      await systems[name](queries[i]!)
+      if (i >= WARMUP) timings[name].push(performance.now() - t)
+    }
+  }
+  for (const q of input.queries.slice(0, 50)) {
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM chunks WHERE collection_id = $1
+       AND tsv @@ replace(plainto_tsquery('english', $2)::text, ' & ', ' | ')::tsquery`,
+      [collection.id, q],
+    )
+    matched.push(rows[0]!.n)
+  }
+  await langchainPool.end()
+  await db.close()
+
+  const ms = (x: number) => x.toFixed(1)
+  const l = { p50: percentile(timings.langchain, 50), p99: percentile(timings.langchain, 99) }
+  const line = (label: string, values: number[]) => {
+    const p50 = percentile(values, 50)
+    return `| ${label} | ${ms(p50)} | ${ms(percentile(values, 99))} | ${(p50 / l.p50).toFixed(2)}× |`
+  }
+  const hybridRatio = percentile(timings.hybrid, 50) / l.p50
+  return `${input.chunks.toLocaleString('en')} chunks (${documentCount.toLocaleString('en')} documents of ${CHUNKS_PER_DOCUMENT}), each 3–10 sentences drawn
+at random from the SciFact abstracts, GloVe SIF vectors (100 dimensions); ${input.queries.length} SciFact claims as queries
+(${WARMUP} warm-up queries first), k = 10, one query at a time, systems in rotating order. A claim's words
+(any of them) match a median of ${percentile(matched, 50).toLocaleString('en')} chunks (first 50 claims).
+
+| System | p50 (ms) | p99 (ms) | p50 vs LangChain |
+| --- | ---: | ---: | ---: |
+${line('`POST /v1/retrieve` hybrid (BM25 + HNSW, fused, packed)', timings.hybrid)}
+${line('`POST /v1/retrieve` lexical (`lexicalWeight: 1`: BM25 arm only)', timings.lexical)}
+${line('LangChain `PGVectorStore.similaritySearch` (vector only, HNSW m 16, ef_construction 64)', timings.langchain)}
+
+- Target: hybrid p50 ≤ 2× LangChain's vector-only p50: **${hybridRatio <= 2 ? 'met' : 'not met'}** (${hybridRatio.toFixed(2)}×).
+`
+}

@@ -57,7 +57,9 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/observability',
     ],
   },
-  'ingest/jobs': { imports: ['ingest/loaders', 'ingest/pipeline', 'src/db', 'src/errors.ts', 'src/lib'] },
+  'ingest/jobs': {
+    imports: ['ingest/loaders', 'ingest/pipeline', 'src/collections', 'src/db', 'src/errors.ts', 'src/lib'],
+  },
   'src/services.ts': {
     imports: [
       'ingest/pipeline',

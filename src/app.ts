@@ -6,6 +6,7 @@ import { limitBody } from './http/middleware/body-limit.js'
 import { allowOrigins } from './http/middleware/cors.js'
 import { observeRequests } from './http/middleware/observe-requests.js'
 import { requestContext } from './http/middleware/request-context.js'
+import { withOpenAIError } from './http/openai-errors.js'
 import { registerChatCompletionRoutes } from './http/routes/chat-completions/chat-completions.routes.js'
 import { registerCollectionRoutes } from './http/routes/collections/collections.routes.js'
 import { registerConsoleRoutes } from './http/routes/console/console.routes.js'
@@ -14,6 +15,7 @@ import { registerHealthRoutes } from './http/routes/health/health.routes.js'
 import { isUploadPath, registerIngestRoutes } from './http/routes/ingest/ingest.routes.js'
 import { registerKeyRoutes } from './http/routes/keys/keys.routes.js'
 import { registerMetricsRoutes } from './http/routes/metrics/metrics.routes.js'
+import { registerModelRoutes } from './http/routes/models/models.routes.js'
 import { registerRetrieveRoutes } from './http/routes/retrieve/retrieve.routes.js'
 import { registerTaskRoutes } from './http/routes/tasks/tasks.routes.js'
 import { requireUtf8Json } from './http/utf8-json.js'
@@ -32,6 +34,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerTaskRoutes,
   registerGenerateRoutes,
   registerChatCompletionRoutes,
+  registerModelRoutes,
   registerRetrieveRoutes,
   registerConsoleRoutes,
 ]
@@ -66,9 +69,11 @@ export function createApp(services: Services): App {
     },
   })
 
-  app.notFound((c) =>
-    handleError(new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`), c),
-  )
+  app.notFound((c) => {
+    const res = handleError(new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`), c)
+    // `/v1` is also the OpenAI-compatible surface: an SDK calling a route Onbrand lacks gets its error shape.
+    return c.req.path.startsWith('/v1/') ? withOpenAIError(res) : res
+  })
   app.onError(handleError)
   return app
 }

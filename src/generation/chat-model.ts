@@ -1,4 +1,15 @@
+import { z } from '@hono/zod-openapi'
 import type { ModelSettings } from './model-registry.js'
+
+/** The most reply tokens a task or a request may ask for; a model's context window may allow fewer. */
+export const MAX_REPLY_TOKENS = 100_000
+
+/** A reply-token budget as a request or task field; the message says what is accepted. */
+export const ReplyTokens = z
+  .number()
+  .int({ error: `must be a whole number from 1 to ${MAX_REPLY_TOKENS}` })
+  .min(1, { error: `must be a whole number from 1 to ${MAX_REPLY_TOKENS}` })
+  .max(MAX_REPLY_TOKENS, { error: `must be a whole number from 1 to ${MAX_REPLY_TOKENS}` })
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant'

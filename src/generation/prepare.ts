@@ -5,7 +5,7 @@ import { AppError } from '../errors.js'
 import { type Passage, RETRIEVAL_LIMITS } from '../retrieval/types.js'
 import { encodingForModel } from '../tokens/tokenizer.js'
 import { buildCitations } from './citations.js'
-import { assemblePrompt } from './prompt.js'
+import { assemblePrompt, promptRoom } from './prompt.js'
 import { decideRoute } from './routing.js'
 import { checkVariables, templateVariables } from './template.js'
 import type { DryRunResult, GenerateInput, GenerationDeps, PreparedGeneration } from './types.js'
@@ -61,13 +61,17 @@ export async function prepareGeneration(
     deps.models.contextWindow(decision.model),
     decision.fallbackModel ? deps.models.contextWindow(decision.fallbackModel) : Number.POSITIVE_INFINITY,
   )
+  const conversation = request.conversation ?? [{ role: 'user' as const, content: request.input }]
+  const replyTokens = maxTokens ?? DEFAULT_REPLY_TOKENS
+  if (promptRoom({ contextWindow, replyTokens, conversation }) <= 0)
+    throw replyBudgetError(request, task, replyTokens, contextWindow)
   const assembled = assemblePrompt({
     systemPrompt: task.systemPrompt,
     variables,
     passages,
-    conversation: request.conversation ?? [{ role: 'user', content: request.input }],
+    conversation,
     contextWindow,
-    replyTokens: maxTokens ?? DEFAULT_REPLY_TOKENS,
+    replyTokens,
     encoding: encodingForModel(decision.model),
   })
 
@@ -131,4 +135,28 @@ function blankInput(endpoint: GenerateInput['endpoint']): AppError {
   return new AppError('validation_failed', `${what} is empty or only whitespace.`, {
     errors: [{ path, message: 'must contain text' }],
   })
+}
+
+/**
+ * A reply budget that leaves the prompt no room: the request's own setting is a 400 naming its field;
+ * the task's (or the default) is named too, since the caller cannot tell which one it was.
+ */
+function replyBudgetError(
+  request: GenerateInput,
+  task: Pick<TaskVersionRow, 'taskName' | 'maxTokens'>,
+  replyTokens: number,
+  contextWindow: number,
+): AppError {
+  const room = `leaves no room for the prompt in the model's context window of ${contextWindow} tokens`
+  if (request.maxTokens !== undefined) {
+    const field = request.maxTokensField ?? 'maxTokens'
+    return new AppError('validation_failed', `The reply budget is too large for the model.`, {
+      errors: [{ path: field, message: `${replyTokens} ${room}; ask for fewer tokens` }],
+    })
+  }
+  const budget =
+    task.maxTokens !== null
+      ? `Task ${task.taskName}'s maxTokens (${replyTokens}) ${room}; lower it`
+      : `The default reply budget of ${replyTokens} tokens ${room}; set the task's maxTokens`
+  return new AppError('bad_request', `${budget}.`)
 }

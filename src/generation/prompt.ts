@@ -67,16 +67,33 @@ function systemText(
 }
 
 /**
+ * Tokens the prompt may use: the context window less the reply budget and the chat format's overhead.
+ * Zero or less means no prompt fits, whatever it says (callers name the setting that asked for so much).
+ */
+export function promptRoom(
+  input: Pick<AssembleInput, 'contextWindow' | 'replyTokens'> & { conversation: readonly unknown[] },
+): number {
+  return (
+    input.contextWindow -
+    input.replyTokens -
+    TOKENS_PER_REPLY -
+    TOKENS_PER_MESSAGE * (input.conversation.length + 1)
+  )
+}
+
+/**
  * Build the messages and keep them inside the model's context window: passages are dropped from the
  * tail (the least relevant) first; the instructions and the caller's input are never cut, so when
  * they alone do not fit the request is refused as too large.
  */
 export function assemblePrompt(input: AssembleInput): AssembledPrompt {
-  const limit =
-    input.contextWindow -
-    input.replyTokens -
-    TOKENS_PER_REPLY -
-    TOKENS_PER_MESSAGE * (input.conversation.length + 1)
+  const limit = promptRoom(input)
+  if (limit <= 0) {
+    throw new AppError(
+      'bad_request',
+      `A reply of up to ${input.replyTokens} tokens leaves no room for the prompt in the model's context window of ${input.contextWindow} tokens.`,
+    )
+  }
   const build = (count: number): AssembledPrompt => ({
     messages: [
       {

@@ -48,6 +48,8 @@ export interface GenerateInput {
   /** Caller-chosen sampling settings (chat completions), overriding the task's. */
   temperature?: number
   maxTokens?: number
+  /** The request field `maxTokens` came from (`max_tokens`, …), so an error about it can name it. */
+  maxTokensField?: string
 }
 
 export interface PreparedGeneration {

@@ -11,10 +11,13 @@ import type { AppEnv } from './context.js'
 export const validationHook: Hook<any, AppEnv, any, any> = (result) => {
   const where = result.target === 'json' || result.target === 'form' ? 'body' : result.target
   if (!result.success) {
-    const errors = result.error.issues.map((issue) => ({
-      path: issue.path.map(String).join('.') || '(root)',
-      message: issue.message,
-    }))
+    const errors = result.error.issues.flatMap((issue): FieldIssue[] => {
+      const at = issue.path.map(String)
+      // One entry per unknown field, named by its own path, so clients (and OpenAI's `error.param`) see which.
+      if (issue.code === 'unrecognized_keys')
+        return issue.keys.map((key) => ({ path: [...at, key].join('.'), message: 'unknown field' }))
+      return [{ path: at.join('.') || '(root)', message: issue.message }]
+    })
     throw new AppError('validation_failed', `The request ${where} is invalid.`, { errors })
   }
   const errors = unstorableStrings(result.data, '')

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi'
 import { CollectionName } from '../collections/collection-name.js'
+import { ReplyTokens } from '../generation/chat-model.js'
 import { compileJsonSchema } from '../generation/json-output.js'
 import { ModelRoute } from '../generation/routing.js'
 import { templateVariables } from '../generation/template.js'
@@ -49,7 +50,7 @@ export const TaskDefinition = z
     route: ModelRoute,
     output: TaskOutput.default({ type: 'text' }),
     temperature: z.number().min(0).max(2).optional(),
-    maxTokens: z.number().int().min(1).max(100_000).optional(),
+    maxTokens: ReplyTokens.optional(),
   })
   .strict()
   .superRefine((task, ctx) => {

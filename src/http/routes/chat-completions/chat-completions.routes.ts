@@ -17,9 +17,9 @@ import { streamGeneration } from '../../../generation/stream.js'
 import type { Services } from '../../../services.js'
 import { TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
+import { addOpenAIErrorField } from '../../openai-errors.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
-import { addOpenAIErrorField } from './openai-error-shape.js'
 
 export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   app.use('/v1/chat/completions', addOpenAIErrorField())
@@ -32,7 +32,11 @@ export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, services:
       description:
         "The last user message is the retrieval query; the task's system prompt with the retrieved passages " +
         'goes first. Streaming uses the OpenAI chunk format and ends with `data: [DONE]`. Onbrand extras ' +
-        '(generation id, route, citations, cost) are under `onbrand`. Errors are problem+json with an OpenAI-style `error` field.',
+        '(generation id, route, citations, cost) are under `onbrand`: in the response, or in a stream on the one ' +
+        'chunk whose `finish_reason` is set (with `stream_options.include_usage`, the usage chunk follows it). ' +
+        'Fields Onbrand cannot honour (tools, response formats other than text, n > 1, non-text content parts, …) ' +
+        'are refused with 400 naming them. Errors are problem+json with an OpenAI-style `error` field ' +
+        '(`param` names the offending field of a 400).',
       request: {
         body: { required: true, content: { 'application/json': { schema: ChatCompletionRequest } } },
       },
@@ -60,6 +64,7 @@ export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, services:
       const gen = { ...services.generation, logger: c.get('logger') }
       const signal = c.req.raw.signal
       const extras = body.onbrand ?? {}
+      const maxTokensField = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined
       const subject = extras.subject ?? body.user
       const prepared = await prepareGeneration(
@@ -73,7 +78,7 @@ export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, services:
           ...(extras.filters ? { filters: extras.filters } : {}),
           ...(subject ? { subject } : {}),
           ...(body.temperature != null ? { temperature: body.temperature } : {}),
-          ...(maxTokens !== undefined ? { maxTokens } : {}),
+          ...(maxTokens !== undefined ? { maxTokens, maxTokensField } : {}),
           requestId: c.get('requestId'),
           apiKey: c.get('apiKey'),
           endpoint: 'chat_completions',

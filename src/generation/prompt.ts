@@ -32,13 +32,72 @@ export interface AssembledPrompt {
   droppedPassages: number
 }
 
-/** Passage text can say anything; it must not be able to close the block it sits in. */
-function neutralise(text: string): string {
-  return text.replace(/<(\s*\/?\s*reference_data\s*)>/gi, '‹$1›')
+/**
+ * Characters a reader does not see, or sees as part of their neighbour: format characters (zero-width
+ * space and joiners, BOM, soft hyphen, bidi controls), combining marks and the Hangul fillers.
+ */
+const UNSEEN = /[\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0]/u
+
+/**
+ * Passage text as a reader (or a model) takes it in, for detection only: each character NFKC-normalised
+ * (full-width `＜／` are `</`) and lower-cased, unseen characters left out; `at[i]` is where the i-th
+ * code unit of `text` came from in the original, so what is found can be escaped there.
+ */
+function readerView(original: string): { text: string; at: { start: number; end: number }[] } {
+  let text = ''
+  const at: { start: number; end: number }[] = []
+  let offset = 0
+  for (const char of original) {
+    const start = offset
+    offset += char.length
+    if (UNSEEN.test(char)) continue
+    const seen = char.normalize('NFKC').toLowerCase()
+    text += seen
+    for (let i = 0; i < seen.length; i++) at.push({ start, end: offset })
+  }
+  return { text, at }
 }
 
+/** An opening or closing reference_data tag, attributes and spacing included, closed or not. */
+const DELIMITER_TAG = /(<)\s*\/?\s*reference[\s_-]*data\b[^<>]*(>)?/g
+/** A line that would read as one of the passage headers: `[3] (source: …)`. */
+const PASSAGE_HEADER = /^[^\S\n]*(\[)[^\S\n]*\d+[^\S\n]*\][^\S\n]*\(/gm
+
+/**
+ * Passage text can say anything; it must not be able to close the block it sits in or pass itself off
+ * as another passage. Detection reads the text as a model would (readerView: `</reference_data foo="1">`,
+ * `<\u200b/reference_data>`, `＜／ＲＥＦＥＲＥＮＣＥ＿ＤＡＴＡ＞` are all the closing tag); the escape is
+ * made in the original: the tag's angle brackets become ‹ ›, a forged header's `[` becomes `\[`.
+ * Everything else, the unseen characters included, is left as it was.
+ */
+function neutralise(original: string, { headers = true } = {}): string {
+  const view = readerView(original)
+  const edits: { start: number; end: number; with: string }[] = []
+  const escape = (index: number, replacement: string) => {
+    const span = view.at[index]!
+    edits.push({ start: span.start, end: span.end, with: replacement })
+  }
+  for (const match of view.text.matchAll(DELIMITER_TAG)) {
+    escape(match.index, '‹')
+    if (match[2] !== undefined) escape(match.index + match[0].length - 1, '›')
+  }
+  if (headers)
+    for (const match of view.text.matchAll(PASSAGE_HEADER)) escape(match.index + match[0].indexOf('['), '\\[')
+  if (edits.length === 0) return original
+  edits.sort((a, b) => a.start - b.start)
+  let out = ''
+  let from = 0
+  for (const edit of edits) {
+    if (edit.start < from) continue
+    out += original.slice(from, edit.start) + edit.with
+    from = edit.end
+  }
+  return out + original.slice(from)
+}
+
+/** A header label: on one line, so it cannot start a line of its own, let alone a header. */
 function oneLine(text: string): string {
-  return neutralise(text).replace(/\s+/g, ' ').trim()
+  return neutralise(text, { headers: false }).replace(/\s+/g, ' ').trim()
 }
 
 function formatPassage(passage: Passage, n: number): string {

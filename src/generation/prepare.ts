@@ -65,15 +65,18 @@ export async function prepareGeneration(
   const replyTokens = maxTokens ?? DEFAULT_REPLY_TOKENS
   if (promptRoom({ contextWindow, replyTokens, conversation }) <= 0)
     throw replyBudgetError(request, task, replyTokens, contextWindow)
-  const assembled = assemblePrompt({
-    systemPrompt: task.systemPrompt,
-    variables,
-    passages,
-    conversation,
-    contextWindow,
-    replyTokens,
-    encoding: encodingForModel(decision.model),
-  })
+  const assembled = await assemblePrompt(
+    {
+      systemPrompt: task.systemPrompt,
+      variables,
+      passages,
+      conversation,
+      contextWindow,
+      replyTokens,
+      encoding: encodingForModel(decision.model),
+    },
+    signal,
+  )
 
   return {
     id: randomUUID(),

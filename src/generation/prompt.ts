@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js'
 import type { Passage } from '../retrieval/types.js'
-import { countTokens, type Encoding, tokensAtMost } from '../tokens/tokenizer.js'
+import { countTokensAsync, type Encoding, tokensAtMost } from '../tokens/tokenizer.js'
 import type { ChatMessage } from './chat-model.js'
 import { CONTEXT_PLACEHOLDER, hasContextSlot, renderTemplate } from './template.js'
 
@@ -73,16 +73,17 @@ const PASSAGE_HEADER = /^[^\S\n]*(\[)[^\S\n]*\d+[^\S\n]*\][^\S\n]*\(/gm
 function neutralise(original: string, { headers = true } = {}): string {
   const view = readerView(original)
   const edits: { start: number; end: number; with: string }[] = []
-  const escape = (index: number, replacement: string) => {
+  const escapeAt = (index: number, replacement: string) => {
     const span = view.at[index]!
     edits.push({ start: span.start, end: span.end, with: replacement })
   }
   for (const match of view.text.matchAll(DELIMITER_TAG)) {
-    escape(match.index, '‹')
-    if (match[2] !== undefined) escape(match.index + match[0].length - 1, '›')
+    escapeAt(match.index, '‹')
+    if (match[2] !== undefined) escapeAt(match.index + match[0].length - 1, '›')
   }
   if (headers)
-    for (const match of view.text.matchAll(PASSAGE_HEADER)) escape(match.index + match[0].indexOf('['), '\\[')
+    for (const match of view.text.matchAll(PASSAGE_HEADER))
+      escapeAt(match.index + match[0].indexOf('['), '\\[')
   if (edits.length === 0) return original
   edits.sort((a, b) => a.start - b.start)
   let out = ''
@@ -145,7 +146,7 @@ export function promptRoom(
  * tail (the least relevant) first; the instructions and the caller's input are never cut, so when
  * they alone do not fit the request is refused as too large.
  */
-export function assemblePrompt(input: AssembleInput): AssembledPrompt {
+export async function assemblePrompt(input: AssembleInput, signal?: AbortSignal): Promise<AssembledPrompt> {
   const limit = promptRoom(input)
   if (limit <= 0) {
     throw new AppError(
@@ -168,9 +169,11 @@ export function assemblePrompt(input: AssembleInput): AssembledPrompt {
   const everything = build(input.passages.length)
   if (everything.messages.reduce((sum, m) => sum + tokensAtMost(m.content), 0) <= limit) return everything
 
-  const tokens = (text: string) => countTokens(text, input.encoding)
-  const conversationTokens = input.conversation.reduce((sum, m) => sum + tokens(m.content), 0)
-  const bare = tokens(systemText(input.systemPrompt, input.variables, [])) + conversationTokens
+  // Request text can be a megabyte-long word: count in slices, so one request cannot hold the event loop.
+  const tokens = (text: string) => countTokensAsync(text, input.encoding, signal ? { signal } : {})
+  let conversationTokens = 0
+  for (const message of input.conversation) conversationTokens += await tokens(message.content)
+  const bare = (await tokens(systemText(input.systemPrompt, input.variables, []))) + conversationTokens
   if (bare > limit) {
     throw new AppError(
       'payload_too_large',
@@ -181,14 +184,14 @@ export function assemblePrompt(input: AssembleInput): AssembledPrompt {
   let used = bare
   let count = 0
   for (const [index, passage] of input.passages.entries()) {
-    const cost = tokens(formatPassage(passage, index + 1)) + 2
+    const cost = (await tokens(formatPassage(passage, index + 1))) + 2
     if (used + cost > limit) break
     used += cost
     count += 1
   }
   for (; count >= 0; count -= 1) {
     const candidate = build(count)
-    const total = tokens(candidate.messages[0]!.content) + conversationTokens
+    const total = (await tokens(candidate.messages[0]!.content)) + conversationTokens
     if (total <= limit || count === 0) return candidate
   }
   return build(0)

@@ -5,6 +5,7 @@ import {
   FINE_TUNED,
   FOUNDATION,
   type GenerationFixture,
+  parseSSE,
   textTask,
 } from './generation-fixture.js'
 
@@ -71,6 +72,61 @@ describe('JSON tasks', () => {
     const row = (await f.generationRows()).at(-1)!
     expect(row.status).toBe('failed')
     expect(row.output).toBe('not json at all')
+  })
+})
+
+describe('JSON tasks streamed', () => {
+  const stream = async (body: Record<string, unknown>) => {
+    const res = await f.generate({ ...body, stream: true })
+    expect(res.status).toBe(200)
+    return parseSSE(await res.text())
+  }
+  const invalidThenValid = () => {
+    let n = 0
+    f.stub.setReply(FOUNDATION, () =>
+      ++n === 1 ? '{"subjectLines": ["only one"]}' : '{"subjectLines": ["a","b","c"]}',
+    )
+  }
+
+  it('validate and retry like without streaming, sending only the valid JSON', async () => {
+    invalidThenValid()
+    const events = await stream({ task: 'subjects', input: 'tent sale' })
+    expect(events.map((e) => e.event)).toEqual(['meta', 'delta', 'done'])
+    expect(JSON.parse(events[1]!.data).text).toBe('{"subjectLines": ["a","b","c"]}')
+    expect(f.stub.chatCalls()).toBe(2)
+    const retry = f.chatBodies()[1]!.messages as { role: string; content: string }[]
+    expect(retry.at(-2)).toEqual({ role: 'assistant', content: '{"subjectLines": ["only one"]}' })
+    expect(retry.at(-1)!.content).toContain('subjectLines')
+    const done = JSON.parse(events[2]!.data)
+    const row = (await f.generationRows()).at(-1)!
+    expect(row).toMatchObject({ status: 'succeeded', output: '{"subjectLines": ["a","b","c"]}' })
+    expect(row.prompt_tokens).toBe(done.usage.promptTokens)
+  })
+
+  it('end with one error event and no text after a second invalid output, and log it', async () => {
+    f.stub.setReply(FOUNDATION, 'not json at all')
+    const events = await stream({ task: 'subjects', input: 'tent sale' })
+    expect(events.map((e) => e.event)).toEqual(['error'])
+    const error = JSON.parse(events[0]!.data)
+    expect(error.code).toBe('upstream_error')
+    expect(error.detail).toContain('not valid JSON')
+    expect(f.stub.chatCalls()).toBe(2)
+    expect((await f.generationRows()).at(-1)!).toMatchObject({ status: 'failed', output: 'not json at all' })
+  })
+
+  it('validate and retry through /v1/chat/completions streams too', async () => {
+    invalidThenValid()
+    const res = await f.t.request('/v1/chat/completions', {
+      method: 'POST',
+      key: f.t.adminKey,
+      json: { model: 'subjects', messages: [{ role: 'user', content: 'tent sale' }], stream: true },
+    })
+    const chunks = parseSSE(await res.text())
+      .slice(0, -1)
+      .map((e) => JSON.parse(e.data))
+    const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')
+    expect(text).toBe('{"subjectLines": ["a","b","c"]}')
+    expect(f.stub.chatCalls()).toBe(2)
   })
 })
 

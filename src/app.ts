@@ -11,6 +11,7 @@ import { registerChatCompletionRoutes } from './http/routes/chat-completions/cha
 import { registerCollectionRoutes } from './http/routes/collections/collections.routes.js'
 import { registerConsoleRoutes } from './http/routes/console/console.routes.js'
 import { registerGenerateRoutes } from './http/routes/generate/generate.routes.js'
+import { registerGenerationRoutes } from './http/routes/generations/generations.routes.js'
 import { registerHealthRoutes } from './http/routes/health/health.routes.js'
 import { isUploadPath, registerIngestRoutes } from './http/routes/ingest/ingest.routes.js'
 import { registerKeyRoutes } from './http/routes/keys/keys.routes.js'
@@ -35,6 +36,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerGenerateRoutes,
   registerChatCompletionRoutes,
   registerModelRoutes,
+  registerGenerationRoutes,
   registerRetrieveRoutes,
   registerConsoleRoutes,
 ]

@@ -109,6 +109,8 @@ const Env = z
     RATE_LIMIT_SYNC_MS: z.coerce.number().int().min(10).max(60_000).default(250),
     AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
     GENERATION_LOG_FLUSH_MS: z.coerce.number().int().min(0).max(60_000).default(50),
+    // Stored prompts of generations nobody gave feedback on are dropped after this many days (0: never).
+    GENERATION_PROMPT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
     METRICS_ENABLED: booleanFromEnv.default(true),
     METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
     CORS_ORIGINS: originList,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { collectionsWithUnembeddedChunks } from '../../src/db/chunks.js'
 import { findCollectionById } from '../../src/db/collections.js'
+import { dropExpiredPrompts } from '../../src/db/generation-reads.js'
 import {
   claimJob,
   enqueueBackfillIfIdle,
@@ -108,6 +109,13 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
           const purged = await purgeExpiredJobFiles(deps.db.pool, retentionMs)
           if (purged > 0)
             log.info({ jobs: purged }, 'deleted the stored files of finished jobs past retention')
+          const promptDays = deps.config.GENERATION_PROMPT_RETENTION_DAYS
+          const dropped = promptDays > 0 ? await dropExpiredPrompts(deps.db.pool, promptDays) : 0
+          if (dropped > 0)
+            log.info(
+              { generations: dropped },
+              'dropped the stored prompts of unreviewed generations past retention',
+            )
         }
         const job = await claimJob(deps.db.pool, workerId, leaseMs, options.onlyJobId)
         if (job) {

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
 
-export const Scope = z.enum(['generate', 'admin'])
+/** generate: run tasks; review: read, rate, approve and correct generations; admin: everything else. */
+export const Scope = z.enum(['generate', 'admin', 'review'])
 export type Scope = z.infer<typeof Scope>
 
 export interface ApiKey {

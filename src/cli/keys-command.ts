@@ -4,7 +4,7 @@ import { withServices } from '../services.js'
 import { EXIT, parseCommandArgs, splitList, UsageError } from './run-command.js'
 
 export const usage = `Usage:
-  onbrand keys create --name NAME --scope generate|admin [--scope …] [--collections a,b] [--rpm N] [--tpm N]
+  onbrand keys create --name NAME --scope generate|review|admin [--scope …] [--collections a,b] [--rpm N] [--tpm N]
       --rpm / --tpm: requests / model tokens per minute for this key (0 = unlimited; default: server setting)
   onbrand keys list
   onbrand keys revoke ID`
@@ -30,7 +30,7 @@ export async function run(args: string[]): Promise<number> {
       const scopes = (values.scope ?? []).flatMap((s) => s.split(',')).map((s) => s.trim())
       const parsed = Scope.array().min(1).safeParse(scopes)
       if (!parsed.success) {
-        throw new UsageError(`--scope must be generate or admin (repeatable)\n\n${usage}`)
+        throw new UsageError(`--scope must be generate, review or admin (repeatable)\n\n${usage}`)
       }
       const created = await createKey(db.pool, {
         name: values.name,

@@ -23,6 +23,30 @@ export interface GenerationLog {
   latencyMs: number
   status: 'succeeded' | 'failed'
   error: string | null
+  /** The messages exactly as sent to the model (null only when nothing was sent). */
+  messages: StoredMessage[] | null
+  /** The passages the system message numbered, `[n]` being index + 1. */
+  passages: StoredPassage[]
+  /** Which template rendered the system message. */
+  promptTemplate: 'foundation' | 'fine_tuned'
+  /** The arm the route chose. */
+  routeArm: 'foundation' | 'fine_tuned'
+}
+
+export interface StoredMessage {
+  role: string
+  content: string
+}
+
+/** A passage as the prompt showed it: enough to render the prompt again without today's retrieval. */
+export interface StoredPassage {
+  documentId: number
+  sourceId: string
+  title: string
+  kind: string
+  headingPath: string
+  text: string
+  chunkIds: number[]
 }
 
 /**
@@ -46,16 +70,18 @@ export async function insertGenerations(
   await db.query(
     `INSERT INTO generations (id, request_id, task_version_id, api_key_id, collection_id, endpoint, subject,
        strategy, route_reason, model, fell_back, chunk_ids, input, output, prompt_tokens, completion_tokens,
-       cost_usd, latency_ms, status, error, created_at)
+       cost_usd, latency_ms, status, error, created_at, messages, passages, prompt_template, route_arm)
      SELECT r.id, r.request_id, r.task_version_id, r.api_key_id, c.id, r.endpoint, r.subject, r.strategy,
        r.route_reason, r.model, r.fell_back, r.chunk_ids::bigint[], r.input::jsonb, r.output, r.prompt_tokens,
-       r.completion_tokens, r.cost_usd, r.latency_ms, r.status, r.error, r.created_at
+       r.completion_tokens, r.cost_usd, r.latency_ms, r.status, r.error, r.created_at,
+       r.messages::jsonb, r.passages::jsonb, r.prompt_template, r.route_arm
      FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
        $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], $14::text[], $15::int[],
-       $16::int[], $17::numeric[], $18::int[], $19::text[], $20::text[], $21::timestamptz[])
+       $16::int[], $17::numeric[], $18::int[], $19::text[], $20::text[], $21::timestamptz[], $22::text[],
+       $23::text[], $24::text[], $25::text[])
        AS r(id, request_id, task_version_id, api_key_id, collection_name, endpoint, subject, strategy,
          route_reason, model, fell_back, chunk_ids, input, output, prompt_tokens, completion_tokens, cost_usd,
-         latency_ms, status, error, created_at)
+         latency_ms, status, error, created_at, messages, passages, prompt_template, route_arm)
      LEFT JOIN collections c ON c.name = r.collection_name
      CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
      ON CONFLICT (id) DO NOTHING`,
@@ -81,6 +107,10 @@ export async function insertGenerations(
       column((log) => log.status),
       column((log) => storableText(log.error)),
       column((log) => log.createdAt),
+      column((log) => (log.messages ? storableJson(log.messages) : null)),
+      column((log) => storableJson(log.passages)),
+      column((log) => log.promptTemplate),
+      column((log) => log.routeArm),
     ],
   )
 }

@@ -39,11 +39,12 @@ export function loadMigrations(dir: string = migrationsDir()): Migration[] {
       }
     })
     .sort((a, b) => a.version - b.version)
+  // Numbers are handed out to work in parallel, so they may land out of order and leave gaps for a
+  // while: a missing number is fine (migrate applies whatever is not recorded yet, in number order), a
+  // number used twice is not.
   migrations.forEach((migration, index) => {
-    if (migration.version !== index + 1) {
-      throw new StartupError(
-        `Migrations must be numbered 0001, 0002, … without gaps; found ${migration.version}`,
-      )
+    if (migration.version < 1 || migration.version === migrations[index - 1]?.version) {
+      throw new StartupError(`Migration number ${migration.version} is used twice or is not positive`)
     }
   })
   return migrations

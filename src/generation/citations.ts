@@ -29,7 +29,10 @@ export function citedNumbers(output: string): number[] {
   return [...seen]
 }
 
-export function buildCitations(passages: readonly Passage[], output: string): CitationReport {
+/** What a citation needs of a passage: retrieved now, or stored with a generation. */
+type CitedPassage = Pick<Passage, 'documentId' | 'sourceId' | 'title' | 'headingPath' | 'chunkIds'>
+
+export function buildCitations(passages: readonly CitedPassage[], output: string): CitationReport {
   const cited = new Set(citedNumbers(output))
   return {
     citations: passages.map((passage, index) => ({

@@ -88,6 +88,7 @@ export async function prepareGeneration(
     passages: assembled.passages,
     droppedPassages: assembled.droppedPassages,
     decision,
+    promptTemplate: 'foundation',
     ...(temperature !== undefined ? { temperature } : {}),
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     ...(task.output.type === 'json' ? { jsonSchema: task.output.schema as Record<string, unknown> } : {}),

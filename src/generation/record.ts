@@ -1,4 +1,6 @@
+import type { StoredPassage } from '../db/generations.js'
 import { observeGeneration } from '../observability/metrics.js'
+import type { Passage } from '../retrieval/types.js'
 import type { ChatUsage } from './chat-model.js'
 import type { GenerationDeps, PreparedGeneration, RouteInfo } from './types.js'
 
@@ -87,5 +89,21 @@ export function recordGeneration(
     latencyMs: Math.round(outcome.latencyMs),
     status: outcome.status,
     error: outcome.error,
+    messages: prepared.messages,
+    passages: prepared.passages.map(storedPassage),
+    promptTemplate: prepared.promptTemplate,
+    routeArm: prepared.decision.fallbackModel === undefined ? 'foundation' : 'fine_tuned',
   })
+}
+
+function storedPassage(passage: Passage): StoredPassage {
+  return {
+    documentId: passage.documentId,
+    sourceId: passage.sourceId,
+    title: passage.title,
+    kind: passage.kind,
+    headingPath: passage.headingPath,
+    text: passage.text,
+    chunkIds: passage.chunkIds,
+  }
 }

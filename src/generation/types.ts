@@ -62,6 +62,8 @@ export interface PreparedGeneration {
   passages: Passage[]
   droppedPassages: number
   decision: RouteDecision
+  /** Which template rendered the system message: the task's systemPrompt, or route.fineTunedSystemPrompt. */
+  promptTemplate: 'foundation' | 'fine_tuned'
   temperature?: number
   maxTokens?: number
   jsonSchema?: Record<string, unknown>

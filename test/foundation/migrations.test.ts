@@ -57,6 +57,20 @@ describe('migrations', () => {
     expect(recorded.rows.map((r) => r.version)).toEqual([1])
   })
 
+  it('apply a lower-numbered file that lands after a higher one, and refuse a number used twice', async () => {
+    db = await createTestDatabase({ migrate: false })
+    const dir = mkdtempSync(join(tmpdir(), 'onbrand-migrations-'))
+    writeFileSync(join(dir, '0001_initial.sql'), readFileSync(join(migrationsDir(), '0001_initial.sql')))
+    writeFileSync(join(dir, '0003_later.sql'), 'CREATE TABLE third (id int);')
+    expect(await migrate(db.pool, loadMigrations(dir))).toEqual(['0001_initial.sql', '0003_later.sql'])
+    writeFileSync(join(dir, '0002_landed_late.sql'), 'CREATE TABLE second (id int);')
+    expect(await migrate(db.pool, loadMigrations(dir))).toEqual(['0002_landed_late.sql'])
+    const recorded = await db.pool.query('SELECT version FROM schema_migrations ORDER BY version')
+    expect(recorded.rows.map((r) => r.version)).toEqual([1, 2, 3])
+    writeFileSync(join(dir, '0002_clash.sql'), 'SELECT 1;')
+    expect(() => loadMigrations(dir)).toThrow(/used twice/)
+  })
+
   it('reject file names that do not follow NNNN_name.sql', () => {
     const dir = mkdtempSync(join(tmpdir(), 'onbrand-migrations-'))
     writeFileSync(join(dir, '1_init.sql'), 'SELECT 1')

@@ -36,13 +36,30 @@ function row(overrides: Partial<GenerationLog> = {}): GenerationLog {
     latencyMs: 12,
     status: 'succeeded',
     error: null,
+    messages: [
+      { role: 'system', content: 'You write copy.\n\n[1] (source: tent.md)\nA tent.' },
+      { role: 'user', content: 'tent' },
+    ],
+    passages: [
+      {
+        documentId: 1,
+        sourceId: 'tent.md',
+        title: '',
+        kind: 'guideline',
+        headingPath: '',
+        text: 'A tent.',
+        chunkIds: [1],
+      },
+    ],
+    promptTemplate: 'foundation',
+    routeArm: 'foundation',
     ...overrides,
   }
 }
 
 async function stored(ids: string[]) {
   const { rows } = await db.pool.query(
-    `SELECT id, chunk_ids AS "chunkIds", input, cost_usd::float8 AS "costUsd", created_at AS "createdAt"
+    `SELECT id, chunk_ids AS "chunkIds", input, messages, passages, prompt_template AS "promptTemplate", cost_usd::float8 AS "costUsd", created_at AS "createdAt"
      FROM generations WHERE id = ANY ($1::uuid[]) ORDER BY created_at, id`,
     [ids],
   )
@@ -60,7 +77,14 @@ describe('the generation log writer', () => {
     const written = await stored(rows.map((r) => r.id))
     expect(written).toHaveLength(40)
     const first = written.find((w) => w.id === rows[0]!.id)
-    expect(first).toMatchObject({ chunkIds: ['0', '1'], input: rows[0]!.input, costUsd: 0.0000015 })
+    expect(first).toMatchObject({
+      chunkIds: ['0', '1'],
+      input: rows[0]!.input,
+      costUsd: 0.0000015,
+      messages: rows[0]!.messages,
+      passages: rows[0]!.passages,
+      promptTemplate: 'foundation',
+    })
     expect(first.createdAt).toBeInstanceOf(Date)
   })
 

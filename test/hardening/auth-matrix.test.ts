@@ -19,8 +19,11 @@ const PUBLIC = new Set(['GET /healthz', 'GET /readyz', 'GET /openapi.json'])
  */
 const CONSOLE_FILES = new Set(['GET /console', 'GET /console/', 'GET /console/assets/*'])
 
-/** Operations any live key may call, whatever its scopes. */
-const OPEN_TO_EVERY_SCOPE = ['GET /v1/me']
+/**
+ * Operations any live key may call, whatever its scopes (the generation reads narrow what each key sees:
+ * a generate key only its own).
+ */
+const OPEN_TO_EVERY_SCOPE = ['GET /v1/me', 'GET /v1/generations', 'GET /v1/generations/{id}']
 
 const METRICS_TOKEN = 'matrix-metrics-token-4d2f9a'
 const ALLOWED = 'matrix-allowed'
@@ -28,9 +31,10 @@ const OTHER = 'matrix-other'
 
 let t: TestApp
 let operations: Operation[]
-const keys: Record<'admin' | 'generate' | 'revoked' | 'restricted' | 'otherOnly', string> = {
+const keys: Record<'admin' | 'generate' | 'review' | 'revoked' | 'restricted' | 'otherOnly', string> = {
   admin: '',
   generate: '',
+  review: '',
   revoked: '',
   restricted: '',
   otherOnly: '',
@@ -41,13 +45,14 @@ const secrets: string[] = [METRICS_TOKEN]
 beforeAll(async () => {
   // Rate limits off: this file is about who may call what, not how often.
   t = await createTestApp({ RATE_LIMIT_RPM: '0', RATE_LIMIT_TPM: '0' })
-  const make = async (scopes: ('admin' | 'generate')[], collections?: string[]) => {
+  const make = async (scopes: ('admin' | 'generate' | 'review')[], collections?: string[]) => {
     const created = await createKey(t.db.pool, { name: 'matrix', scopes, collections })
     secrets.push(created.key)
     return created
   }
   keys.admin = (await make(['admin'])).key
   keys.generate = (await make(['generate'])).key
+  keys.review = (await make(['review'])).key
   const revoked = await make(['admin', 'generate'])
   await revokeKey(t.db.pool, revoked.id)
   keys.revoked = revoked.key
@@ -103,7 +108,7 @@ describe('the route table', () => {
         continue
       }
       expect(o.scopes.length, `${label(o)} has no ${SCOPE_EXTENSION}`).toBeGreaterThan(0)
-      for (const scope of o.scopes) expect(['admin', 'generate'], label(o)).toContain(scope)
+      for (const scope of o.scopes) expect(['admin', 'generate', 'review'], label(o)).toContain(scope)
       expect(o.security, label(o)).toEqual([{ bearerAuth: [] }])
       expect(o.responseCodes, label(o)).toEqual(expect.arrayContaining(['401', '403', '429']))
     }
@@ -135,13 +140,10 @@ describe('every protected operation', () => {
   it('answers 403 to a live key without the operation’s scope', async () => {
     const openToEveryScope: string[] = []
     for (const o of scoped()) {
-      const wrong = o.scopes.includes('admin')
-        ? o.scopes.includes('generate')
-          ? undefined
-          : keys.generate
-        : keys.admin
-      if (wrong === undefined) openToEveryScope.push(label(o))
-      else expectProblem(await send(o, `Bearer ${wrong}`), 403, 'forbidden', o)
+      // Every single-scope key whose scope the operation does not list must be refused.
+      const wrong = (['admin', 'generate', 'review'] as const).filter((scope) => !o.scopes.includes(scope))
+      if (wrong.length === 0) openToEveryScope.push(label(o))
+      for (const scope of wrong) expectProblem(await send(o, `Bearer ${keys[scope]}`), 403, 'forbidden', o)
     }
     // Any live key may call these, so no key lacks their scope. Adding one here is a security decision.
     expect(openToEveryScope).toEqual(OPEN_TO_EVERY_SCOPE)

@@ -10,6 +10,7 @@ import { withOpenAIError } from './http/openai-errors.js'
 import { registerChatCompletionRoutes } from './http/routes/chat-completions/chat-completions.routes.js'
 import { registerCollectionRoutes } from './http/routes/collections/collections.routes.js'
 import { registerConsoleRoutes } from './http/routes/console/console.routes.js'
+import { registerDatasetRoutes } from './http/routes/datasets/datasets.routes.js'
 import { registerGenerateRoutes } from './http/routes/generate/generate.routes.js'
 import { registerGenerationRoutes } from './http/routes/generations/generations.routes.js'
 import { registerHealthRoutes } from './http/routes/health/health.routes.js'
@@ -37,6 +38,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerChatCompletionRoutes,
   registerModelRoutes,
   registerGenerationRoutes,
+  registerDatasetRoutes,
   registerRetrieveRoutes,
   registerConsoleRoutes,
 ]

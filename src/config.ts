@@ -138,13 +138,20 @@ const ModelEntry = z
     inputPricePer1M: z.number().min(0).optional(),
     outputPricePer1M: z.number().min(0).optional(),
     contextWindow: z.number().int().min(512).optional(),
+    // Fine-tuning: the price per 1M trained tokens, and the longest example the provider accepts.
+    trainingPricePer1M: z.number().min(0).optional(),
+    trainingExampleTokenLimit: z.number().int().min(1).optional(),
   })
   .strict()
 
 /** The shape of MODELS_FILE (or MODELS_JSON): per-model endpoint, key, prices and context window. */
 const ModelsFile = z
   .object({
-    defaults: ModelEntry.omit({ inputPricePer1M: true, outputPricePer1M: true }).optional(),
+    defaults: ModelEntry.omit({
+      inputPricePer1M: true,
+      outputPricePer1M: true,
+      trainingPricePer1M: true,
+    }).optional(),
     models: z.record(z.string().min(1).max(200), ModelEntry).default({}),
   })
   .strict()

@@ -41,17 +41,25 @@ export async function listFeedback(
   return rows
 }
 
+export interface LockedGeneration {
+  id: string
+  apiKeyId: string | null
+  collection: string | null
+  /** The task version's output format: a JSON task's corrections are checked against its schema. */
+  output: { type: string; schema?: Record<string, unknown> } | null
+}
+
 /**
  * Lock a generation's row for the length of the transaction: feedback changes on one generation run
  * one after another, so the derived review state is computed from what the others committed.
  */
-export async function lockGeneration(
-  db: Queryable,
-  id: string,
-): Promise<{ id: string; taskVersionId: number | null; apiKeyId: string | null } | undefined> {
-  const { rows } = await db.query<{ id: string; taskVersionId: number | null; apiKeyId: string | null }>(
-    `SELECT id, task_version_id AS "taskVersionId", api_key_id AS "apiKeyId" FROM generations
-     WHERE id = $1 FOR UPDATE`,
+export async function lockGeneration(db: Queryable, id: string): Promise<LockedGeneration | undefined> {
+  const { rows } = await db.query<LockedGeneration>(
+    `SELECT g.id, g.api_key_id AS "apiKeyId", c.name AS collection, v.output
+     FROM generations g
+     LEFT JOIN task_versions v ON v.id = g.task_version_id
+     LEFT JOIN collections c ON c.id = g.collection_id
+     WHERE g.id = $1 FOR UPDATE OF g`,
     [id],
   )
   return rows[0]
@@ -87,6 +95,11 @@ export async function upsertFeedback(
     ],
   )
   const row = rows[0]!
+  // A reviewer who submitted is done with the item: its queue lease ends.
+  await db.query('DELETE FROM review_leases WHERE generation_id = $1 AND api_key_id = $2', [
+    generationId,
+    apiKeyId,
+  ])
   await db.query(
     `INSERT INTO feedback_history
        (generation_id, api_key_id, revision, rating, thumb, approved, corrected_output, comment, labels)

@@ -10,6 +10,8 @@ export interface GenerationScope {
   ownKeyId?: string
   /** Only generations of these collections (a key's allowlist). */
   collections?: string[]
+  /** A reviewer reads blind: `revealed` is true only where this key has submitted feedback. */
+  blindFor?: string
 }
 
 export interface GenerationFilters {
@@ -58,6 +60,8 @@ export interface GenerationRow {
   promptDroppedAt: Date | null
   createdAt: Date
   cursorAt: string
+  /** False for a blind reader that has not submitted feedback on it yet: route and usage stay hidden. */
+  revealed: boolean
 }
 
 export interface GenerationDetailRow extends GenerationRow {
@@ -77,6 +81,13 @@ const FROM = `FROM generations g
   LEFT JOIN task_versions v ON v.id = g.task_version_id
   LEFT JOIN tasks t ON t.id = v.task_id
   LEFT JOIN collections c ON c.id = g.collection_id`
+
+/** The `revealed` column: always true, or for a blind reader whether it has submitted feedback. */
+function revealedColumn(scope: GenerationScope, params: unknown[]): string {
+  if (scope.blindFor === undefined) return 'true AS revealed'
+  params.push(scope.blindFor)
+  return `EXISTS (SELECT 1 FROM feedback f WHERE f.generation_id = g.id AND f.api_key_id = $${params.length}) AS revealed`
+}
 
 /** WHERE clauses and their parameters for a scope and filters; every value is a bound parameter. */
 function conditions(scope: GenerationScope, filters: GenerationFilters, params: unknown[]): string[] {
@@ -109,6 +120,7 @@ export async function listGenerationRows(
   cursor?: GenerationCursor,
 ): Promise<GenerationRow[]> {
   const params: unknown[] = []
+  const revealed = revealedColumn(scope, params)
   const where = conditions(scope, filters, params)
   if (cursor) {
     params.push(cursor.at, cursor.id)
@@ -116,7 +128,7 @@ export async function listGenerationRows(
   }
   params.push(limit + 1)
   const { rows } = await db.query<GenerationRow>(
-    `SELECT ${COLUMNS} ${FROM}
+    `SELECT ${COLUMNS}, ${revealed} ${FROM}
      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY g.created_at DESC, g.id DESC LIMIT $${params.length}`,
     params,
@@ -130,9 +142,10 @@ export async function findGenerationRow(
   scope: GenerationScope,
 ): Promise<GenerationDetailRow | undefined> {
   const params: unknown[] = [id]
+  const revealed = revealedColumn(scope, params)
   const where = ['g.id = $1', ...conditions(scope, {}, params)]
   const { rows } = await db.query<GenerationDetailRow>(
-    `SELECT ${COLUMNS}, g.messages, g.passages ${FROM} WHERE ${where.join(' AND ')}`,
+    `SELECT ${COLUMNS}, ${revealed}, g.messages, g.passages ${FROM} WHERE ${where.join(' AND ')}`,
     params,
   )
   return rows[0]

@@ -166,6 +166,8 @@ export function completionId(generationId: string): string {
 export function onbrandExtras(result: GenerationResult) {
   return {
     id: result.id,
+    /** The id to send feedback with (PUT /v1/generations/{id}/feedback); the same as `id`. */
+    generationId: result.id,
     task: result.task,
     route: result.route,
     citations: result.citations,

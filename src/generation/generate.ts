@@ -47,12 +47,24 @@ export function asModelCallError(deps: GenerationDeps, error: unknown): ModelCal
   return new ModelCallError('other', 'model call failed')
 }
 
+/**
+ * The generation as the fallback model gets it: with the task's full template when the fine-tuned arm
+ * had the shorter one (what is logged is what the model that answered was sent).
+ */
+export function forFallback(prepared: PreparedGeneration): PreparedGeneration {
+  if (!prepared.fallbackPrompt) return prepared
+  const { fallbackPrompt, ...rest } = prepared
+  return { ...rest, ...fallbackPrompt, promptTemplate: 'foundation' }
+}
+
 export type Completion =
-  | { ok: true; route: RouteInfo; model: ResolvedModel; output: ModelOutput }
+  | { ok: true; route: RouteInfo; model: ResolvedModel; output: ModelOutput; prepared: PreparedGeneration }
   | {
       ok: false
       route: RouteInfo
       model: ResolvedModel
+      /** The generation as the model that ran last was sent it (see forFallback). */
+      prepared: PreparedGeneration
       failure: ModelCallError
       /** What the failed call had produced and cost, for the log. */
       text: string | null
@@ -71,9 +83,11 @@ export async function completeWithFallback(
 ): Promise<Completion> {
   let route = initialRoute(prepared, plan)
   let current = plan.primary ?? plan.fallback!
+  let used = plan.primary ? prepared : forFallback(prepared)
   for (;;) {
     try {
-      return { ok: true, route, model: current, output: await completeWith(deps, current, prepared, signal) }
+      const output = await completeWith(deps, current, used, signal)
+      return { ok: true, route, model: current, output, prepared: used }
     } catch (error) {
       const failure = asModelCallError(deps, error)
       if (current === plan.primary && plan.fallback && canFallBack(failure)) {
@@ -83,6 +97,7 @@ export async function completeWithFallback(
         )
         route = fellBackRoute(prepared, plan.fallback, failure)
         current = plan.fallback
+        used = forFallback(prepared)
         continue
       }
       const partial = error as { usage?: ChatUsage; text?: string }
@@ -90,6 +105,7 @@ export async function completeWithFallback(
         ok: false,
         route,
         model: current,
+        prepared: used,
         failure,
         text: partial.text ?? null,
         usage: partial.usage ?? null,
@@ -106,10 +122,10 @@ export async function runGeneration(
 ): Promise<GenerationResult> {
   const done = await completeWithFallback(deps, prepared, planModels(deps, prepared), signal)
   if (!done.ok) {
-    recordFailure(deps, prepared, done.route, done.model, done.failure, done.text, done.usage)
+    recordFailure(deps, done.prepared, done.route, done.model, done.failure, done.text, done.usage)
     throw upstreamError(done.failure, prepared.request.requestId)
   }
-  return finishGeneration(deps, prepared, done.route, done.model, done.output)
+  return finishGeneration(deps, done.prepared, done.route, done.model, done.output)
 }
 
 export async function finishGeneration(

@@ -19,7 +19,12 @@ export interface ModelRegistry {
   resolve(modelId: string): ModelSettings | undefined
   /** Context window even for unconfigured models, so dryRun can pack a prompt without a provider. */
   contextWindow(modelId: string): number
+  /** Fine-tuning a model: its price per 1M trained tokens (undefined: not priced) and per-example token limit. */
+  training(modelId: string): { pricePer1M?: number; exampleTokenLimit: number }
 }
+
+/** OpenAI's per-example limit for current chat models, when a model does not set its own. */
+export const DEFAULT_TRAINING_EXAMPLE_TOKENS = 65_536
 
 export const PROVIDER_SETTINGS_HINT =
   'Set OPENAI_API_KEY and/or OPENAI_BASE_URL, or list the model in MODELS_FILE (or MODELS_JSON) with its baseURL and apiKey.'
@@ -34,6 +39,16 @@ export function createModelRegistry(
     file.models[modelId]?.contextWindow ?? defaults.contextWindow ?? config.MODEL_CONTEXT_WINDOW
   return {
     contextWindow,
+    training(modelId) {
+      const entry = file.models[modelId] ?? {}
+      return {
+        ...(entry.trainingPricePer1M !== undefined ? { pricePer1M: entry.trainingPricePer1M } : {}),
+        exampleTokenLimit:
+          entry.trainingExampleTokenLimit ??
+          defaults.trainingExampleTokenLimit ??
+          DEFAULT_TRAINING_EXAMPLE_TOKENS,
+      }
+    },
     resolve(modelId) {
       const entry = file.models[modelId] ?? {}
       const baseURL = entry.baseURL ?? defaults.baseURL ?? config.OPENAI_BASE_URL

@@ -65,18 +65,27 @@ export async function prepareGeneration(
   const replyTokens = maxTokens ?? DEFAULT_REPLY_TOKENS
   if (promptRoom({ contextWindow, replyTokens, conversation }) <= 0)
     throw replyBudgetError(request, task, replyTokens, contextWindow)
-  const assembled = await assemblePrompt(
-    {
-      systemPrompt: task.systemPrompt,
-      variables,
-      passages,
-      conversation,
-      contextWindow,
-      replyTokens,
-      encoding: encodingForModel(decision.model),
-    },
-    signal,
-  )
+  // The fine-tuned arm gets the task's shorter template when it has one; its fallback the full one.
+  const fineTunedTemplate =
+    decision.fallbackModel !== undefined ? task.route.fineTunedSystemPrompt : undefined
+  const assemble = (systemPrompt: string, model: string) =>
+    assemblePrompt(
+      {
+        systemPrompt,
+        variables,
+        passages,
+        conversation,
+        contextWindow,
+        replyTokens,
+        encoding: encodingForModel(model),
+      },
+      signal,
+    )
+  const assembled = await assemble(fineTunedTemplate ?? task.systemPrompt, decision.model)
+  const fallbackPrompt =
+    fineTunedTemplate !== undefined && decision.fallbackModel !== undefined
+      ? await assemble(task.systemPrompt, decision.fallbackModel)
+      : undefined
 
   return {
     id: randomUUID(),
@@ -88,7 +97,16 @@ export async function prepareGeneration(
     passages: assembled.passages,
     droppedPassages: assembled.droppedPassages,
     decision,
-    promptTemplate: 'foundation',
+    promptTemplate: fineTunedTemplate !== undefined ? 'fine_tuned' : 'foundation',
+    ...(fallbackPrompt
+      ? {
+          fallbackPrompt: {
+            messages: fallbackPrompt.messages,
+            passages: fallbackPrompt.passages,
+            droppedPassages: fallbackPrompt.droppedPassages,
+          },
+        }
+      : {}),
     ...(temperature !== undefined ? { temperature } : {}),
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     ...(task.output.type === 'json' ? { jsonSchema: task.output.schema as Record<string, unknown> } : {}),
@@ -105,6 +123,7 @@ export function dryRunResult(prepared: PreparedGeneration): DryRunResult {
       strategy: prepared.decision.strategy,
       reason: prepared.decision.reason,
       fallbackModel: prepared.decision.fallbackModel ?? null,
+      template: prepared.promptTemplate,
     },
     droppedPassages: prepared.droppedPassages,
     ...buildCitations(prepared.passages, ''),

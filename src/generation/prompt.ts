@@ -101,23 +101,27 @@ function oneLine(text: string): string {
   return neutralise(text, { headers: false }).replace(/\s+/g, ' ').trim()
 }
 
-function formatPassage(passage: Passage, n: number): string {
+/** What the prompt shows of a passage: retrieved now, or stored with a generation. */
+export type PromptPassage = Pick<Passage, 'sourceId' | 'title' | 'headingPath' | 'text'>
+
+function formatPassage(passage: PromptPassage, n: number): string {
   const labels = [`source: ${oneLine(passage.sourceId)}`]
   if (passage.title.trim() !== '') labels.push(`title: ${oneLine(passage.title)}`)
   if (passage.headingPath.trim() !== '') labels.push(`section: ${oneLine(passage.headingPath)}`)
   return `[${n}] (${labels.join(', ')})\n${neutralise(passage.text.trim())}`
 }
 
-export function formatReferenceData(passages: readonly Passage[]): string {
+export function formatReferenceData(passages: readonly PromptPassage[]): string {
   if (passages.length === 0) return '<reference_data>\nNo reference passages were found.\n</reference_data>'
   const body = passages.map((passage, index) => formatPassage(passage, index + 1)).join('\n\n')
   return `<reference_data>\n${REFERENCE_PREAMBLE}\n\n${body}\n</reference_data>`
 }
 
-function systemText(
+/** The system message of a template with its variables and numbered passages. */
+export function systemText(
   template: string,
   variables: Readonly<Record<string, string>>,
-  passages: readonly Passage[],
+  passages: readonly PromptPassage[],
 ): string {
   const context = formatReferenceData(passages)
   if (hasContextSlot(template))

@@ -18,9 +18,24 @@ import { buildCitations, type CitationReport } from './citations.js'
  * (all, without one); a key with neither scope (generate) only the generations it made.
  */
 export function generationScopeOf(key: ApiKey): GenerationScope {
-  const broad = key.scopes.includes('admin') || key.scopes.includes('review')
-  if (!broad) return { ownKeyId: key.id }
-  return key.collections === undefined ? {} : { collections: key.collections }
+  const admin = key.scopes.includes('admin')
+  if (!admin && !key.scopes.includes('review')) return { ownKeyId: key.id }
+  return {
+    ...(key.collections !== undefined ? { collections: key.collections } : {}),
+    // Reviewers review blind: which model or arm produced an output shows once they have submitted.
+    ...(admin ? {} : { blindFor: key.id }),
+  }
+}
+
+/** Filters a blind reader may not use: they would tell which model or arm produced what. */
+export function assertNotRevealing(key: ApiKey, filters: GenerationFilters): void {
+  if (generationScopeOf(key).blindFor === undefined) return
+  const revealing = (['model', 'strategy', 'arm'] as const).filter((name) => filters[name] !== undefined)
+  if (revealing.length > 0) {
+    throw new AppError('forbidden', 'Review keys review blind and cannot filter by model, strategy or arm.', {
+      errors: revealing.map((name) => ({ path: name, message: 'not available to review keys' })),
+    })
+  }
 }
 
 export interface GenerationSummary {
@@ -67,9 +82,11 @@ export interface GenerationDetail extends GenerationSummary, CitationReport {
   feedback: FeedbackView[]
 }
 
+const HIDDEN_ROUTE = { model: null, strategy: null, arm: null, reason: null, fellBack: false, template: null }
+
 export function summarize(row: GenerationRow): GenerationSummary {
   const input = row.input as { input?: unknown; variables?: unknown }
-  return {
+  const summary: GenerationSummary = {
     id: row.id,
     createdAt: row.createdAt.toISOString(),
     task:
@@ -96,6 +113,13 @@ export function summarize(row: GenerationRow): GenerationSummary {
     },
     usage: { promptTokens: row.promptTokens, completionTokens: row.completionTokens, costUsd: row.costUsd },
     latencyMs: row.latencyMs,
+  }
+  if (row.revealed) return summary
+  return {
+    ...summary,
+    route: HIDDEN_ROUTE,
+    usage: { promptTokens: null, completionTokens: null, costUsd: null },
+    latencyMs: null,
   }
 }
 
@@ -155,6 +179,7 @@ export async function listGenerations(
   filters: GenerationFilters,
   page: { limit: number; cursor?: string },
 ): Promise<{ data: GenerationSummary[]; nextCursor: string | null }> {
+  assertNotRevealing(key, filters)
   const rows = await listGenerationRows(
     db,
     generationScopeOf(key),
@@ -179,7 +204,10 @@ export async function getGeneration(db: Queryable, key: ApiKey, id: string): Pro
   return {
     ...summarize(row),
     ...buildCitations(row.passages ?? [], row.output ?? ''),
-    messages: row.messages,
+    // The system message's template differs between arms: a blind reader sees the conversation only.
+    messages: row.revealed
+      ? row.messages
+      : (row.messages?.filter((m, i) => !(i === 0 && m.role === 'system')) ?? null),
     passages: row.passages,
     promptDroppedAt: row.promptDroppedAt?.toISOString() ?? null,
     feedback: feedback.map(feedbackView),

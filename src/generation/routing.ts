@@ -14,6 +14,10 @@ export const ModelRoute = z
       .max(1)
       .optional()
       .openapi({ description: 'split: share of subjects sent to the fine-tuned model' }),
+    fineTunedSystemPrompt: z.string().min(1).max(100_000).optional().openapi({
+      description:
+        'The shorter template used when the request goes to the fine-tuned model (fine-tuning teaches style, so it need not restate the rules); it still takes {{context}}. Its variables must be declared by systemPrompt. Falls back to systemPrompt when the fine-tuned model fails.',
+    }),
   })
   .strict()
   .superRefine((route, ctx) => {

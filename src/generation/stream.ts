@@ -4,6 +4,7 @@ import {
   completeWithFallback,
   fellBackRoute,
   finishGeneration,
+  forFallback,
   initialRoute,
   recordFailure,
 } from './generate.js'
@@ -43,13 +44,13 @@ async function* streamValidated(
 ): AsyncGenerator<GenerationEvent> {
   const done = await completeWithFallback(deps, prepared, plan, signal)
   if (!done.ok) {
-    recordFailure(deps, prepared, done.route, done.model, done.failure, done.text, done.usage)
+    recordFailure(deps, done.prepared, done.route, done.model, done.failure, done.text, done.usage)
     if (done.failure.kind !== 'aborted') yield errorEvent(prepared, done.failure)
     return
   }
   yield metaEvent(prepared, done.route)
   yield { type: 'delta', text: done.output.text }
-  const result = await finishGeneration(deps, prepared, done.route, done.model, done.output, true)
+  const result = await finishGeneration(deps, done.prepared, done.route, done.model, done.output, true)
   yield { type: 'done', result }
 }
 
@@ -61,13 +62,14 @@ async function* streamText(
 ): AsyncGenerator<GenerationEvent> {
   let route = initialRoute(prepared, plan)
   let current = plan.primary ?? plan.fallback!
+  let used = plan.primary ? prepared : forFallback(prepared)
   let text = ''
   let usage: ChatUsage | undefined
   let started = false
   const options = callOptions(prepared, signal)
   for (;;) {
     try {
-      for await (const event of current.model.stream(prepared.messages, options)) {
+      for await (const event of current.model.stream(used.messages, options)) {
         if (event.type === 'usage') {
           usage = event.usage
           continue
@@ -89,18 +91,19 @@ async function* streamText(
         )
         route = fellBackRoute(prepared, plan.fallback, failure)
         current = plan.fallback
+        used = forFallback(prepared)
         usage = undefined
         continue
       }
       // A reply cut off mid-way was still paid for: count what arrived when the server said nothing.
-      const spent = started || usage ? await usageOf(deps, current, prepared.messages, text, usage) : null
-      recordFailure(deps, prepared, route, current, failure, text === '' ? null : text, spent)
+      const spent = started || usage ? await usageOf(deps, current, used.messages, text, usage) : null
+      recordFailure(deps, used, route, current, failure, text === '' ? null : text, spent)
       if (failure.kind !== 'aborted') yield errorEvent(prepared, failure)
       return
     }
   }
-  const finalUsage = await usageOf(deps, current, prepared.messages, text, usage)
-  const result = await finishGeneration(deps, prepared, route, current, { text, usage: finalUsage }, true)
+  const finalUsage = await usageOf(deps, current, used.messages, text, usage)
+  const result = await finishGeneration(deps, used, route, current, { text, usage: finalUsage }, true)
   yield { type: 'done', result }
 }
 

@@ -64,6 +64,8 @@ export interface PreparedGeneration {
   decision: RouteDecision
   /** Which template rendered the system message: the task's systemPrompt, or route.fineTunedSystemPrompt. */
   promptTemplate: 'foundation' | 'fine_tuned'
+  /** With the fine-tuned template: the prompt under the full one, for the fallback model. */
+  fallbackPrompt?: { messages: ChatMessage[]; passages: Passage[]; droppedPassages: number }
   temperature?: number
   maxTokens?: number
   jsonSchema?: Record<string, unknown>
@@ -98,7 +100,11 @@ export interface DryRunResult extends CitationReport {
   dryRun: true
   task: { name: string; version: number }
   messages: ChatMessage[]
-  route: Omit<RouteInfo, 'fellBack'> & { fallbackModel: string | null }
+  route: Omit<RouteInfo, 'fellBack'> & {
+    fallbackModel: string | null
+    /** Which template the messages were rendered from: systemPrompt, or route.fineTunedSystemPrompt. */
+    template: 'foundation' | 'fine_tuned'
+  }
   droppedPassages: number
 }
 

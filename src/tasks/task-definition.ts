@@ -54,6 +54,18 @@ export const TaskDefinition = z
   })
   .strict()
   .superRefine((task, ctx) => {
+    const fineTunedPrompt = task.route.fineTunedSystemPrompt
+    if (fineTunedPrompt !== undefined) {
+      const declared = new Set(templateVariables(task.systemPrompt))
+      const extra = templateVariables(fineTunedPrompt).filter((name) => !declared.has(name))
+      if (extra.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['route', 'fineTunedSystemPrompt'],
+          message: `uses variables systemPrompt does not declare: ${extra.join(', ')}`,
+        })
+      }
+    }
     if (task.output.type !== 'json') return
     try {
       compileJsonSchema(task.output.schema)

@@ -88,6 +88,10 @@ export const DryRunResponse = z
       strategy: z.enum(['foundation', 'fine_tuned', 'split']),
       reason: z.string(),
       fallbackModel: z.string().nullable(),
+      template: z.enum(['foundation', 'fine_tuned']).openapi({
+        description:
+          'The template the messages were rendered from: systemPrompt, or route.fineTunedSystemPrompt',
+      }),
     }),
     droppedPassages: z.number().int(),
     citations: z.array(Citation),

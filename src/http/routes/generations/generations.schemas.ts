@@ -125,3 +125,49 @@ export const GenerationDetailSchema = GenerationSummarySchema.extend({
 }).openapi('GenerationDetail')
 
 export const GenerationIdParam = z.object({ id: z.uuid() })
+
+export const FeedbackRequestSchema = z
+  .object({
+    rating: z
+      .union([z.number().int().min(1).max(5), z.enum(['up', 'down'])])
+      .optional()
+      .openapi({ description: '1 to 5, or a thumb: "up" / "down"' }),
+    approved: z.boolean().optional().openapi({ description: 'review or admin keys only' }),
+    correctedOutput: z
+      .string()
+      .min(1)
+      .max(100_000)
+      .optional()
+      .openapi({ description: 'review or admin keys only; a JSON task’s must match its schema' }),
+    comment: z.string().max(4000).optional(),
+    labels: z.array(z.string().trim().min(1).max(64)).max(20).optional(),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, { message: 'send at least one field' })
+  .openapi('FeedbackRequest')
+
+export const FeedbackResponseSchema = z
+  .object({ feedback: FeedbackSchema, generation: GenerationSummarySchema })
+  .openapi('FeedbackResult')
+
+export const ClaimRequestSchema = z
+  .object({ task: TaskName, count: z.number().int().min(1).max(50).default(10) })
+  .strict()
+  .openapi('ReviewClaimRequest')
+
+export const ClaimResponseSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        generationId: z.string(),
+        leasedUntil: z.string(),
+        task: z.object({ name: z.string(), version: z.number().int() }),
+        input: z.string().nullable(),
+        variables: z.record(z.string(), z.string()).nullable(),
+        conversation: z.array(z.object({ role: z.string(), content: z.string() })),
+        passages: z.array(StoredPassageSchema),
+        output: z.string().nullable(),
+      }),
+    ),
+  })
+  .openapi('ReviewClaim')

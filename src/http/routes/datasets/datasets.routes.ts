@@ -1,0 +1,152 @@
+import { type OpenAPIHono, z } from '@hono/zod-openapi'
+import { assertExportable, buildDataset, getDataset } from '../../../datasets/build-dataset.js'
+import { type ExportFile, exportLines } from '../../../datasets/export-dataset.js'
+import type { Services } from '../../../services.js'
+import { TaskName } from '../../../tasks/task-definition.js'
+import type { AppEnv } from '../../context.js'
+import { problemResponses } from '../../problem.js'
+import { protectedRoute } from '../../protected-route.js'
+
+const BuildRequest = z
+  .object({
+    versions: z.array(z.number().int().min(1)).min(1).max(100).optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    review: z.enum(['approved', 'approved_or_corrected']).default('approved_or_corrected'),
+    minRating: z.number().min(1).max(5).optional().openapi({ description: 'Average rating at least this' }),
+    promptVariant: z.enum(['as_served', 'fine_tuned']).default('as_served').openapi({
+      description:
+        'as_served: the messages exactly as sent; fine_tuned: route.fineTunedSystemPrompt rendered with the stored passages and variables',
+    }),
+    validationShare: z.number().min(0).max(0.5).default(0.1),
+    seed: z
+      .union([z.string().min(1).max(100), z.number().int()])
+      .default('0')
+      .transform(String),
+    baseModel: z.string().min(1).max(200).optional().openapi({
+      description:
+        "The model to fine-tune (tokenizer, example limit, price); the task's foundation model by default",
+    }),
+  })
+  .strict()
+  .openapi('BuildDatasetRequest')
+
+const Dataset = z
+  .object({
+    id: z.string(),
+    task: z.string(),
+    createdAt: z.string(),
+    params: z.record(z.string(), z.unknown()),
+    baseModel: z.string(),
+    status: z.enum(['invalid', 'not_ready', 'ready']),
+    counts: z.record(z.string(), z.number()),
+    tokenStats: z.record(z.string(), z.unknown()),
+    report: z.record(z.string(), z.unknown()).openapi({
+      description:
+        'errors and warnings, each naming its line (`train:3`) and generation; estimate of billed tokens and cost',
+    }),
+    files: z.object({
+      train: z.string(),
+      validation: z.string(),
+      preference: z.string(),
+      manifest: z.string(),
+    }),
+  })
+  .openapi('Dataset')
+
+const IdParam = z.object({ id: z.uuid() })
+const FILES: ExportFile[] = ['train', 'validation', 'preference', 'manifest']
+
+export function registerDatasetRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
+  const db = services.db.pool
+
+  app.openapi(
+    protectedRoute(services, 'admin', {
+      method: 'post',
+      path: '/v1/tasks/{name}/datasets',
+      tags: ['learn'],
+      summary: 'Build an immutable fine-tuning dataset of the task’s reviewed generations',
+      request: {
+        params: z.object({ name: TaskName }),
+        body: { required: true, content: { 'application/json': { schema: BuildRequest } } },
+      },
+      responses: {
+        201: {
+          description: 'Built (check status and report)',
+          content: { 'application/json': { schema: Dataset } },
+        },
+        ...problemResponses(400, 404, 413),
+      },
+    }),
+    async (c) => {
+      await services.generationLog.flush()
+      const dataset = await buildDataset(
+        db,
+        services.models,
+        c.get('apiKey'),
+        c.req.valid('param').name,
+        c.req.valid('json'),
+      )
+      return c.json(dataset, 201)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(services, 'admin', {
+      method: 'get',
+      path: '/v1/datasets/{id}',
+      tags: ['learn'],
+      summary: 'A dataset: counts, token statistics, validation report, cost estimate',
+      request: { params: IdParam },
+      responses: {
+        200: { description: 'The dataset', content: { 'application/json': { schema: Dataset } } },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => c.json(await getDataset(db, c.get('apiKey'), c.req.valid('param').id), 200),
+  )
+
+  for (const file of FILES) {
+    app.openapi(
+      protectedRoute(services, 'admin', {
+        method: 'get',
+        path: `/v1/datasets/{id}/${file}.jsonl`,
+        tags: ['learn'],
+        summary:
+          file === 'preference'
+            ? 'Preference (DPO) pairs from the training split’s corrections, JSONL'
+            : file === 'manifest'
+              ? 'Which generation each line of train.jsonl / validation.jsonl came from, JSONL'
+              : `The ${file} split in the OpenAI chat fine-tuning format, JSONL`,
+        request: { params: IdParam },
+        responses: {
+          200: {
+            description: 'One JSON object per line',
+            content: { 'application/x-ndjson': { schema: z.string() } },
+          },
+          ...problemResponses(400, 404, 409),
+        },
+      }),
+      async (c) => {
+        const dataset = await getDataset(db, c.get('apiKey'), c.req.valid('param').id)
+        if (file !== 'manifest') assertExportable(dataset)
+        const lines = exportLines(db, dataset.id, file)
+        const encoder = new TextEncoder()
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const next = await lines.next()
+            if (next.done) controller.close()
+            else controller.enqueue(encoder.encode(next.value))
+          },
+          async cancel() {
+            await lines.return(undefined)
+          },
+        })
+        // A stream of bytes: @hono/zod-openapi types only json and text bodies against the route.
+        return c.body(body, 200, {
+          'content-type': 'application/x-ndjson; charset=utf-8',
+          'content-disposition': `attachment; filename="${dataset.id}-${file}.jsonl"`,
+        }) as never
+      },
+    )
+  }
+}

@@ -24,6 +24,11 @@ export const COMMANDS: readonly Command[] = [
     load: () => import('./tasks-command.js'),
   },
   {
+    name: 'datasets',
+    summary: 'Build, show and export fine-tuning datasets of reviewed generations',
+    load: () => import('./datasets-command.js'),
+  },
+  {
     name: 'ingest',
     summary: 'Ingest files or folders into a collection, or embed chunks stored without embeddings',
     load: () => import('./ingest-command.js'),

@@ -18,19 +18,8 @@ import { AppError } from '../errors.js'
 import type { ModelRegistry } from '../generation/model-registry.js'
 import { systemText } from '../generation/prompt.js'
 import { encodingForModel } from '../tokens/tokenizer.js'
+import type { BuildDatasetRequest } from './dataset-request.js'
 import { type Finding, validateDataset } from './validate-dataset.js'
-
-export interface BuildDatasetRequest {
-  versions?: number[]
-  since?: string
-  review: 'approved' | 'approved_or_corrected'
-  minRating?: number
-  promptVariant: 'as_served' | 'fine_tuned'
-  validationShare: number
-  seed: string
-  /** The model to fine-tune: its tokenizer, example limit and training price; the task's foundation model by default. */
-  baseModel?: string
-}
 
 export interface DatasetView {
   id: string
@@ -109,7 +98,8 @@ function stats(values: number[]): Record<string, number | null> {
 export async function buildDataset(
   db: pg.Pool,
   models: Pick<ModelRegistry, 'training'>,
-  key: ApiKey,
+  /** The API key asking; undefined for the operator on the command line (no allowlist). */
+  key: ApiKey | undefined,
   taskName: string,
   request: BuildDatasetRequest,
   onProgress: BuildProgress = () => {},
@@ -125,7 +115,7 @@ export async function buildDataset(
     ...(request.versions ? { versions: request.versions } : {}),
     ...(request.since ? { since: new Date(request.since) } : {}),
     ...(request.minRating !== undefined ? { minRating: request.minRating } : {}),
-    ...(key.collections !== undefined ? { collections: key.collections } : {}),
+    ...(key?.collections !== undefined ? { collections: key.collections } : {}),
   }
   onProgress('selecting', 0, 1)
   const candidates = await findDatasetCandidates(db, { ...filter, states: [...filter.states] })
@@ -208,7 +198,7 @@ export async function buildDataset(
       counts,
       tokenStats: { train: stats(split('train')), validation: stats(split('validation')) },
       report,
-      createdBy: key.id,
+      createdBy: key?.id ?? null,
     })
     await insertExamples(client, datasetId, examples)
     return datasetId
@@ -217,10 +207,10 @@ export async function buildDataset(
   return getDataset(db, key, id)
 }
 
-export async function getDataset(db: pg.Pool, key: ApiKey, id: string): Promise<DatasetView> {
+export async function getDataset(db: pg.Pool, key: ApiKey | undefined, id: string): Promise<DatasetView> {
   const row = await findDataset(db, id)
   // A key limited to some collections sees only the datasets it built (built from its collections).
-  if (!row || (key.collections !== undefined && row.createdBy !== key.id)) {
+  if (!row || (key?.collections !== undefined && row.createdBy !== key.id)) {
     throw new AppError('not_found', `No dataset ${id}.`)
   }
   const base = `/v1/datasets/${row.id}`

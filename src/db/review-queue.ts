@@ -3,7 +3,7 @@ import type { Queryable } from './transaction.js'
 
 // Claims on one task run one after another (a transaction-scoped advisory lock on this class and the
 // task), so two reviewers asking at once are handed disjoint items.
-const CLAIM_LOCK_CLASS = 7_201_555_007
+const CLAIM_LOCK_CLASS = 720_155_507
 
 export interface ClaimedRow {
   id: string
@@ -17,7 +17,7 @@ export interface ClaimedRow {
 }
 
 export async function lockTaskClaims(db: Queryable, taskName: string): Promise<void> {
-  await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CLAIM_LOCK_CLASS, taskName])
+  await db.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [CLAIM_LOCK_CLASS, taskName])
 }
 
 /**

@@ -1,34 +1,12 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { assertExportable, buildDataset, getDataset } from '../../../datasets/build-dataset.js'
+import { BuildDatasetRequest } from '../../../datasets/dataset-request.js'
 import { type ExportFile, exportLines } from '../../../datasets/export-dataset.js'
 import type { Services } from '../../../services.js'
 import { TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
-
-const BuildRequest = z
-  .object({
-    versions: z.array(z.number().int().min(1)).min(1).max(100).optional(),
-    since: z.iso.datetime({ offset: true }).optional(),
-    review: z.enum(['approved', 'approved_or_corrected']).default('approved_or_corrected'),
-    minRating: z.number().min(1).max(5).optional().openapi({ description: 'Average rating at least this' }),
-    promptVariant: z.enum(['as_served', 'fine_tuned']).default('as_served').openapi({
-      description:
-        'as_served: the messages exactly as sent; fine_tuned: route.fineTunedSystemPrompt rendered with the stored passages and variables',
-    }),
-    validationShare: z.number().min(0).max(0.5).default(0.1),
-    seed: z
-      .union([z.string().min(1).max(100), z.number().int()])
-      .default('0')
-      .transform(String),
-    baseModel: z.string().min(1).max(200).optional().openapi({
-      description:
-        "The model to fine-tune (tokenizer, example limit, price); the task's foundation model by default",
-    }),
-  })
-  .strict()
-  .openapi('BuildDatasetRequest')
 
 const Dataset = z
   .object({
@@ -67,7 +45,7 @@ export function registerDatasetRoutes(app: OpenAPIHono<AppEnv>, services: Servic
       summary: 'Build an immutable fine-tuning dataset of the task’s reviewed generations',
       request: {
         params: z.object({ name: TaskName }),
-        body: { required: true, content: { 'application/json': { schema: BuildRequest } } },
+        body: { required: true, content: { 'application/json': { schema: BuildDatasetRequest } } },
       },
       responses: {
         201: {

@@ -20,10 +20,16 @@ const PUBLIC = new Set(['GET /healthz', 'GET /readyz', 'GET /openapi.json'])
 const CONSOLE_FILES = new Set(['GET /console', 'GET /console/', 'GET /console/assets/*'])
 
 /**
- * Operations any live key may call, whatever its scopes (the generation reads narrow what each key sees:
- * a generate key only its own).
+ * Operations any live key may call, whatever its scopes (the generation routes narrow what each key sees
+ * and may do: a generate key only its own generations).
  */
-const OPEN_TO_EVERY_SCOPE = ['GET /v1/me', 'GET /v1/generations', 'GET /v1/generations/{id}']
+const OPEN_TO_EVERY_SCOPE = [
+  'GET /v1/me',
+  'GET /v1/generations',
+  'GET /v1/generations/{id}',
+  // A generate key may rate its own generations (approving and correcting need review or admin).
+  'PUT /v1/generations/{id}/feedback',
+]
 
 const METRICS_TOKEN = 'matrix-metrics-token-4d2f9a'
 const ALLOWED = 'matrix-allowed'

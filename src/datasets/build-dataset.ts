@@ -104,7 +104,7 @@ export async function buildDataset(
   request: BuildDatasetRequest,
   onProgress: BuildProgress = () => {},
 ): Promise<DatasetView> {
-  const task = await findTask(db, taskName)
+  const task = await findTask(db, taskName, key?.collections)
   if (!task) throw new AppError('not_found', `No task named ${taskName}.`)
   const active = await findActiveTaskVersion(db, taskName)
   const baseModel = request.baseModel ?? active?.route.foundationModel

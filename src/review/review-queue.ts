@@ -32,7 +32,8 @@ export async function claimForReview(
   request: { task: string; count: number },
   leaseMs = REVIEW_LEASE_MS,
 ): Promise<{ items: ReviewItem[] }> {
-  if (!(await findTask(db, request.task))) throw new AppError('not_found', `No task named ${request.task}.`)
+  if (!(await findTask(db, request.task, key.collections)))
+    throw new AppError('not_found', `No task named ${request.task}.`)
   const rows = await withTransaction(db, async (client) => {
     await lockTaskClaims(client, request.task)
     return leaseForReview(client, {

@@ -209,6 +209,8 @@ const OUTSIDE_TARGETS: Record<string, (ids: OutsideIds) => Record<string, string
   '/v1/tasks/': (ids) => ids.tasks.map((name) => ({ name, version: '1' })),
   '/v1/keys/': (ids) => ids.keys.map((id) => ({ id })),
   '/v1/ingest-jobs/': (ids) => [{ id: ids.job }],
+  // A limited key reads only the datasets it built; any other id is 404.
+  '/v1/datasets/': () => [{ id: '00000000-0000-4000-8000-0000000000aa' }],
 }
 
 interface OutsideIds {

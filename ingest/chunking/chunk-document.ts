@@ -5,7 +5,7 @@ import { chunkGuideline, chunkPlainText } from './chunk-guideline.js'
 import { splitByTokens } from './split-tokens.js'
 
 // Bump when chunking changes in a way that should re-chunk stored documents.
-const CHUNKER_VERSION = 1
+const CHUNKER_VERSION = 2
 
 /** Guidelines by structure; a product is one chunk (its title as heading path) unless it is long. */
 export function chunkDocument(doc: LoadedDocument, options: ChunkOptions): ChunkDraft[] {

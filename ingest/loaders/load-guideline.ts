@@ -1,6 +1,7 @@
 import { NodeHtmlMarkdown } from 'node-html-markdown'
 import { breakLongWords } from './break-long-words.js'
 import type { FileFormat } from './detect.js'
+import { htmlToMarkdown, markdownWithoutHtml } from './inline-html.js'
 import type { LoadedDocument } from './types.js'
 
 const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---[ \t]*(\r?\n|$)/
@@ -23,11 +24,13 @@ export function loadGuideline(
   }
   if (format === 'html') {
     const title = decodeEntities(/<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1]?.trim() ?? '')
-    const body = breakLongWords(NodeHtmlMarkdown.translate(text))
+    const body = breakLongWords(htmlToMarkdown(text))
     return { ...base, title: title || firstHeading(body) || fileTitle(file.name), body, metadata: { format } }
   }
   const { data, body } = readFrontMatter(text)
-  const markdown = breakLongWords(cleanTemplating(body, file.name.toLowerCase().endsWith('.mdx')))
+  const markdown = breakLongWords(
+    markdownWithoutHtml(cleanTemplating(body, file.name.toLowerCase().endsWith('.mdx'))),
+  )
   const title = typeof data.title === 'string' && data.title !== '' ? data.title : firstHeading(markdown)
   return { ...base, title: title || fileTitle(file.name), body: markdown, metadata: { format, ...data } }
 }

@@ -10,6 +10,7 @@ import {
 } from '../../src/db/ingest-jobs.js'
 import { isDatabaseUnavailable } from '../../src/db/pg-errors.js'
 import { withTransaction } from '../../src/db/transaction.js'
+import { dropVectorIndexIfEmpty } from '../../src/db/vector-index.js'
 import { EmbeddingDimensionError, EmbeddingProviderError } from '../../src/embedding/openai-embedder.js'
 import { observeJobFinished } from '../../src/observability/metrics.js'
 import { loadFiles } from '../loaders/load-files.js'
@@ -19,6 +20,7 @@ import type { IngestDeps } from './deps.js'
 import { ingestDocuments } from './ingest-documents.js'
 import { JobOptions } from './job-options.js'
 import { type JobProgress, resumeProgress } from './progress.js'
+import { restoreVectorIndex } from './vector-index.js'
 
 /** The job was taken over by another worker (our lease ran out): stop without touching it further. */
 class LeaseLostError extends Error {
@@ -57,6 +59,7 @@ export async function runJob(
   }
   try {
     const ending = await execute(deps, job, save, options.signal)
+    await restoreVectorIndex(deps, job.collectionId)
     if (!(await finishJob(deps.db.pool, job.id, workerId, ending))) return 'lost'
     observeJobFinished(deps.metrics, { kind: 'ingest', status: ending.status })
     return ending.status
@@ -72,6 +75,7 @@ export async function runJob(
     if (message === undefined)
       deps.logger.error({ err: error, jobId: job.id }, 'ingest job failed unexpectedly')
     const detail = message ?? 'The job failed unexpectedly; the worker log has the details.'
+    await restoreVectorIndex(deps, job.collectionId)
     if (!(await finishJob(deps.db.pool, job.id, workerId, { status: 'failed', error: detail }))) return 'lost'
     observeJobFinished(deps.metrics, { kind: 'ingest', status: 'failed' })
     return 'failed'
@@ -113,6 +117,8 @@ async function execute(
   progress.documents.total = documents.length
   progress.errors = errors.length
   await save(progress, undefined, errors)
+  // A first load into an empty collection builds the vector index once at the end (see vector-index.ts).
+  if (documents.length > 0) await dropVectorIndexIfEmpty(deps.db.pool, collection.id)
   const deletionDone = progress.phase === 'done'
 
   await ingestDocuments(deps, {

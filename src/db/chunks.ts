@@ -1,4 +1,5 @@
 import type { Queryable } from './transaction.js'
+import { vectorArrayParam } from './vector-binary.js'
 
 export interface ChunkInsert {
   documentId: number
@@ -52,10 +53,10 @@ export async function replaceChunks(
          embedding, embedding_model, ts_config)
        SELECT n.document_id, $1, n.ordinal, n.heading_path, n.text, n.token_count, n.content_hash,
          e.embedding, CASE WHEN e.embedding IS NULL THEN NULL ELSE $2::text END, $3::regconfig
-       FROM unnest($4::bigint[], $5::int[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[])
+       FROM unnest($4::bigint[], $5::int[], $6::text[], $7::text[], $8::int[], $9::text[], $10::vector[])
          AS n(document_id, ordinal, heading_path, text, token_count, content_hash, fresh)
        CROSS JOIN LATERAL (
-         SELECT coalesce(n.fresh::vector, (
+         SELECT coalesce(n.fresh, (
            SELECT c.embedding FROM chunks c
            WHERE $2::text IS NOT NULL AND c.collection_id = $1 AND c.content_hash = n.content_hash
              AND c.embedding_model = $2 AND c.embedding IS NOT NULL
@@ -74,7 +75,10 @@ export async function replaceChunks(
       chunks.map((c) => c.text),
       chunks.map((c) => c.tokenCount),
       chunks.map((c) => c.contentHash),
-      chunks.map((c) => (c.embedding === null ? null : toVectorLiteral(c.embedding))),
+      await vectorArrayParam(
+        db,
+        chunks.map((c) => c.embedding),
+      ),
     ],
   )
   if (documentIds.length > 0) {
@@ -131,10 +135,17 @@ export async function setChunkEmbeddings(
   updates: { id: number; embedding: number[] }[],
 ): Promise<number> {
   const { rowCount } = await db.query(
-    `UPDATE chunks c SET embedding = u.embedding::vector, embedding_model = $1
-     FROM unnest($2::bigint[], $3::text[]) AS u(id, embedding)
+    `UPDATE chunks c SET embedding = u.embedding, embedding_model = $1
+     FROM unnest($2::bigint[], $3::vector[]) AS u(id, embedding)
      WHERE c.id = u.id AND c.embedding IS NULL`,
-    [model, updates.map((u) => u.id), updates.map((u) => toVectorLiteral(u.embedding))],
+    [
+      model,
+      updates.map((u) => u.id),
+      await vectorArrayParam(
+        db,
+        updates.map((u) => u.embedding),
+      ),
+    ],
   )
   return rowCount ?? 0
 }
@@ -171,8 +182,4 @@ export async function listDocumentChunks(
     [documentId, page.afterOrdinal ?? -1, page.limit],
   )
   return rows
-}
-
-function toVectorLiteral(vector: number[]): string {
-  return `[${vector.join(',')}]`
 }

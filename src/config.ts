@@ -93,7 +93,7 @@ const Env = z
     EMBEDDING_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     EMBEDDING_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     EMBEDDING_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
-    INGEST_GROUP_DOCUMENTS: z.coerce.number().int().min(1).max(1000).default(64),
+    INGEST_GROUP_DOCUMENTS: z.coerce.number().int().min(1).max(1000).default(256),
     // A failed or cancelled job keeps its uploaded files this long, for a retry; finished jobs need none.
     INGEST_FILE_RETENTION_HOURS: z.coerce.number().min(0).max(87_600).default(168),
     // Retrieval: candidates per search arm, HNSW search breadth.

@@ -1,5 +1,8 @@
 /** Postgres error codes this code base handles by name. */
 export const UNIQUE_VIOLATION = '23505'
+/** A lock wait ran past lock_timeout. */
+export const LOCK_NOT_AVAILABLE = '55P03'
+export const DEADLOCK_DETECTED = '40P01'
 /** Text PostgreSQL cannot store: a NUL in `text` (22021) or a `\u0000` escape in `jsonb` (22P05). */
 const CHARACTER_NOT_IN_REPERTOIRE = '22021'
 const UNTRANSLATABLE_CHARACTER = '22P05'

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { assertSafeInteger, hnswIndexName, vectorExpression } from './collections.js'
+import { DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, pgErrorCode } from './pg-errors.js'
 import type { Queryable } from './transaction.js'
 
 /**
@@ -25,33 +26,58 @@ export async function vectorIndexState(db: Queryable, collectionId: number): Pro
 
 /**
  * Drop the collection's HNSW index if the collection has no chunks; true when the index is gone.
- * CONCURRENTLY: searches of other collections are not blocked while it waits for running queries.
+ * CONCURRENTLY, so searches of other collections are not blocked; a drop that would wait long (behind
+ * another collection's index build, say) gives up instead, and the load keeps the index up row by row.
  */
 export async function dropVectorIndexIfEmpty(pool: pg.Pool, collectionId: number): Promise<boolean> {
   assertSafeInteger(collectionId)
-  const { rows } = await pool.query<{ empty: boolean }>(
-    'SELECT NOT EXISTS (SELECT 1 FROM chunks WHERE collection_id = $1) AS empty',
-    [collectionId],
-  )
-  if (!rows[0]!.empty) return false
-  await pool.query(`DROP INDEX CONCURRENTLY IF EXISTS ${hnswIndexName(collectionId)}`)
-  return true
+  const client = await pool.connect()
+  let healthy = true
+  try {
+    const { rows } = await client.query<{ empty: boolean }>(
+      'SELECT NOT EXISTS (SELECT 1 FROM chunks WHERE collection_id = $1) AS empty',
+      [collectionId],
+    )
+    if (!rows[0]!.empty) return false
+    await client.query(`SET lock_timeout = '${DROP_LOCK_TIMEOUT}'`)
+    try {
+      await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${hnswIndexName(collectionId)}`)
+      return true
+    } catch (error) {
+      if (!GAVE_UP.has(pgErrorCode(error) ?? '')) throw error
+      return false
+    } finally {
+      await client.query('RESET lock_timeout').catch(() => {
+        healthy = false
+      })
+    }
+  } finally {
+    client.release(!healthy)
+  }
 }
+
+const DROP_LOCK_TIMEOUT = '5s'
+const GAVE_UP = new Set([LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED])
 
 /**
  * Build the collection's HNSW index unless a valid one exists; a build interrupted earlier left an
  * invalid one, which is dropped first. CONCURRENTLY keeps writes to other collections going during the
- * build; the advisory lock makes a second worker wait and then find the index built.
+ * build. Only one worker builds a collection's index at a time: another one finding the build under way
+ * leaves it to the first ('busy') rather than wait, which could deadlock with the build waiting for it.
  */
 export async function ensureVectorIndex(
   pool: pg.Pool,
   collection: { id: number; embeddingDimensions: number },
-): Promise<'built' | 'present'> {
+): Promise<'built' | 'present' | 'busy'> {
   assertSafeInteger(collection.id)
   const client = await pool.connect()
   const lockKeys = [BUILD_LOCK_CLASS, collection.id % 2 ** 31]
   try {
-    await client.query('SELECT pg_advisory_lock($1::int, $2::int)', lockKeys)
+    const { rows } = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1::int, $2::int) AS locked',
+      lockKeys,
+    )
+    if (!rows[0]!.locked) return 'busy'
     try {
       const state = await vectorIndexState(client, collection.id)
       if (state === 'valid') return 'present'

@@ -7,7 +7,10 @@ import { splitByTokens } from './split-tokens.js'
 // Bump when chunking changes in a way that should re-chunk stored documents.
 const CHUNKER_VERSION = 2
 
-/** Guidelines by structure; a product is one chunk (its title as heading path) unless it is long. */
+/**
+ * Guidelines by structure; a product is one chunk (its title as heading path) while its embedded text
+ * fits `maxTokens`, else it is cut by tokens.
+ */
 export function chunkDocument(doc: LoadedDocument, options: ChunkOptions): ChunkDraft[] {
   if (doc.kind === 'guideline') {
     return doc.plain
@@ -15,6 +18,10 @@ export function chunkDocument(doc: LoadedDocument, options: ChunkOptions): Chunk
       : chunkGuideline({ title: doc.title, markdown: doc.body }, options)
   }
   const text = doc.body === '' ? doc.title : doc.body
+  // Most records fit in one chunk: then the one count of the embedded text decides it, instead of
+  // counting the title, the text and the embedded text apart.
+  const whole = makeChunk(0, doc.title, text)
+  if (whole.tokenCount <= options.maxTokens) return [whole]
   const budget = Math.max(16, options.maxTokens - countTokens(`${doc.title}\n\n`, CHUNK_ENCODING))
   return splitByTokens(text, budget, options.overlapTokens).map((piece, i) => makeChunk(i, doc.title, piece))
 }

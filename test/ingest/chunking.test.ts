@@ -91,6 +91,18 @@ describe('product chunking', () => {
     expect(chunks[0]!.embeddingText).toBe('Joust Duffle Bag\n\ndescription: A sporty bag.')
   })
 
+  it('keeps a record whole exactly while its embedded text, title included, fits the chunk size', () => {
+    const words = (n: number) => product(`description: ${'roomy '.repeat(n)}`.trimEnd())
+    let n = 1
+    while (chunkDocument(words(n + 1), options).length === 1) n++
+    const [fits] = chunkDocument(words(n), options)
+    expect(fits!.tokenCount).toBeLessThanOrEqual(options.maxTokens)
+    expect(fits!.tokenCount).toBeGreaterThan(options.maxTokens - 3)
+    const cut = chunkDocument(words(n + 1), options)
+    expect(cut.length).toBeGreaterThan(1)
+    for (const chunk of cut) expect(chunk.tokenCount).toBeLessThanOrEqual(options.maxTokens)
+  })
+
   it('splits a long record into several chunks that all carry the title', () => {
     const chunks = chunkDocument(product(`description: ${'Very roomy and light. '.repeat(120)}`), options)
     expect(chunks.length).toBeGreaterThan(1)

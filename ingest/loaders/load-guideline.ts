@@ -1,4 +1,3 @@
-import { NodeHtmlMarkdown } from 'node-html-markdown'
 import { breakLongWords } from './break-long-words.js'
 import type { FileFormat } from './detect.js'
 import { htmlToMarkdown, markdownWithoutHtml } from './inline-html.js'
@@ -88,5 +87,5 @@ function fileTitle(name: string): string {
 }
 
 function decodeEntities(text: string): string {
-  return NodeHtmlMarkdown.translate(text).trim()
+  return htmlToMarkdown(text).trim()
 }

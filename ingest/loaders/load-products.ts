@@ -1,8 +1,8 @@
 import { parse } from 'csv-parse/sync'
-import { NodeHtmlMarkdown } from 'node-html-markdown'
 import { breakLongWords } from './break-long-words.js'
 import { recordProblem } from './check-record.js'
 import type { FileFormat } from './detect.js'
+import { htmlToMarkdown } from './inline-html.js'
 import type { IngestIssue, LoadedDocument, LoadOptions } from './types.js'
 
 type ProductRecord = Record<string, unknown>
@@ -155,7 +155,7 @@ function stringify(value: unknown): string {
 
 // Catalog exports often carry HTML descriptions; embed their words, not their tags.
 function htmlToText(value: string): string {
-  return /<[a-z][^>]*>/i.test(value) ? NodeHtmlMarkdown.translate(value).trim() : value
+  return /<[a-z][^>]*>/i.test(value) ? htmlToMarkdown(value).trim() : value
 }
 
 function isRecord(value: unknown): value is ProductRecord {

@@ -72,11 +72,13 @@ async function nearest(collection: CollectionRow, query: string, k = 5) {
   const vector = deterministicEmbedding(query, DIMS)
   const rows = await searchChunks(db.pool, target, {
     query,
-    matchAny: true,
+    syntax: 'words',
+    relaxWhenEmpty: false,
+    bm25: { k1: 0.9, b: 0.4 },
+    lexicalWeight: 0.8,
     queryVector: vector,
     candidates: k,
     limit: 2 * k,
-    rrfK: 60,
     efSearch: 100,
     maxScanTuples: 20_000,
     iterativeScan: 'relaxed_order',

@@ -1,5 +1,5 @@
 import type { ApiKey } from '../auth/api-keys.js'
-import { listFeedback } from '../db/feedback.js'
+import { type FeedbackRow, listFeedback } from '../db/feedback.js'
 import {
   findGenerationRow,
   type GenerationCursor,
@@ -127,17 +127,7 @@ function isStringRecord(value: unknown): value is Record<string, string> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-export function feedbackView(row: {
-  apiKeyId: string | null
-  rating: number | null
-  thumb: 'up' | 'down' | null
-  approved: boolean | null
-  correctedOutput: string | null
-  comment: string | null
-  labels: string[]
-  revision: number
-  updatedAt: Date
-}): FeedbackView {
+export function feedbackView(row: Omit<FeedbackRow, 'generationId' | 'createdAt'>): FeedbackView {
   return {
     apiKeyId: row.apiKeyId,
     rating: row.rating ?? row.thumb,

@@ -3,6 +3,7 @@ import { CollectionName } from '../../../collections/collection-name.js'
 import { VARIABLE_NAME } from '../../../generation/template.js'
 import { RetrievalFilters } from '../../../retrieval/types.js'
 import { TaskName } from '../../../tasks/task-definition.js'
+import { CitationSchema as Citation } from '../../citation-schema.js'
 
 const Variables = z
   .record(z.string().regex(VARIABLE_NAME, 'an identifier'), z.string().max(20_000))
@@ -32,16 +33,6 @@ export const GenerateRequest = z
   .strict()
   .openapi('GenerateRequest')
 export type GenerateRequest = z.infer<typeof GenerateRequest>
-
-const Citation = z.object({
-  n: z.number().int(),
-  cited: z.boolean(),
-  documentId: z.number().int(),
-  sourceId: z.string(),
-  title: z.string(),
-  headingPath: z.string(),
-  chunkIds: z.array(z.number().int()),
-})
 
 const Route = z
   .object({

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi'
 import { TaskName } from '../../../tasks/task-definition.js'
+import { CitationSchema as Citation } from '../../citation-schema.js'
 
 const ReviewStateSchema = z.enum(['unreviewed', 'approved', 'rejected', 'corrected'])
 
@@ -96,16 +97,6 @@ const StoredPassageSchema = z.object({
   kind: z.string(),
   headingPath: z.string(),
   text: z.string(),
-  chunkIds: z.array(z.number().int()),
-})
-
-const Citation = z.object({
-  n: z.number().int(),
-  cited: z.boolean(),
-  documentId: z.number().int(),
-  sourceId: z.string(),
-  title: z.string(),
-  headingPath: z.string(),
   chunkIds: z.array(z.number().int()),
 })
 

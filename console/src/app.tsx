@@ -6,6 +6,7 @@ import { CollectionPage } from './pages/collection.js'
 import { CollectionsPage } from './pages/collections.js'
 import { DocumentPage } from './pages/document.js'
 import { RetrievalPage } from './pages/retrieval.js'
+import { ReviewPage } from './pages/review.js'
 import { SignIn } from './pages/sign-in.js'
 import { TaskPage } from './pages/task.js'
 import { TasksPage } from './pages/tasks.js'
@@ -71,6 +72,7 @@ export function App() {
               <NavLink to="#/retrieval" label="Retrieval" active={route.page === 'retrieval'} />
             )}
             {can.admin && <NavLink to="#/tasks" label="Tasks" active={isUnder(route, 'tasks')} />}
+            {can.review && <NavLink to="#/review" label="Review" active={route.page === 'review'} />}
           </ul>
         </nav>
         <div class="who">
@@ -115,6 +117,8 @@ function Page({ route, can }: { route: Route; can: Abilities }) {
     case 'home':
       return can.admin ? (
         <CollectionsPage can={can} />
+      ) : can.review ? (
+        <ReviewPage />
       ) : can.generate ? (
         <RetrievalPage can={can} />
       ) : (
@@ -148,6 +152,12 @@ function Page({ route, can }: { route: Route; can: Abilities }) {
       ) : (
         <NeedsScope scope="admin" />
       )
+    case 'review':
+      return can.review ? (
+        <ReviewPage key={route.task ?? ''} {...(route.task ? { task: route.task } : {})} />
+      ) : (
+        <NeedsScope scope="review" />
+      )
     case 'not-found':
       return (
         <>
@@ -174,7 +184,7 @@ function Nothing() {
   return (
     <>
       <PageTitle>Nothing here yet for this key</PageTitle>
-      <p>The review pages arrive with the review queue.</p>
+      <p>This key has no scope the console serves: sign in with an admin or review key.</p>
     </>
   )
 }

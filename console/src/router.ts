@@ -11,6 +11,7 @@ export type Route =
   | { page: 'retrieval'; collection?: string }
   | { page: 'tasks' }
   | { page: 'task'; name: string }
+  | { page: 'review'; task?: string }
   | { page: 'home' }
   | { page: 'not-found'; path: string }
 
@@ -27,6 +28,8 @@ export function parseRoute(hash: string): Route {
   if (first === 'retrieval') return second ? { page: 'retrieval', collection: second } : { page: 'retrieval' }
   if (first === 'tasks' && parts.length === 1) return { page: 'tasks' }
   if (first === 'tasks' && second && parts.length === 2) return { page: 'task', name: second }
+  if (first === 'review' && parts.length === 1) return { page: 'review' }
+  if (first === 'review' && second && parts.length === 2) return { page: 'review', task: second }
   return { page: 'not-found', path }
 }
 

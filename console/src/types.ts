@@ -147,3 +147,34 @@ export interface DryRun {
   droppedPassages: number
   citations: { n: number; documentId: number; sourceId: string; title: string; headingPath: string }[]
 }
+
+/** GET /v1/review-queue */
+export interface ReviewQueueOverview {
+  tasks: { name: string; waiting: number; heldByYou: number }[]
+  you: { reviewed: number; approved: number; rejected: number; corrected: number; today: number }
+}
+
+export interface ReviewPassage {
+  documentId: number
+  sourceId: string
+  title: string
+  headingPath: string
+  text: string
+}
+
+/** One item of POST /v1/review-queue/claim: blind (no model, route or system message). */
+export interface ReviewItem {
+  generationId: string
+  leasedUntil: string
+  task: { name: string; version: number }
+  input: string | null
+  variables: Record<string, string> | null
+  conversation: { role: string; content: string }[]
+  passages: ReviewPassage[]
+  output: string | null
+}
+
+/** PUT /v1/generations/{id}/feedback: the route is revealed once the verdict is in. */
+export interface FeedbackResult {
+  generation: { id: string; reviewState: string; route: { model: string | null; arm: string | null } }
+}

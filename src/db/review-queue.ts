@@ -5,6 +5,20 @@ import type { Queryable } from './transaction.js'
 // task), so two reviewers asking at once are handed disjoint items.
 const CLAIM_LOCK_CLASS = 720_155_507
 
+/**
+ * The generations a reviewer may be handed (a WHERE fragment over `generations g` joined to
+ * `collections c`; the parameters name the key id and its collection allowlist, NULL for every one):
+ * succeeded, unreviewed, prompt still stored, of an allowed collection, not yet given feedback by this
+ * reviewer, and not held by anyone else.
+ */
+function eligibleForReviewer(keyParam: string, collectionsParam: string): string {
+  return `g.status = 'succeeded' AND g.review_state = 'unreviewed' AND g.messages IS NOT NULL
+         AND (${collectionsParam}::text[] IS NULL OR c.name = ANY (${collectionsParam}::text[]))
+         AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.generation_id = g.id AND f.api_key_id = ${keyParam})
+         AND NOT EXISTS (SELECT 1 FROM review_leases l WHERE l.generation_id = g.id
+                         AND l.api_key_id <> ${keyParam} AND l.leased_until > now())`
+}
+
 export interface ClaimedRow {
   id: string
   taskName: string
@@ -41,12 +55,7 @@ export async function leaseForReview(
        JOIN task_versions v ON v.id = g.task_version_id
        JOIN tasks t ON t.id = v.task_id
        LEFT JOIN collections c ON c.id = g.collection_id
-       WHERE t.name = $1 AND g.status = 'succeeded' AND g.review_state = 'unreviewed'
-         AND g.messages IS NOT NULL
-         AND ($3::text[] IS NULL OR c.name = ANY ($3::text[]))
-         AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.generation_id = g.id AND f.api_key_id = $2)
-         AND NOT EXISTS (SELECT 1 FROM review_leases l WHERE l.generation_id = g.id AND l.api_key_id <> $2
-                         AND l.leased_until > now())),
+       WHERE t.name = $1 AND ${eligibleForReviewer('$2', '$3')}),
      ranked AS (
        SELECT id, held, row_number() OVER (PARTITION BY arm ORDER BY random()) AS turn FROM eligible),
      chosen AS (
@@ -68,4 +77,57 @@ export async function leaseForReview(
     [input.taskName, input.keyId, input.collections ?? null, input.count, input.leaseMs],
   )
   return rows
+}
+
+export interface QueueCountRow {
+  taskName: string
+  waiting: number
+  heldByYou: number
+}
+
+/** Per task, what a reviewer may claim: items no one holds and items it holds now. */
+export async function countReviewQueue(
+  db: Queryable,
+  input: { keyId: string; collections?: string[] },
+): Promise<QueueCountRow[]> {
+  const { rows } = await db.query<QueueCountRow>(
+    `SELECT t.name AS "taskName",
+       count(*) FILTER (WHERE held.generation_id IS NULL)::int AS waiting,
+       count(held.generation_id)::int AS "heldByYou"
+     FROM generations g
+     JOIN task_versions v ON v.id = g.task_version_id
+     JOIN tasks t ON t.id = v.task_id
+     LEFT JOIN collections c ON c.id = g.collection_id
+     LEFT JOIN review_leases held ON held.generation_id = g.id AND held.api_key_id = $1
+       AND held.leased_until > now()
+     WHERE ${eligibleForReviewer('$1', '$2')}
+     GROUP BY t.name
+     ORDER BY t.name`,
+    [input.keyId, input.collections ?? null],
+  )
+  return rows
+}
+
+export interface ReviewerTallyRow {
+  approved: number
+  rejected: number
+  corrected: number
+  today: number
+}
+
+/**
+ * A reviewer's own verdicts (its current feedback rows that approve, reject or correct), each counted
+ * once by what it says now: a correction, else a rejection, else an approval; `today` since midnight UTC.
+ */
+export async function tallyReviewer(db: Queryable, keyId: string): Promise<ReviewerTallyRow> {
+  const { rows } = await db.query<ReviewerTallyRow>(
+    `SELECT count(*) FILTER (WHERE corrected_output IS NULL AND approved)::int AS approved,
+       count(*) FILTER (WHERE corrected_output IS NULL AND NOT approved)::int AS rejected,
+       count(*) FILTER (WHERE corrected_output IS NOT NULL)::int AS corrected,
+       count(*) FILTER (WHERE updated_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS today
+     FROM feedback
+     WHERE api_key_id = $1 AND (approved IS NOT NULL OR corrected_output IS NOT NULL)`,
+    [keyId],
+  )
+  return rows[0] as ReviewerTallyRow
 }

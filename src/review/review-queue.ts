@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { ApiKey } from '../auth/api-keys.js'
 import type { StoredMessage, StoredPassage } from '../db/generations.js'
-import { leaseForReview, lockTaskClaims } from '../db/review-queue.js'
+import { countReviewQueue, leaseForReview, lockTaskClaims, tallyReviewer } from '../db/review-queue.js'
 import { findTask } from '../db/tasks.js'
 import { withTransaction } from '../db/transaction.js'
 import { AppError } from '../errors.js'
@@ -58,5 +58,27 @@ export async function claimForReview(
         output: row.output,
       }
     }),
+  }
+}
+
+export interface ReviewQueueOverview {
+  /** Tasks with something this reviewer may claim, by name. */
+  tasks: { name: string; waiting: number; heldByYou: number }[]
+  /** This reviewer's own verdicts so far. */
+  you: { reviewed: number; approved: number; rejected: number; corrected: number; today: number }
+}
+
+/** What waits for a reviewer, per task, and how far the reviewer has got: the review page's header. */
+export async function reviewQueueOverview(db: pg.Pool, key: ApiKey): Promise<ReviewQueueOverview> {
+  const [tasks, tally] = await Promise.all([
+    countReviewQueue(db, {
+      keyId: key.id,
+      ...(key.collections !== undefined ? { collections: key.collections } : {}),
+    }),
+    tallyReviewer(db, key.id),
+  ])
+  return {
+    tasks: tasks.map((row) => ({ name: row.taskName, waiting: row.waiting, heldByYou: row.heldByYou })),
+    you: { reviewed: tally.approved + tally.rejected + tally.corrected, ...tally },
   }
 }

@@ -280,6 +280,81 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     await tab.close()
   })
 
+  it('reviews the blind queue from the keyboard: approve, edit and save a correction, reject', async () => {
+    const ids: string[] = []
+    for (const input of ['Joust Duffle Bag', 'Strive Shoulder Pack', 'Crown Summit Backpack']) {
+      const res = await rig.api('/v1/generate', {
+        json: { task: 'product-description', input, variables: { brand: 'Luma' } },
+      })
+      expect(res.status, input).toBe(200)
+      ids.push((await json(res)).id)
+    }
+    const reviewer = await json(
+      await rig.api('/v1/keys', { json: { name: 'copy reviewer', scopes: ['review'] } }),
+    )
+    const { page: tab, problems: tabProblems } = await rig.newPage()
+    await tab.goto(`${rig.baseUrl}/console/`)
+    await tab.getByLabel('API key').fill(reviewer.key)
+    await tab.getByRole('button', { name: 'Sign in' }).click()
+    // A review-only key starts on the review page and is offered nothing else.
+    await tab.getByRole('heading', { level: 1, name: 'Review', exact: true }).waitFor()
+    expect(await tab.getByRole('link', { name: 'Collections' }).count()).toBe(0)
+    await tab.getByText('You have reviewed 0 (0 today)').waitFor()
+    const row = tab.getByRole('row', { name: /product-description/ })
+    expect(await row.innerText()).toMatch(/product-description\s+3\s+0/)
+    await row.getByRole('link', { name: 'product-description' }).click()
+    await tab.getByRole('heading', { level: 1, name: 'Review product-description' }).waitFor()
+    const itemTitle = tab.getByRole('heading', { level: 2, name: /^Item \d of 3$/ })
+    await expect.poll(textOf(itemTitle)).toBe('Item 1 of 3')
+    // Blind: nothing names the model or the route.
+    expect(await tab.locator('main').innerText()).not.toContain('gpt-4o-mini')
+
+    await tab.keyboard.press('a')
+    await expect.poll(textOf(tab.getByRole('status').first())).toContain('Approved item 1. 2 left')
+    await expect.poll(textOf(itemTitle)).toBe('Item 2 of 3')
+
+    await tab.keyboard.press('e')
+    const editor = tab.getByLabel('Corrected output')
+    await editor.waitFor()
+    await expect.poll(() => tab.evaluate('document.activeElement?.id')).toBe('corrected-output')
+    // Keys typed in the editor are text, not shortcuts.
+    await tab.keyboard.press('Control+A')
+    await tab.keyboard.type('A roomy duffle for the gym, ready for anything.')
+    expect(await editor.inputValue()).toBe('A roomy duffle for the gym, ready for anything.')
+    await tab.keyboard.press('Control+Enter')
+    await expect.poll(textOf(itemTitle)).toBe('Item 3 of 3')
+
+    await tab.getByLabel('Comment (optional, sent with your verdict)').fill('Too long')
+    await tab.getByText('Item 3 of 3').click()
+    await tab.keyboard.press('r')
+    await tab.getByText('Batch done.').waitFor()
+    await tab.getByText('You have reviewed 3 (3 today): 1 approved, 1 rejected, 1 corrected.').waitFor()
+    await tab.keyboard.press('p')
+    await expect.poll(textOf(itemTitle)).toBe('Item 2 of 3')
+    await tab.getByText('Corrected', { exact: true }).waitFor()
+    expect(await tab.locator('.review-correction').innerText()).toBe(
+      'A roomy duffle for the gym, ready for anything.',
+    )
+    await rig.screenshot(tab, 'review')
+
+    const states = new Map<
+      string,
+      { reviewState: string; feedback: { correctedOutput: string | null; comment: string | null }[] }
+    >()
+    for (const id of ids) states.set(id, await json(await rig.api(`/v1/generations/${id}`)))
+    expect([...states.values()].map((g) => g.reviewState).sort()).toEqual([
+      'approved',
+      'corrected',
+      'rejected',
+    ])
+    const corrected = [...states.values()].find((g) => g.reviewState === 'corrected')
+    expect(corrected?.feedback[0]?.correctedOutput).toBe('A roomy duffle for the gym, ready for anything.')
+    const rejected = [...states.values()].find((g) => g.reviewState === 'rejected')
+    expect(rejected?.feedback[0]?.comment).toBe('Too long')
+    expect(tabProblems).toEqual([])
+    await tab.close()
+  })
+
   it('ran without a script error or a Content-Security-Policy violation', () => {
     // Failed requests the tests caused on purpose (401 for the wrong key, 403s) are logged by Chromium.
     const unexpected = problems.filter((p) => !/status of 40[13]/.test(p))

@@ -284,3 +284,62 @@ describe('POST /v1/review-queue/claim', () => {
     expect((await claim('copy', 1, generateKey)).status).toBe(403)
   })
 })
+
+describe('GET /v1/review-queue', () => {
+  const overview = async (key: string) => {
+    const res = await f.t.request('/v1/review-queue', { key })
+    expect(res.status).toBe(200)
+    return (await json(res)) as {
+      tasks: { name: string; waiting: number; heldByYou: number }[]
+      you: { reviewed: number; approved: number; rejected: number; corrected: number; today: number }
+    }
+  }
+  const tally = async (key: string) => (await overview(key)).tasks.find((t) => t.name === 'tally')
+
+  it('counts per task what a reviewer may claim, and the reviewer’s own verdicts', async () => {
+    expect((await f.putTask('tally', textTask())).status).toBe(201)
+    const ids = [] as string[]
+    for (let i = 0; i < 4; i++) ids.push(await generate('tally', `tally-${i}`))
+    const a = (await f.t.makeKey(['review'])).key
+    const b = (await f.t.makeKey(['review'])).key
+    expect(await tally(a)).toEqual({ name: 'tally', waiting: 4, heldByYou: 0 })
+    expect((await overview(a)).you).toEqual({ reviewed: 0, approved: 0, rejected: 0, corrected: 0, today: 0 })
+
+    const claimed = (
+      await json(
+        await f.t.request('/v1/review-queue/claim', {
+          method: 'POST',
+          key: a,
+          json: { task: 'tally', count: 3 },
+        }),
+      )
+    ).items.map((item: { generationId: string }) => item.generationId) as string[]
+    expect(claimed).toHaveLength(3)
+    expect(await tally(a)).toEqual({ name: 'tally', waiting: 1, heldByYou: 3 })
+    // Another reviewer cannot claim what a holds.
+    expect(await tally(b)).toEqual({ name: 'tally', waiting: 1, heldByYou: 0 })
+
+    await feedback(claimed[0]!, { approved: true }, a)
+    await feedback(claimed[1]!, { approved: false }, a)
+    await feedback(claimed[2]!, { approved: false, correctedOutput: 'Better copy.' }, a)
+    // A rating alone is not a verdict.
+    const unclaimed = ids.find((id) => !claimed.includes(id))!
+    await feedback(unclaimed, { rating: 4 }, b)
+    expect((await overview(a)).you).toEqual({ reviewed: 3, approved: 1, rejected: 1, corrected: 1, today: 3 })
+    expect((await overview(b)).you).toEqual({ reviewed: 0, approved: 0, rejected: 0, corrected: 0, today: 0 })
+    // Reviewed items leave everyone's queue; the one b rated stays in a's, not in b's.
+    expect(await tally(a)).toEqual({ name: 'tally', waiting: 1, heldByYou: 0 })
+    expect(await tally(b)).toBeUndefined()
+    // A verdict changed to another one moves between the counts, never double-counts.
+    await feedback(claimed[1]!, { approved: true }, a)
+    expect((await overview(a)).you).toMatchObject({ reviewed: 3, approved: 2, rejected: 0, corrected: 1 })
+  })
+
+  it('honours the collection allowlist and refuses a generate key', async () => {
+    const elsewhere = (await f.t.makeKey(['review'], ['other'])).key
+    expect(await tally(elsewhere)).toBeUndefined()
+    const inside = (await f.t.makeKey(['review'], ['brand'])).key
+    expect(await tally(inside)).toMatchObject({ waiting: 1 })
+    expect((await f.t.request('/v1/review-queue', { key: generateKey })).status).toBe(403)
+  })
+})

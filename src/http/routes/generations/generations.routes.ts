@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { getGeneration, listGenerations } from '../../../generation/read-generations.js'
-import { claimForReview } from '../../../review/review-queue.js'
+import { claimForReview, reviewQueueOverview } from '../../../review/review-queue.js'
 import { submitFeedback } from '../../../review/submit-feedback.js'
 import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
@@ -15,6 +15,7 @@ import {
   GenerationIdParam,
   GenerationPage,
   GenerationQuery,
+  ReviewQueueOverviewSchema,
 } from './generations.schemas.js'
 
 /** Every scope reads generations; what each key sees is narrowed in generationScopeOf. */
@@ -125,6 +126,27 @@ export function registerGenerationRoutes(app: OpenAPIHono<AppEnv>, services: Ser
     async (c) => {
       await services.generationLog.flush()
       return c.json(await claimForReview(db, c.get('apiKey'), c.req.valid('json')), 200)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(services, ['review', 'admin'], {
+      method: 'get',
+      path: '/v1/review-queue',
+      tags: ['learn'],
+      summary: 'What waits for you to review, per task, and your own progress',
+      description:
+        'Per task, the generations this key could claim (waiting: held by no one; heldByYou: leased to this key now), counted with the same rules as a claim (succeeded, unreviewed, prompt stored, of the collections on the key’s allowlist, not yet given feedback by this key). `you` counts this key’s current verdicts: a correction, else a rejection, else an approval; `today` since midnight UTC.',
+      responses: {
+        200: {
+          description: 'The queue and your progress',
+          content: { 'application/json': { schema: ReviewQueueOverviewSchema } },
+        },
+      },
+    }),
+    async (c) => {
+      await services.generationLog.flush()
+      return c.json(await reviewQueueOverview(db, c.get('apiKey')), 200)
     },
   )
 }

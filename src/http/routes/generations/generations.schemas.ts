@@ -162,3 +162,22 @@ export const ClaimResponseSchema = z
     ),
   })
   .openapi('ReviewClaim')
+
+export const ReviewQueueOverviewSchema = z
+  .object({
+    tasks: z.array(
+      z.object({
+        name: z.string(),
+        waiting: z.number().int().openapi({ description: 'Claimable: held by no one' }),
+        heldByYou: z.number().int().openapi({ description: 'Leased to this key now' }),
+      }),
+    ),
+    you: z.object({
+      reviewed: z.number().int(),
+      approved: z.number().int(),
+      rejected: z.number().int(),
+      corrected: z.number().int(),
+      today: z.number().int().openapi({ description: 'Verdicts given or changed since midnight UTC' }),
+    }),
+  })
+  .openapi('ReviewQueueOverview')

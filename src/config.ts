@@ -78,6 +78,10 @@ const Env = z
     MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     MODEL_STREAM_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(300_000),
     MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+    // A fine-tuned model failing this many times in a row is skipped (straight to the fallback) for the
+    // cool-down, then tried once; 0 turns the breaker off.
+    MODEL_BREAKER_FAILURES: z.coerce.number().int().min(0).max(1000).default(3),
+    MODEL_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     MODEL_CONTEXT_WINDOW: z.coerce.number().int().min(512).max(10_000_000).default(128_000),
     TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
     MAX_GENERATION_INPUT_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(32_000),

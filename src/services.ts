@@ -8,6 +8,7 @@ import type { Database } from './db/pool.js'
 import type { EmbedderFactory } from './embedding/embedder.js'
 import { createOpenAIEmbedderFactory } from './embedding/openai-embedder.js'
 import type { ChatModelFactory } from './generation/chat-model.js'
+import { ModelCircuitBreakers } from './generation/circuit-breaker.js'
 import { GenerationLogWriter } from './generation/generation-log.js'
 import { createModelRegistry, type ModelRegistry } from './generation/model-registry.js'
 import { createOpenAIChatModelFactory } from './generation/openai-chat-model.js'
@@ -115,10 +116,24 @@ export function buildServices(input: BuildServicesInput): Services {
     settings: retrievalSettingsFromConfig(config),
     metrics,
   }
+  const breakers =
+    config.MODEL_BREAKER_FAILURES > 0
+      ? new ModelCircuitBreakers({
+          failureThreshold: config.MODEL_BREAKER_FAILURES,
+          coolDownMs: config.MODEL_BREAKER_COOLDOWN_MS,
+          now,
+          onChange: (model, state) => {
+            metrics.modelBreakerChanges.inc({ model, state })
+            if (state === 'open') logger.warn({ model }, 'model keeps failing: skipping it for the cool-down')
+            else logger.info({ model, state }, `model circuit breaker ${state.replace('_', '-')}`)
+          },
+        })
+      : undefined
   const generation: SharedGenerationDeps = {
     tasks,
     models,
     chatModels,
+    ...(breakers ? { breakers } : {}),
     retrieve: (request) => retrieve(retrieval, request),
     maxInputChars: config.MAX_GENERATION_INPUT_CHARS,
     metrics,

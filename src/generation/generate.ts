@@ -21,7 +21,7 @@ export function initialRoute(prepared: PreparedGeneration, plan: ModelPlan): Rou
     return {
       model: plan.fallback.settings.id,
       strategy: decision.strategy,
-      reason: fallbackReason(decision, 'no provider configured'),
+      reason: fallbackReason(decision, plan.skipped ?? 'no provider configured'),
       fellBack: true,
     }
   }

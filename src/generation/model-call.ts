@@ -7,6 +7,7 @@ import {
   type ChatUsage,
   ModelCallError,
 } from './chat-model.js'
+import { breakerKey } from './circuit-breaker.js'
 import { addUsage } from './cost.js'
 import { checkJsonOutput } from './json-output.js'
 import { type ModelSettings, PROVIDER_SETTINGS_HINT } from './model-registry.js'
@@ -18,16 +19,24 @@ export interface ResolvedModel {
 }
 
 export interface ModelPlan {
-  /** Undefined when only the fallback has a provider: the call starts on the fallback. */
+  /** Undefined when the call starts on the fallback: see `skipped`. */
   primary?: ResolvedModel
   fallback?: ResolvedModel
+  /** Why the chosen model is not called: it has no provider, or its circuit breaker is open. */
+  skipped?: string
 }
 
-/** Find endpoints for the chosen model and its fallback; neither configured is a 503 naming the settings. */
+/**
+ * Find endpoints for the chosen model and its fallback; neither configured is a 503 naming the settings.
+ * A chosen model whose circuit breaker is open is skipped when there is a fallback to go to instead.
+ */
 export function planModels(deps: GenerationDeps, prepared: PreparedGeneration): ModelPlan {
+  const { breakers } = deps
   const resolve = (id: string): ResolvedModel | undefined => {
     const settings = deps.models.resolve(id)
-    return settings ? { settings, model: deps.chatModels(settings) } : undefined
+    if (!settings) return undefined
+    const model = deps.chatModels(settings)
+    return { settings, model: breakers ? breakers.guard(settings, model) : model }
   }
   const primary = resolve(prepared.decision.model)
   const fallback = prepared.decision.fallbackModel ? resolve(prepared.decision.fallbackModel) : undefined
@@ -37,7 +46,11 @@ export function planModels(deps: GenerationDeps, prepared: PreparedGeneration): 
       `No model provider is configured for ${prepared.decision.model}. ${PROVIDER_SETTINGS_HINT}`,
     )
   }
-  return { ...(primary ? { primary } : {}), ...(fallback ? { fallback } : {}) }
+  if (!primary) return { fallback: fallback as ResolvedModel, skipped: 'no provider configured' }
+  if (fallback && breakers && !breakers.admit(breakerKey(primary.settings))) {
+    return { fallback, skipped: 'circuit open after repeated failures' }
+  }
+  return { primary, ...(fallback ? { fallback } : {}) }
 }
 
 /**

@@ -5,6 +5,7 @@ import type { TaskVersionRow } from '../db/tasks.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Passage, RetrievalFilters, RetrievalResult, RetrieveInput } from '../retrieval/types.js'
 import type { ChatMessage, ChatModelFactory } from './chat-model.js'
+import type { ModelCircuitBreakers } from './circuit-breaker.js'
 import type { CitationReport } from './citations.js'
 import type { GenerationLogWriter } from './generation-log.js'
 import type { ModelRegistry } from './model-registry.js'
@@ -18,6 +19,8 @@ export interface GenerationDeps {
   tasks: { get(name: string): Promise<TaskVersionRow | undefined> }
   models: ModelRegistry
   chatModels: ChatModelFactory
+  /** Per model and endpoint: a failing fine-tuned model is skipped for a cool-down (none: never skipped). */
+  breakers?: ModelCircuitBreakers
   retrieve: Retriever
   logger: Logger
   maxInputChars: number

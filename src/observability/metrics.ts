@@ -13,6 +13,7 @@ export interface Metrics {
   generationDuration: Histogram<'task' | 'model' | 'strategy' | 'status'>
   generationTokens: Counter<'task' | 'model' | 'strategy' | 'kind'>
   generationFallbacks: Counter<'task' | 'strategy'>
+  modelBreakerChanges: Counter<'model' | 'state'>
   retrievalDuration: Histogram<'mode'>
   chunksEmbedded: Counter
   chunksReused: Counter
@@ -52,6 +53,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       name: 'onbrand_generation_tokens_total',
       help: 'Model tokens used by generations, kind = prompt | completion.',
       labelNames: ['task', 'model', 'strategy', 'kind'],
+      registers,
+    }),
+    modelBreakerChanges: new Counter({
+      name: 'onbrand_model_breaker_changes_total',
+      help: 'Circuit breaker changes per model: state = open (skipped for a cool-down), half_open (one trial call), closed.',
+      labelNames: ['model', 'state'],
       registers,
     }),
     generationFallbacks: new Counter({

@@ -26,7 +26,7 @@ export const PRICES = { [FOUNDATION]: [0.15, 0.6], [FINE_TUNED]: [0.3, 1.2] } as
 
 /**
  * An app wired to the OpenAI-wire stub, with a small guideline collection ("brand") seeded by SQL.
- * Retries are off unless a test asks, so each fault maps to one observable call.
+ * Retries and the circuit breaker are off unless a test asks, so each fault maps to one observable call.
  */
 export async function createGenerationFixture(env: Record<string, string> = {}): Promise<GenerationFixture> {
   const stub = await startOpenAIStub()
@@ -43,6 +43,8 @@ export async function createGenerationFixture(env: Record<string, string> = {}):
     OPENAI_API_KEY: 'test-key',
     MODEL_MAX_RETRIES: '0',
     MODEL_TIMEOUT_MS: '800',
+    // The circuit breaker would turn a run of injected faults into skipped calls: off unless a test asks.
+    MODEL_BREAKER_FAILURES: '0',
     MODELS_JSON: JSON.stringify(models),
     ...env,
   })

@@ -49,6 +49,8 @@ export function recordGeneration(
     promptTokens: outcome.usage?.promptTokens,
     completionTokens: outcome.usage?.completionTokens,
     fellBack: outcome.route.fellBack,
+    arm: routeArm(prepared),
+    costUsd: outcome.costUsd,
     status: outcome.status,
   })
   const logger = deps.logger
@@ -92,8 +94,13 @@ export function recordGeneration(
     messages: prepared.messages,
     passages: prepared.passages.map(storedPassage),
     promptTemplate: prepared.promptTemplate,
-    routeArm: prepared.decision.fallbackModel === undefined ? 'foundation' : 'fine_tuned',
+    routeArm: routeArm(prepared),
   })
+}
+
+/** The arm the route chose: a fine-tuned choice has the foundation model as its fallback. */
+function routeArm(prepared: PreparedGeneration): 'foundation' | 'fine_tuned' {
+  return prepared.decision.fallbackModel === undefined ? 'foundation' : 'fine_tuned'
 }
 
 function storedPassage(passage: Passage): StoredPassage {

@@ -14,6 +14,8 @@ export interface Metrics {
   generationTokens: Counter<'task' | 'model' | 'strategy' | 'kind'>
   generationFallbacks: Counter<'task' | 'strategy'>
   modelBreakerChanges: Counter<'model' | 'state'>
+  generationCost: Counter<'task' | 'model' | 'arm'>
+  generationUnpriced: Counter<'task' | 'model' | 'arm'>
   retrievalDuration: Histogram<'mode'>
   chunksEmbedded: Counter
   chunksReused: Counter
@@ -53,6 +55,18 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       name: 'onbrand_generation_tokens_total',
       help: 'Model tokens used by generations, kind = prompt | completion.',
       labelNames: ['task', 'model', 'strategy', 'kind'],
+      registers,
+    }),
+    generationCost: new Counter({
+      name: 'onbrand_generation_cost_usd_total',
+      help: "Model spend of generations in US dollars, at the model's configured prices, by task, model that answered and route arm (foundation | fine_tuned).",
+      labelNames: ['task', 'model', 'arm'],
+      registers,
+    }),
+    generationUnpriced: new Counter({
+      name: 'onbrand_generation_unpriced_total',
+      help: 'Generations whose model has no configured price: their spend is unknown, not zero (see onbrand_generation_cost_usd_total).',
+      labelNames: ['task', 'model', 'arm'],
       registers,
     }),
     modelBreakerChanges: new Counter({
@@ -108,6 +122,10 @@ export interface GenerationSample {
   promptTokens?: number | null
   completionTokens?: number | null
   fellBack: boolean
+  /** The arm the route chose (a fallback keeps its arm). */
+  arm?: 'foundation' | 'fine_tuned'
+  /** What the calls cost at the model's prices; null when the model has no price (unknown, not zero). */
+  costUsd?: number | null
   /** Default `succeeded`. */
   status?: 'succeeded' | 'failed'
 }
@@ -131,6 +149,16 @@ export function observeGeneration(metrics: Metrics | undefined, sample: Generati
     metrics.generationTokens.inc({ ...labels, kind: 'completion' }, sample.completionTokens)
   }
   if (sample.fellBack) metrics.generationFallbacks.inc({ task: sample.task, strategy: sample.strategy })
+  if (sample.arm !== undefined && sample.costUsd !== undefined) {
+    const spend = { task: sample.task, model: sample.model, arm: sample.arm }
+    if (sample.costUsd === null) {
+      // Tokens were spent (or a call was made) at a price nobody configured: counted as unknown.
+      if (isPositive(sample.promptTokens) || isPositive(sample.completionTokens))
+        metrics.generationUnpriced.inc(spend)
+    } else if (Number.isFinite(sample.costUsd) && sample.costUsd >= 0) {
+      metrics.generationCost.inc(spend, sample.costUsd)
+    }
+  }
 }
 
 function isPositive(value: number | null | undefined): value is number {

@@ -278,4 +278,50 @@ describe('generation metrics', () => {
     expect(line('onbrand_generation_fallbacks_total')).toMatch(/ 1$/)
     expect(line('onbrand_generation_tokens_total')).toMatch(/ [1-9]\d*$/)
   })
+
+  it('add up spend by task, model and arm, and count an unpriced model’s calls as unknown, never as 0', async () => {
+    const split = { strategy: 'fine_tuned', foundationModel: FOUNDATION, fineTunedModel: FINE_TUNED }
+    expect((await f.putTask('copy-spend', textTask({ route: split }))).status).toBe(201)
+    const unpriced = { strategy: 'foundation', foundationModel: 'gpt-unpriced' }
+    expect((await f.putTask('copy-unpriced', textTask({ route: unpriced }))).status).toBe(201)
+    const costs: number[] = []
+    for (let i = 0; i < 2; i++) {
+      const body = await json(
+        await f.generate({ task: 'copy-spend', input: `tent ${i}`, variables: { brand: 'Acme' } }),
+      )
+      expect(body.route.model).toBe(FINE_TUNED)
+      costs.push(body.usage.costUsd)
+    }
+    f.stub.failNext({ path: 'chat', status: 500 })
+    const fellBack = await json(
+      await f.generate({ task: 'copy-spend', input: 'tent', variables: { brand: 'Acme' } }),
+    )
+    expect(fellBack.route.model).toBe(FOUNDATION)
+    const free = await json(
+      await f.generate({ task: 'copy-unpriced', input: 'tent', variables: { brand: 'Acme' } }),
+    )
+    expect(free.usage.costUsd).toBeNull()
+    const text = await (await f.t.request('/metrics', { key: f.t.adminKey })).text()
+    const value = (name: string, labels: string) => {
+      const found = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`))
+      return found === undefined ? undefined : Number(found.split(' ').pop())
+    }
+    const spend = 'onbrand_generation_cost_usd_total'
+    expect(value(spend, `task="copy-spend",model="${FINE_TUNED}",arm="fine_tuned"`)).toBeCloseTo(
+      costs[0]! + costs[1]!,
+      10,
+    )
+    // The fallback keeps its arm and is priced at the model that answered.
+    expect(value(spend, `task="copy-spend",model="${FOUNDATION}",arm="fine_tuned"`)).toBeCloseTo(
+      fellBack.usage.costUsd,
+      10,
+    )
+    expect(value(spend, 'task="copy-unpriced",model="gpt-unpriced",arm="foundation"')).toBeUndefined()
+    expect(
+      value(
+        'onbrand_generation_unpriced_total',
+        'task="copy-unpriced",model="gpt-unpriced",arm="foundation"',
+      ),
+    ).toBe(1)
+  })
 })

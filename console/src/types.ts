@@ -178,3 +178,35 @@ export interface ReviewItem {
 export interface FeedbackResult {
   generation: { id: string; reviewState: string; route: { model: string | null; arm: string | null } }
 }
+
+export interface DatasetFinding {
+  rule: string
+  /** `train:3`: the split and the line of its JSONL file; absent for whole-dataset findings. */
+  line?: string
+  generationId?: string
+  message: string
+}
+
+/** POST /v1/tasks/{name}/datasets, GET /v1/datasets/{id} */
+export interface Dataset {
+  id: string
+  task: string
+  createdAt: string
+  params: Record<string, unknown>
+  baseModel: string
+  status: 'invalid' | 'not_ready' | 'ready'
+  counts: Record<string, number>
+  tokenStats: Record<string, unknown>
+  report: {
+    errors?: DatasetFinding[]
+    warnings?: DatasetFinding[]
+    estimate?: {
+      trainExamples: number
+      epochs: number
+      billedTokens: number
+      trainingPricePer1M: number | null
+      costUsd: number | null
+    }
+  }
+  files: { train: string; validation: string; preference: string; manifest: string }
+}

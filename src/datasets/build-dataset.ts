@@ -10,6 +10,7 @@ import {
   findDatasetCandidates,
   insertDataset,
   insertExamples,
+  listTaskDatasets,
 } from '../db/datasets.js'
 import type { StoredMessage } from '../db/generations.js'
 import { findActiveTaskVersion, findTask } from '../db/tasks.js'
@@ -213,6 +214,27 @@ export async function getDataset(db: pg.Pool, key: ApiKey | undefined, id: strin
   if (!row || (key?.collections !== undefined && row.createdBy !== key.id)) {
     throw new AppError('not_found', `No dataset ${id}.`)
   }
+  return datasetView(row)
+}
+
+/** A task's datasets, newest first; a key limited to some collections sees only those it built. */
+export async function listDatasets(
+  db: pg.Pool,
+  key: ApiKey | undefined,
+  taskName: string,
+  limit = 50,
+): Promise<DatasetView[]> {
+  if (!(await findTask(db, taskName, key?.collections)))
+    throw new AppError('not_found', `No task named ${taskName}.`)
+  const rows = await listTaskDatasets(db, {
+    taskName,
+    ...(key?.collections !== undefined ? { createdBy: key.id } : {}),
+    limit,
+  })
+  return rows.map(datasetView)
+}
+
+function datasetView(row: DatasetRow): DatasetView {
   const base = `/v1/datasets/${row.id}`
   return {
     id: row.id,

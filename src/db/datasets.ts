@@ -197,3 +197,22 @@ export async function readExamples(
   )
   return rows
 }
+
+/**
+ * A task's datasets, newest first (at most `limit`); with `createdBy`, only those that key built.
+ * Reads the same columns as findDataset.
+ */
+export async function listTaskDatasets(
+  db: Queryable,
+  input: { taskName: string; createdBy?: string; limit: number },
+): Promise<DatasetRow[]> {
+  const { rows } = await db.query<DatasetRow>(
+    `SELECT d.id, t.name AS "taskName", d.params, d.base_model AS "baseModel", d.status, d.counts,
+       d.token_stats AS "tokenStats", d.report, d.created_by AS "createdBy", d.created_at AS "createdAt"
+     FROM datasets d JOIN tasks t ON t.id = d.task_id
+     WHERE t.name = $1 AND ($2::text IS NULL OR d.created_by = $2)
+     ORDER BY d.created_at DESC, d.id DESC LIMIT $3`,
+    [input.taskName, input.createdBy ?? null, input.limit],
+  )
+  return rows
+}

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -353,6 +353,35 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     expect(rejected?.feedback[0]?.comment).toBe('Too long')
     expect(tabProblems).toEqual([])
     await tab.close()
+  })
+
+  it('builds a dataset from the reviewed generations, shows its report and downloads its manifest', async () => {
+    await page.goto(`${rig.baseUrl}/console/#/tasks/product-description`)
+    await heading('product-description').waitFor()
+    const section = page.locator('section[aria-labelledby="datasets-title"]')
+    await section.getByText('No datasets yet for this task.').waitFor()
+    await section.getByLabel('Seed').fill('console')
+    await section.getByRole('button', { name: 'Build dataset' }).click()
+    // The review session left one approval and one correction: too few examples to fine-tune on.
+    const report = section.locator('.dataset-report')
+    await expect.poll(textOf(report)).toContain('Invalid')
+    expect(await section.locator('table.datasets tbody tr').count()).toBe(1)
+    await expect
+      .poll(textOf(report.locator('.findings-errors')))
+      .toContain('2 training examples; fine-tuning needs at least 10')
+    expect(await report.innerText()).toMatch(/From corrections\s+1\n/i)
+    expect(await report.getByRole('button', { name: 'train.jsonl' }).isDisabled()).toBe(true)
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      report.getByRole('button', { name: 'manifest.jsonl' }).click(),
+    ])
+    const manifest = readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split('\n')
+    expect(manifest).toHaveLength(2)
+    expect(download.suggestedFilename()).toMatch(/-manifest\.jsonl$/)
+    await report.scrollIntoViewIfNeeded()
+    await rig.screenshot(page, 'datasets')
   })
 
   it('ran without a script error or a Content-Security-Policy violation', () => {

@@ -196,3 +196,25 @@ describe('POST /v1/tasks/{name}/datasets', () => {
     expect((await f.t.request(`/v1/datasets/${randomUUID()}`, { key: f.t.adminKey })).status).toBe(404)
   })
 })
+
+describe('GET /v1/tasks/{name}/datasets', () => {
+  it('lists the task’s datasets newest first; a collection-limited key sees only those it built', async () => {
+    const first = await json(await build({ seed: 'list-1' }))
+    const second = await json(await build({ seed: 'list-2', review: 'approved' }))
+    const res = await f.t.request('/v1/tasks/ds/datasets', { key: f.t.adminKey })
+    expect(res.status).toBe(200)
+    const listed = (await json(res)).data as { id: string; params: { seed: string } }[]
+    const mine = listed.filter((d) => d.id === first.id || d.id === second.id)
+    expect(mine.map((d) => d.id)).toEqual([second.id, first.id])
+    expect(listed[0]).toEqual(second)
+
+    const limited = (await f.t.makeKey(['admin'], ['brand'])).key
+    expect((await json(await f.t.request('/v1/tasks/ds/datasets', { key: limited }))).data).toEqual([])
+    const own = await json(
+      await f.t.request('/v1/tasks/ds/datasets', { method: 'POST', key: limited, json: { seed: 'list-3' } }),
+    )
+    const seen = (await json(await f.t.request('/v1/tasks/ds/datasets', { key: limited }))).data
+    expect(seen.map((d: { id: string }) => d.id)).toEqual([own.id])
+    expect((await f.t.request('/v1/tasks/no-such-task/datasets', { key: f.t.adminKey })).status).toBe(404)
+  })
+})

@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
-import { assertExportable, buildDataset, getDataset } from '../../../datasets/build-dataset.js'
+import { assertExportable, buildDataset, getDataset, listDatasets } from '../../../datasets/build-dataset.js'
 import { BuildDatasetRequest } from '../../../datasets/dataset-request.js'
 import { type ExportFile, exportLines } from '../../../datasets/export-dataset.js'
 import type { Services } from '../../../services.js'
@@ -66,6 +66,28 @@ export function registerDatasetRoutes(app: OpenAPIHono<AppEnv>, services: Servic
       )
       return c.json(dataset, 201)
     },
+  )
+
+  app.openapi(
+    protectedRoute(services, 'admin', {
+      method: 'get',
+      path: '/v1/tasks/{name}/datasets',
+      tags: ['learn'],
+      summary: 'The task’s datasets, newest first (at most 50)',
+      description:
+        'A key limited to some collections sees only the datasets it built, as with GET /v1/datasets/{id}.',
+      request: { params: z.object({ name: TaskName }) },
+      responses: {
+        200: {
+          description: 'The datasets',
+          content: {
+            'application/json': { schema: z.object({ data: z.array(Dataset) }).openapi('DatasetList') },
+          },
+        },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => c.json({ data: await listDatasets(db, c.get('apiKey'), c.req.valid('param').name) }, 200),
   )
 
   app.openapi(

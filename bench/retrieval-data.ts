@@ -128,7 +128,9 @@ export function percentile(values: number[], p: number): number {
 }
 
 /** Replace this benchmark's section of BENCHMARKS.md (from its heading to the next `## `), or append it. */
-export function writeSection(path: string, heading: string, section: string): void {
+export function writeSection(path: string, heading: string, text: string): void {
+  // The section starts with its heading, whether or not the caller wrote it.
+  const section = text.startsWith(`${heading}\n`) ? text : `${heading}\n\n${text}`
   const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n'
   const start = current.indexOf(`${heading}\n`)
   if (start === -1) {

@@ -12,7 +12,7 @@ export interface CorpusSource {
   load: LoadOptions
 }
 
-function readTree(root: string, keep: (path: string) => boolean): JobFile[] {
+export function readTree(root: string, keep: (path: string) => boolean): JobFile[] {
   const out: JobFile[] = []
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir).sort()) {
@@ -26,7 +26,7 @@ function readTree(root: string, keep: (path: string) => boolean): JobFile[] {
 }
 
 // Guide pages only: licence and readme files are not guidance.
-const isGuidePage = (path: string) =>
+export const isGuidePage = (path: string) =>
   path.endsWith('.md') && !/(README|LICENSE|SOURCE)\.md$|readme\.md$/.test(path)
 
 /**

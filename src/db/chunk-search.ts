@@ -43,6 +43,11 @@ export interface SearchOptions {
   filters?: ChunkFilters | readonly ChunkFilters[]
   /** Rows each arm contributes before fusion. */
   candidates: number
+  /**
+   * Most chunks the BM25 arm scores (bm25_search's max_candidates, migration 0006): past it, the arm
+   * ranks the chunks holding the query's rarest words exactly instead of all chunks. null: exact.
+   */
+  lexicalMaxScored: number | null
   /** Fused rows returned (with their text), best first. */
   limit: number
   efSearch: number
@@ -149,6 +154,7 @@ export function buildSearchQuery(
     param(kinds, '::text[]'),
     param(prefixes, '::text[]'),
     param(metadata, '::jsonb[]'),
+    param(options.lexicalMaxScored, '::int'),
   ].join(', ')
   const lexicalWeight = param(options.lexicalWeight, '::float8')
   const text = `WITH vector_arm AS MATERIALIZED (

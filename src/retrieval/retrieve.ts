@@ -21,6 +21,8 @@ export interface RetrievalSettings {
   efSearchDefault: number
   efSearchMax: number
   maxScanTuples: number
+  /** Most chunks the BM25 arm scores per query; 0: exact BM25 however many chunks that takes. */
+  bm25MaxCandidates: number
 }
 
 export interface RetrievalDeps {
@@ -38,6 +40,7 @@ export function retrievalSettingsFromConfig(config: Config): RetrievalSettings {
     efSearchDefault: config.EF_SEARCH_DEFAULT,
     efSearchMax: config.EF_SEARCH_MAX,
     maxScanTuples: config.HNSW_MAX_SCAN_TUPLES,
+    bm25MaxCandidates: config.BM25_MAX_CANDIDATES,
   }
 }
 
@@ -99,6 +102,9 @@ export function searchOptionsFor(
     queryVector,
     filters: [scopeFilters, request.filters].filter((set) => set !== undefined),
     candidates,
+    // Never below the arm's own candidate count: the cap bounds work, it must not starve the answer.
+    lexicalMaxScored:
+      settings.bm25MaxCandidates === 0 ? null : Math.max(settings.bm25MaxCandidates, candidates),
     // Headroom over k so dropped duplicates and over-budget chunks can be replaced.
     limit: Math.min(2 * candidates, 3 * wanted),
     efSearch: request.efSearch ?? settings.efSearchDefault,

@@ -81,6 +81,7 @@ async function nearest(collection: CollectionRow, query: string, k = 5) {
     limit: 2 * k,
     efSearch: 100,
     maxScanTuples: 20_000,
+    lexicalMaxScored: null,
     iterativeScan: 'relaxed_order',
   })
   const searched = rows

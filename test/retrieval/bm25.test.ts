@@ -23,12 +23,19 @@ interface Hit {
 async function bm25(
   collectionId: number,
   query: string,
-  options: { k1?: number; b?: number; limit?: number; mustMatch?: string; relax?: boolean } = {},
+  options: {
+    k1?: number
+    b?: number
+    limit?: number
+    mustMatch?: string
+    relax?: boolean
+    maxCandidates?: number
+  } = {},
 ): Promise<Hit[]> {
   const { rows } = await db.pool.query<Hit>(
     `SELECT chunk_id AS "chunkId", bm25 FROM bm25_search($1, 'english', $2,
        CASE WHEN $3::text IS NULL THEN NULL ELSE websearch_to_tsquery('english', $3::text) END, $4,
-       $5, $6, $7, NULL, NULL, NULL)`,
+       $5, $6, $7, NULL, NULL, NULL, $8)`,
     [
       collectionId,
       query,
@@ -37,6 +44,7 @@ async function bm25(
       options.k1 ?? 0.9,
       options.b ?? 0.4,
       options.limit ?? 100,
+      options.maxCandidates ?? null,
     ],
   )
   return rows
@@ -136,6 +144,61 @@ describe('BM25 early termination', () => {
         expect(top).toEqual(full.slice(0, limit))
       }
     }
+  })
+})
+
+describe('BM25 candidate cap', () => {
+  it('ranks exactly the chunks holding the rarest words the cap allows, every word counting', async () => {
+    const words = Array.from({ length: 40 }, (_, i) => `capword${String.fromCharCode(97 + (i % 26))}${i}`)
+    let seed = 11
+    const random = () => {
+      seed = (seed * 48271) % 2147483647
+      return seed / 2147483647
+    }
+    const pick = () => words[Math.floor(words.length * random() ** 2)]!
+    const documents = Array.from({ length: 200 }, (_, i) => ({
+      sourceId: `d${i}`,
+      embed: false,
+      chunks: [Array.from({ length: 5 + Math.floor(random() * 30) }, pick).join(' ')],
+    }))
+    const { collection } = await seedCollection(db.pool, { name: 'bm25-cap' }, documents)
+    const query = [words[0]!, words[3]!, words[12]!, words[25]!, words[39]!].join(' ')
+    const full = await bm25(collection.id, query, { limit: 1000 })
+    // The query's words rarest first (as bm25_search takes them), with the chunks holding each.
+    const { rows: terms } = await db.pool.query<{ df: number; chunks: number[] }>(
+      `SELECT t.chunk_count::int AS df, array(
+         SELECT c.id FROM chunks c WHERE c.collection_id = $1 AND c.tsv @@ lexemes_any_tsquery(ARRAY[t.term])
+       )::int[] AS chunks
+       FROM collection_terms t
+       WHERE t.collection_id = $1 AND t.term IN (SELECT lexeme FROM unnest(to_tsvector('english', $2)))
+       ORDER BY t.chunk_count, t.term`,
+      [collection.id, query],
+    )
+    expect(terms).toHaveLength(5)
+    let postings = 0
+    const holding = new Set<number>()
+    for (const [i, term] of terms.entries()) {
+      postings += term.df
+      for (const id of term.chunks) holding.add(id)
+      // A cap between this word's running total and the next one's allows exactly words 0..i.
+      const cap = i + 1 < terms.length ? postings + Math.floor(terms[i + 1]!.df / 2) : postings
+      for (const limit of [3, 10, 1000]) {
+        const capped = await bm25(collection.id, query, { limit, maxCandidates: cap })
+        const expected = full.filter((hit) => holding.has(hit.chunkId)).slice(0, limit)
+        // Exact when the MaxScore bound stops first (then the full top lies among those chunks anyway).
+        // Scores agree to float precision: the sum adds the words in whatever order the join yields.
+        expect(capped.map((h) => h.chunkId)).toEqual(expected.map((h) => h.chunkId))
+        for (const [j, hit] of capped.entries()) expect(hit.bm25).toBeCloseTo(expected[j]!.bm25, 9)
+      }
+    }
+    // Even a cap below the rarest word's chunks takes that word: a query with indexed words finds chunks.
+    const tiny = await bm25(collection.id, query, { limit: 10, maxCandidates: 1 })
+    expect(tiny.map((h) => h.chunkId)).toEqual(
+      full
+        .filter((hit) => terms[0]!.chunks.includes(hit.chunkId))
+        .slice(0, 10)
+        .map((h) => h.chunkId),
+    )
   })
 })
 

@@ -9,6 +9,7 @@ export const testRetrievalSettings: RetrievalSettings = {
   efSearchDefault: 64,
   efSearchMax: 400,
   maxScanTuples: 20_000,
+  bm25MaxCandidates: 0,
 }
 
 /** Retrieval wired to the OpenAI-wire stub through the real embedder (and so the real LangChain client). */

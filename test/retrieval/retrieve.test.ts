@@ -192,6 +192,7 @@ describe('retrieve on the database', () => {
         limit: 50,
         efSearch: 64,
         maxScanTuples: 20_000,
+        lexicalMaxScored: null,
         iterativeScan: 'relaxed_order',
       })
       expect(rows.length).toBe(guidelines.length)

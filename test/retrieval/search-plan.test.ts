@@ -62,6 +62,7 @@ const options = (overrides: Partial<SearchOptions> = {}): SearchOptions => ({
   limit: 200,
   efSearch: 40,
   maxScanTuples: 20_000,
+  lexicalMaxScored: null,
   iterativeScan: 'relaxed_order',
   ...overrides,
 })

@@ -35,6 +35,8 @@ export interface LatencyInput {
   titles: string[]
   queries: string[]
   chunks: number
+  /** Build (or find) the data and stop: the build needs no quiet machine, the timing does. */
+  buildOnly: boolean
   /** Also time /v1/retrieve with exact BM25 (no candidate cap). */
   withExact: boolean
   /** Claims in the cap sweep (bm25_search alone at several caps). */
@@ -71,11 +73,15 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
   ])
   const { db, url } = await cachedBenchDatabase({
     serverUrl: input.serverUrl,
-    name: 'onbrand_bench_latency',
+    name: `onbrand_bench_latency_${input.chunks}`,
     fingerprint,
     log: input.log,
     build: (db, url) => loadChunks(db, url, input, documentCount),
   })
+  if (input.buildOnly) {
+    await db.close()
+    return ''
+  }
   const collection = (await findCollectionByName(db.pool, 'latency'))!
   const langchainPool = new pg.Pool({ connectionString: url, max: 2 })
   langchainPool.on('error', () => {})
@@ -163,7 +169,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
     matched.push(rows[0]!.n)
   }
   const sweep = await capSweep(db, collection.id, input.queries.slice(0, input.sweepQueries), input.log)
-  await langchainPool.end()
+  await store.end()
   await db.close()
 
   const ms = (x: number) => x.toFixed(1)
@@ -266,7 +272,7 @@ async function loadChunks(
   const random = seededRandom(16)
   const { rows: documents } = await db.pool.query<{ id: number }>(
     `INSERT INTO documents (collection_id, source_id, kind, title, content_hash)
-     SELECT $1, 'doc-' || i, 'guideline', $2::text[][i % cardinality($2::text[]) + 1], 'h'
+     SELECT $1, 'doc-' || i, 'guideline', ($2::text[])[i % cardinality($2::text[]) + 1], 'h'
      FROM generate_series(0, $3 - 1) i ORDER BY i RETURNING id`,
     [collection.id, input.titles, documentCount],
   )
@@ -306,7 +312,8 @@ async function loadChunks(
        USING hnsw (${vectorExpression(GLOVE_DIMENSIONS)} vector_cosine_ops) WHERE collection_id = ${collection.id}`,
     )
     // LangChain's own table and index, made the way an application using it would make them.
-    const langchainPool = new pg.Pool({ connectionString: url, max: 1 })
+    // Two clients: initialize() keeps one for itself and queries through the pool.
+    const langchainPool = new pg.Pool({ connectionString: url, max: 2 })
     langchainPool.on('error', () => {})
     const store = await PGVectorStore.initialize(new FixedEmbeddings(new Map()), {
       pool: langchainPool,
@@ -319,7 +326,7 @@ async function loadChunks(
        SELECT text, jsonb_build_object('chunkId', id), embedding::vector(${GLOVE_DIMENSIONS}) FROM chunks`,
     )
     await store.createHnswIndex({ dimensions: GLOVE_DIMENSIONS, m: 16, efConstruction: 64 })
-    await langchainPool.end()
+    await store.end()
   } finally {
     build.release()
   }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { json } from '../support/test-app.js'
 import {
@@ -15,15 +14,17 @@ import {
  * (no call at all) while its breaker is open, so requests go straight to the foundation model; after
  * the cool-down one trial call decides whether it comes back.
  */
-const COOL_DOWN_MS = 400
+const COOL_DOWN_MS = 30_000
+// The services' clock: the cool-down passes when the test says so, however slow the machine.
+let clock = Date.now()
 let f: GenerationFixture
 const request = { task: 'copy-ft', input: 'Trailblazer tent', variables: { brand: 'Acme' } }
 
 beforeAll(async () => {
-  f = await createGenerationFixture({
-    MODEL_BREAKER_FAILURES: '2',
-    MODEL_BREAKER_COOLDOWN_MS: String(COOL_DOWN_MS),
-  })
+  f = await createGenerationFixture(
+    { MODEL_BREAKER_FAILURES: '2', MODEL_BREAKER_COOLDOWN_MS: String(COOL_DOWN_MS) },
+    { now: () => clock },
+  )
   const route = { strategy: 'fine_tuned', foundationModel: FOUNDATION, fineTunedModel: FINE_TUNED }
   expect((await f.putTask('copy-ft', textTask({ route }))).status).toBe(201)
 })
@@ -61,7 +62,7 @@ describe('the circuit breaker per model', () => {
     expect(metrics).toContain(`onbrand_model_breaker_changes_total{model="${FINE_TUNED}",state="open"} 1`)
 
     // After the cool-down, a trial that fails opens it again at once.
-    await sleep(COOL_DOWN_MS + 50)
+    clock += COOL_DOWN_MS
     expect((await generate()).reason).toContain('HTTP 503')
     expect(fineTunedCalls()).toBe(4)
     expect((await generate()).reason).toContain('circuit open')
@@ -69,7 +70,7 @@ describe('the circuit breaker per model', () => {
 
     // The model is back: the next trial closes the breaker and the fine-tuned arm serves again.
     f.stub.setModelUp(FINE_TUNED)
-    await sleep(COOL_DOWN_MS + 50)
+    clock += COOL_DOWN_MS
     expect(await generate()).toMatchObject({ model: FINE_TUNED, fellBack: false })
     expect(await generate(true)).toMatchObject({ model: FINE_TUNED, fellBack: false })
     expect(fineTunedCalls()).toBe(6)

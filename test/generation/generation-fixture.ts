@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
+import type { ServiceOverrides } from '../../src/services.js'
 import { type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js'
 import { seedCollection } from '../support/seed-chunks.js'
 import { createTestApp, type TestApp } from '../support/test-app.js'
@@ -28,7 +29,10 @@ export const PRICES = { [FOUNDATION]: [0.15, 0.6], [FINE_TUNED]: [0.3, 1.2] } as
  * An app wired to the OpenAI-wire stub, with a small guideline collection ("brand") seeded by SQL.
  * Retries and the circuit breaker are off unless a test asks, so each fault maps to one observable call.
  */
-export async function createGenerationFixture(env: Record<string, string> = {}): Promise<GenerationFixture> {
+export async function createGenerationFixture(
+  env: Record<string, string> = {},
+  overrides: ServiceOverrides = {},
+): Promise<GenerationFixture> {
   const stub = await startOpenAIStub()
   const models = {
     models: Object.fromEntries(
@@ -38,16 +42,19 @@ export async function createGenerationFixture(env: Record<string, string> = {}):
       ]),
     ),
   }
-  const t = await createTestApp({
-    OPENAI_BASE_URL: stub.url,
-    OPENAI_API_KEY: 'test-key',
-    MODEL_MAX_RETRIES: '0',
-    MODEL_TIMEOUT_MS: '800',
-    // The circuit breaker would turn a run of injected faults into skipped calls: off unless a test asks.
-    MODEL_BREAKER_FAILURES: '0',
-    MODELS_JSON: JSON.stringify(models),
-    ...env,
-  })
+  const t = await createTestApp(
+    {
+      OPENAI_BASE_URL: stub.url,
+      OPENAI_API_KEY: 'test-key',
+      MODEL_MAX_RETRIES: '0',
+      MODEL_TIMEOUT_MS: '800',
+      // The circuit breaker would turn a run of injected faults into skipped calls: off unless a test asks.
+      MODEL_BREAKER_FAILURES: '0',
+      MODELS_JSON: JSON.stringify(models),
+      ...env,
+    },
+    overrides,
+  )
   let server: ServerType | undefined
   const { chunkIds } = await seedCollection(t.db.pool, { name: 'brand', dimensions: 64 }, [
     {

@@ -55,7 +55,6 @@ const glove = new GloveSif()
 const embeddings = await startGloveServer(glove)
 log(`${elapsed()} GloVe loaded`)
 
-if (phases.includes('quality')) await qualityPhase()
 if (phases.includes('guidelines')) {
   const section = await measureGuidelineSuite({
     serverUrl: SERVER_URL,
@@ -70,6 +69,8 @@ if (phases.includes('guidelines')) {
     `## Retrieval quality on the style guides\n\nCommand: \`flock /work/notes/bench.lock env BENCH_PHASES=guidelines npm run bench:retrieval-quality\`.\n${section}`,
   )
 }
+// After the short guideline suite, so a run stopped during the long SciFact phase has written that already.
+if (phases.includes('quality')) await qualityPhase()
 if (phases.includes('latency') || phases.includes('latency-build')) {
   const section = await measureLatency({
     buildOnly: !phases.includes('latency'),

@@ -371,3 +371,23 @@ describe('questions, documents and weights', () => {
     }
   })
 })
+
+describe('the BM25 candidate cap', () => {
+  it('reaches the search: past the cap only chunks holding the rarest words are ranked, with no cap all are', async () => {
+    const common = Array.from({ length: 45 }, (_, i) => ({
+      sourceId: `common-${i}.md`,
+      chunks: [`A common sentence about ordinary things, number ${i}.`],
+      embed: false,
+    }))
+    const rare = { sourceId: 'rare.md', chunks: ['A common sentence with a zeppelin in it.'], embed: false }
+    await seedCollection(db.pool, { name: 'capped' }, [...common, rare])
+    const withCap = (bm25MaxCandidates: number) =>
+      stubRetrievalDeps(db.pool, undefined, { settings: { ...testRetrievalSettings, bm25MaxCandidates } })
+    // 46 chunks hold "common", one "zeppelin": a cap below 47 postings leaves "common" out of the candidates.
+    const capped = await retrieve(withCap(1), { collection: 'capped', query: 'common zeppelin' })
+    expect(capped.passages.map((p) => p.sourceId)).toEqual(['rare.md'])
+    const exact = await retrieve(withCap(0), { collection: 'capped', query: 'common zeppelin' })
+    expect(exact.passages[0]!.sourceId).toBe('rare.md')
+    expect(exact.passages.length).toBeGreaterThan(1)
+  })
+})

@@ -40,6 +40,8 @@ const WEIGHTS = [0.5, 0.6, 0.7, 0.9, 0.95]
 /** Candidate caps measured besides the default (lexical arm alone). */
 const CAPS = [500, 1000, 2000]
 const ROOT = join(import.meta.dirname, '..')
+/** The settings a latency run names in its command line. */
+const LATENCY_ENV = ['BENCH_PHASES', 'BENCH_LATENCY_CHUNKS', 'BENCH_LATENCY_EXACT', 'BENCH_CAP_SWEEP_QUERIES']
 const BENCHMARKS = join(ROOT, 'BENCHMARKS.md')
 const ARMS = (process.env.BENCH_ARMS ?? 'baseline,lexical,lexical-exact,caps,vector,hybrid,sweep').split(',')
 /** The code that measures: retrieval results are only reused across runs of the same. */
@@ -88,7 +90,13 @@ if (phases.includes('latency') || phases.includes('latency-build')) {
     writeSection(
       BENCHMARKS,
       '## Retrieval latency at 100k chunks',
-      `Command: \`npm run bench:retrieval-quality\` (${SERVER_URL.replace(/\/\/[^@]*@/, '//')}, same run as the quality table when both phases run).\n\n${section}`,
+      `Command: \`flock /work/notes/bench.lock env ${LATENCY_ENV.filter(
+        (name) => process.env[name] !== undefined,
+      )
+        .map((name) => `${name}=${process.env[name]}`)
+        .join(
+          ' ',
+        )} npm run bench:retrieval-quality\` (PostgreSQL ${SERVER_URL.replace(/\/\/[^@]*@/, '//')}, ${new Date().toISOString().slice(0, 10)}; the 100k-chunk database is built once, by \`BENCH_PHASES=latency-build\` or the first timed run, and reused while its fingerprint matches).\n\n${section}`,
     )
 }
 await embeddings.close()

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest'
+import { searchOptionsFor, usesSearchSyntax } from '../../src/retrieval/retrieve.js'
+import { RetrieveRequest } from '../../src/retrieval/types.js'
+import { testRetrievalSettings } from './retrieval-deps.js'
+
+const collection = { bm25: { k1: 0.9, b: 0.4 }, lexicalWeight: 0.8 }
+const optionsFor = (fields: Record<string, unknown>) =>
+  searchOptionsFor(
+    RetrieveRequest.parse({ collection: 'c', ...fields }),
+    testRetrievalSettings,
+    undefined,
+    collection,
+  )
+
+describe('when a query is search syntax', () => {
+  it('takes " or " in a question as a word, in any case', () => {
+    expect(usesSearchSyntax('Is coffee brewed hot or green tea chilled?')).toBe(false)
+    expect(usesSearchSyntax('coffee OR tea')).toBe(false)
+    expect(optionsFor({ query: 'Is A or B better?' })).toMatchObject({
+      syntax: 'words',
+      relaxWhenEmpty: true,
+    })
+  })
+
+  it('takes quotes and a leading minus as syntax, but not a hyphen inside a word or a lone dash', () => {
+    expect(usesSearchSyntax('"keep for a month"')).toBe(true)
+    expect(usesSearchSyntax('tea -coffee')).toBe(true)
+    expect(usesSearchSyntax('-coffee tea')).toBe(true)
+    expect(usesSearchSyntax('well-known brands')).toBe(false)
+    expect(usesSearchSyntax('tea - coffee')).toBe(false)
+  })
+
+  it('obeys the searchSyntax flag either way, and relaxes only when the flag is absent', () => {
+    expect(optionsFor({ query: 'A or B', searchSyntax: true })).toMatchObject({
+      syntax: 'websearch',
+      relaxWhenEmpty: false,
+    })
+    expect(optionsFor({ query: '"A B"', searchSyntax: false })).toMatchObject({
+      syntax: 'words',
+      relaxWhenEmpty: false,
+    })
+    expect(optionsFor({ query: '"A B"' })).toMatchObject({ syntax: 'websearch', relaxWhenEmpty: true })
+  })
+
+  it('passes the BM25 candidate cap on, never below the arm candidates, and 0 as no cap', () => {
+    const capped = (bm25MaxCandidates: number, k: number) =>
+      searchOptionsFor(
+        RetrieveRequest.parse({ collection: 'c', query: 'q', k }),
+        { ...testRetrievalSettings, bm25MaxCandidates },
+        undefined,
+        collection,
+      )
+    expect(capped(4000, 10)).toMatchObject({ candidates: 40, lexicalMaxScored: 4000 })
+    expect(capped(10, 50)).toMatchObject({ candidates: 200, lexicalMaxScored: 200 })
+    expect(capped(0, 10).lexicalMaxScored).toBeNull()
+  })
+})

@@ -22,8 +22,10 @@ export function runServer(): Promise<number> {
       }
     }
     const app = createApp(services)
-    // Ingest jobs run in this process unless a separate `onbrand worker` fleet does them (RUN_WORKER=false).
-    const worker = config.RUN_WORKER ? startWorker({ deps: services.ingest }) : undefined
+    // Jobs run in this process unless a separate `onbrand worker` fleet does them (RUN_WORKER=false).
+    const worker = config.RUN_WORKER
+      ? startWorker({ deps: services.ingest, handlers: services.jobHandlers })
+      : undefined
     const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
       logger.info({ host: info.address, port: info.port, database: db.kind }, 'listening')
     })

@@ -13,6 +13,7 @@ import { GenerationLogWriter } from './generation/generation-log.js'
 import { createModelRegistry, type ModelRegistry } from './generation/model-registry.js'
 import { createOpenAIChatModelFactory } from './generation/openai-chat-model.js'
 import type { SharedGenerationDeps } from './generation/types.js'
+import type { JobHandlers } from './jobs/job-handler.js'
 import { sleep } from './lib/sleep.js'
 import { createLogger } from './logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
@@ -69,6 +70,11 @@ export interface Services {
   generation: SharedGenerationDeps
   /** Ingestion jobs (the pipeline and the worker). */
   ingest: IngestDeps
+  /**
+   * Handlers of the job kinds other than ingest, by kind: the worker (`onbrand worker`, or the one in
+   * the API process) runs them from the one job table.
+   */
+  jobHandlers: JobHandlers
   /** Write everything queued (generation rows, token charges) now. */
   flush(): Promise<void>
   /**
@@ -158,6 +164,7 @@ export function buildServices(input: BuildServicesInput): Services {
     retrieval,
     generation,
     ingest,
+    jobHandlers: {},
     flush: async () => {
       await generationLog.flush()
       await rateLimiter.flush()

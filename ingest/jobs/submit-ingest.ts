@@ -90,8 +90,9 @@ export async function describeJob(
   viewer: CollectionAllowlist = {},
 ): Promise<JobView> {
   const job = await findJob(db, id)
-  const collection = job ? await findCollectionById(db, job.collectionId) : undefined
-  if (!job || !canUseCollection(viewer, collection?.name ?? '')) {
+  const collection =
+    job && job.collectionId !== null ? await findCollectionById(db, job.collectionId) : undefined
+  if (job?.kind !== 'ingest' || !canUseCollection(viewer, collection?.name ?? '')) {
     throw new AppError('not_found', `No ingest job with id ${id}.`)
   }
   const progress = 'documents' in job.progress ? (job.progress as unknown as JobProgress) : null
@@ -99,7 +100,8 @@ export async function describeJob(
     id: job.id,
     collection: collection?.name ?? '',
     status: job.status,
-    mode: job.mode,
+    // An ingest job always has a mode (a check constraint of ingest_jobs).
+    mode: job.mode!,
     progress: progress
       ? { ...progress, etaSeconds: job.status === 'running' ? (estimateSecondsLeft(progress) ?? null) : null }
       : null,

@@ -10,15 +10,18 @@ import {
   type FinishedStatus,
   failExhaustedJobs,
   findJob,
+  finishJob,
   type IngestJobRow,
   purgeExpiredJobFiles,
   releaseJob,
   renewLease,
 } from '../../src/db/ingest-jobs.js'
+import type { JobHandler, JobHandlers, JobOutcome } from '../../src/jobs/job-handler.js'
 import { sleep } from '../../src/lib/sleep.js'
+import { observeJobFinished } from '../../src/observability/metrics.js'
 import type { IngestDeps } from '../pipeline/deps.js'
 import type { JobProgress } from '../pipeline/progress.js'
-import { type JobOutcome, runJob } from '../pipeline/run-job.js'
+import { runJob } from '../pipeline/run-job.js'
 
 // A job that has killed this many workers is failed rather than handed to the next one.
 const MAX_ATTEMPTS = 5
@@ -30,6 +33,11 @@ const RETENTION_SWEEP_MS = 60_000
 
 export interface WorkerOptions {
   deps: IngestDeps
+  /**
+   * Handlers of the other job kinds (`services.jobHandlers`: evaluation runs, …), by kind. The worker
+   * claims only kinds it has a handler for; ingest is always one of them.
+   */
+  handlers?: JobHandlers
   workerId?: string
   pollIntervalMs?: number
   leaseMs?: number
@@ -53,8 +61,16 @@ function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
 }
 
+/** A cancel asked for while the job ran (the heartbeat saw it): the job ends `cancelled`, not re-queued. */
+class CancelRequested extends Error {
+  constructor() {
+    super('cancel requested')
+    this.name = 'CancelRequested'
+  }
+}
+
 /**
- * Poll for ingest jobs and run them one at a time, renewing the lease while working. Several workers
+ * Poll for jobs of the kinds it has handlers for and run them one at a time, renewing the lease while working. Several workers
  * (in several processes) can share a database: claims skip locked rows, and a job whose worker died
  * is reclaimed once its lease has run out.
  */
@@ -69,16 +85,37 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   let lastBackfillCheck = 0
   let lastRetentionSweep = 0
   const retentionMs = deps.config.INGEST_FILE_RETENTION_HOURS * 3_600_000
+  const ingest: JobHandler = (job, context) =>
+    runJob(deps, job, context.workerId, {
+      signal: context.signal,
+      onProgress: (progress) => options.onProgress?.(job, progress),
+    })
+  const handlers: JobHandlers = { ...options.handlers, ingest }
+  const kinds = Object.keys(handlers).sort()
+
+  /** Finish a job stopped by a cancel; false when the job is no longer this worker's. */
+  const finishCancelled = async (job: IngestJobRow): Promise<boolean> => {
+    const done = await finishJob(deps.db.pool, job.id, workerId, {
+      status: 'cancelled',
+      error: 'Cancelled on request.',
+    })
+    if (done) observeJobFinished(deps.metrics, { kind: job.kind, status: 'cancelled' })
+    return done
+  }
 
   const runClaimed = async (job: IngestJobRow): Promise<JobOutcome> => {
+    // Reclaimed after its worker died while a cancel was pending: nothing more to run.
+    if (job.cancelRequestedAt !== null) return (await finishCancelled(job)) ? 'cancelled' : 'lost'
+    const handler = handlers[job.kind]!
     const jobAbort = new AbortController()
     const onStop = () => jobAbort.abort(new Error('worker stopping'))
     stopping.signal.addEventListener('abort', onStop, { once: true })
     const heartbeat = setInterval(
       () => {
         renewLease(deps.db.pool, job.id, workerId, leaseMs).then(
-          (held) => {
-            if (!held) jobAbort.abort(new Error('lease lost'))
+          (lease) => {
+            if (lease === 'lost') jobAbort.abort(new Error('lease lost'))
+            else if (lease === 'cancel') jobAbort.abort(new CancelRequested())
           },
           (error: unknown) => log.warn({ err: error, jobId: job.id }, 'renewing the job lease failed'),
         )
@@ -86,13 +123,12 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       Math.max(100, Math.floor(leaseMs / 3)),
     )
     try {
-      log.info({ jobId: job.id, mode: job.mode, attempt: job.attempts }, 'ingest job started')
-      const outcome = await runJob(deps, job, workerId, {
-        signal: jobAbort.signal,
-        onProgress: (progress) => options.onProgress?.(job, progress),
-      })
+      log.info({ jobId: job.id, kind: job.kind, mode: job.mode, attempt: job.attempts }, 'job started')
+      let outcome = await handler(job, { workerId, signal: jobAbort.signal })
+      if (outcome === 'stopped' && jobAbort.signal.reason instanceof CancelRequested)
+        outcome = (await finishCancelled(job)) ? 'cancelled' : 'lost'
       if (outcome === 'stopped' || outcome === 'interrupted') await releaseJob(deps.db.pool, job.id, workerId)
-      log.info({ jobId: job.id, outcome }, 'ingest job ended')
+      log.info({ jobId: job.id, kind: job.kind, outcome }, 'job ended')
       return outcome
     } finally {
       clearInterval(heartbeat)
@@ -117,7 +153,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
               'dropped the stored prompts of unreviewed generations past retention',
             )
         }
-        const job = await claimJob(deps.db.pool, workerId, leaseMs, options.onlyJobId)
+        const job = await claimJob(deps.db.pool, workerId, leaseMs, options.onlyJobId, kinds)
         if (job) {
           const outcome = await runClaimed(job)
           options.onJobDone?.(job, outcome)
@@ -137,7 +173,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
           }
         }
       } catch (error) {
-        log.error({ err: error }, 'ingest worker iteration failed; retrying after the poll interval')
+        log.error({ err: error }, 'worker iteration failed; retrying after the poll interval')
       }
       await sleep(pollMs, stopping.signal)
     }

@@ -12,6 +12,7 @@ import { isDatabaseUnavailable } from '../../src/db/pg-errors.js'
 import { withTransaction } from '../../src/db/transaction.js'
 import { dropVectorIndexIfEmpty } from '../../src/db/vector-index.js'
 import { EmbeddingDimensionError, EmbeddingProviderError } from '../../src/embedding/openai-embedder.js'
+import type { JobOutcome } from '../../src/jobs/job-handler.js'
 import { observeJobFinished } from '../../src/observability/metrics.js'
 import { loadFiles } from '../loaders/load-files.js'
 import type { IngestIssue } from '../loaders/types.js'
@@ -30,11 +31,7 @@ class LeaseLostError extends Error {
   }
 }
 
-/**
- * `stopped`: the worker is stopping; `interrupted`: the database went away mid-job. Either way the job
- * goes back to the queue with its saved progress and is resumed, by this worker or another.
- */
-export type JobOutcome = FinishedStatus | 'lost' | 'stopped' | 'interrupted'
+export type { JobOutcome }
 
 /** How the job ended: every input loaded, some rejected, or nothing loaded at all. */
 interface Ending {
@@ -59,7 +56,7 @@ export async function runJob(
   }
   try {
     const ending = await execute(deps, job, save, options.signal)
-    await restoreVectorIndex(deps, job.collectionId)
+    if (job.collectionId !== null) await restoreVectorIndex(deps, job.collectionId)
     if (!(await finishJob(deps.db.pool, job.id, workerId, ending))) return 'lost'
     observeJobFinished(deps.metrics, { kind: 'ingest', status: ending.status })
     return ending.status
@@ -75,7 +72,7 @@ export async function runJob(
     if (message === undefined)
       deps.logger.error({ err: error, jobId: job.id }, 'ingest job failed unexpectedly')
     const detail = message ?? 'The job failed unexpectedly; the worker log has the details.'
-    await restoreVectorIndex(deps, job.collectionId)
+    if (job.collectionId !== null) await restoreVectorIndex(deps, job.collectionId)
     if (!(await finishJob(deps.db.pool, job.id, workerId, { status: 'failed', error: detail }))) return 'lost'
     observeJobFinished(deps.metrics, { kind: 'ingest', status: 'failed' })
     return 'failed'
@@ -90,7 +87,8 @@ async function execute(
   save: Save,
   signal?: AbortSignal,
 ): Promise<Ending> {
-  const collection = await findCollectionById(deps.db.pool, job.collectionId)
+  const collection =
+    job.collectionId === null ? undefined : await findCollectionById(deps.db.pool, job.collectionId)
   if (!collection) throw new JobInputError('The collection of this job no longer exists.')
   const embedder = deps.createEmbedder(collection.embeddingModel, collection.embeddingDimensions)
 

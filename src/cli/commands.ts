@@ -4,12 +4,13 @@ import type { Command } from './run-command.js'
 export const COMMANDS: readonly Command[] = [
   {
     name: 'server',
-    summary: 'Run the API (and an ingest worker, unless RUN_WORKER=false)',
+    summary: 'Run the API (and a job worker, unless RUN_WORKER=false)',
     load: () => import('./server-command.js'),
   },
   {
     name: 'worker',
-    summary: 'Run a standalone ingest worker (run as many as you like on PostgreSQL)',
+    summary:
+      'Run a standalone job worker: ingest and every other job kind (run as many as you like on PostgreSQL)',
     load: () => import('./worker-command.js'),
   },
   {

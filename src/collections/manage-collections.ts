@@ -80,7 +80,8 @@ export async function describeCollection(
       ? {
           jobId: job.id,
           status: job.status,
-          mode: job.mode,
+          // An ingest job always has a mode (a check constraint of ingest_jobs).
+          mode: job.mode!,
           createdAt: job.createdAt,
           finishedAt: job.finishedAt,
         }

@@ -12,11 +12,15 @@ export const FINISHED_STATUSES: readonly FinishedStatus[] = [
 ]
 export type JobMode = 'upsert' | 'sync' | 'backfill'
 
+/** A row of the one job queue: an ingest job, or a job of another kind (`kind`, run by its handler). */
 export interface IngestJobRow {
   id: string
-  collectionId: number
+  kind: string
+  /** Set for ingest jobs; other kinds may belong to no collection. */
+  collectionId: number | null
   status: JobStatus
-  mode: JobMode
+  /** Set for ingest jobs only. */
+  mode: JobMode | null
   options: Record<string, unknown>
   progress: Record<string, unknown>
   errors: unknown[]
@@ -28,11 +32,13 @@ export interface IngestJobRow {
   createdAt: Date
   startedAt: Date | null
   finishedAt: Date | null
+  /** A cancel was asked for while the job ran; its worker stops at the next boundary. */
+  cancelRequestedAt: Date | null
 }
 
-const COLUMNS = `id, collection_id AS "collectionId", status, mode, options, progress, errors, error, attempts,
+const COLUMNS = `id, kind, collection_id AS "collectionId", status, mode, options, progress, errors, error, attempts,
   locked_by AS "lockedBy", locked_until AS "lockedUntil", created_by AS "createdBy", created_at AS "createdAt",
-  started_at AS "startedAt", finished_at AS "finishedAt"`
+  started_at AS "startedAt", finished_at AS "finishedAt", cancel_requested_at AS "cancelRequestedAt"`
 
 // Claims are serialised so two workers never start jobs of one collection side by side.
 export const CLAIM_LOCK_KEY = 7_201_555_003
@@ -79,14 +85,16 @@ export async function findJob(db: Queryable, id: string): Promise<IngestJobRow |
 }
 
 /**
- * Take the oldest queued job, or a running one whose lease ran out (its worker died), skipping rows
- * other workers hold and collections that already have a live job. Bumps `attempts`.
+ * Take the oldest queued job of one of `kinds`, or a running one whose lease ran out (its worker died),
+ * skipping rows other workers hold, jobs resting until `run_after`, and collections that already have a
+ * live job. Bumps `attempts`.
  */
 export async function claimJob(
   db: pg.Pool | pg.PoolClient,
   workerId: string,
   leaseMs: number,
   onlyJobId?: string,
+  kinds: readonly string[] = ['ingest'],
 ): Promise<IngestJobRow | undefined> {
   return withTransaction(db, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK_KEY])
@@ -98,6 +106,8 @@ export async function claimJob(
          SELECT j.id FROM ingest_jobs j
          WHERE (j.status = 'queued' OR (j.status = 'running' AND j.locked_until < now()))
            AND ($3::uuid IS NULL OR j.id = $3)
+           AND j.kind = ANY ($4::text[])
+           AND (j.run_after IS NULL OR j.run_after <= now())
            AND NOT EXISTS (
              SELECT 1 FROM ingest_jobs r WHERE r.collection_id = j.collection_id AND r.id <> j.id
                AND r.status = 'running' AND r.locked_until >= now())
@@ -105,25 +115,72 @@ export async function claimJob(
          LIMIT 1
          FOR UPDATE SKIP LOCKED)
        RETURNING ${COLUMNS}`,
-      [workerId, leaseMs, onlyJobId ?? null],
+      [workerId, leaseMs, onlyJobId ?? null, kinds],
     )
     return rows[0]
   })
 }
 
-/** Extend the lease; false means another worker has taken the job over. */
+/**
+ * Extend the lease. `lost`: another worker has taken the job over; `cancel`: still ours, but a cancel
+ * was asked for, so the worker should stop it.
+ */
 export async function renewLease(
   db: Queryable,
   jobId: string,
   workerId: string,
   leaseMs: number,
-): Promise<boolean> {
-  const { rowCount } = await db.query(
+): Promise<'held' | 'lost' | 'cancel'> {
+  const { rows } = await db.query<{ cancel: boolean }>(
     `UPDATE ingest_jobs SET locked_until = now() + $3 * interval '1 millisecond'
-     WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+     WHERE id = $1 AND locked_by = $2 AND status = 'running'
+     RETURNING cancel_requested_at IS NOT NULL AS cancel`,
     [jobId, workerId, leaseMs],
   )
-  return (rowCount ?? 0) > 0
+  if (rows.length === 0) return 'lost'
+  return rows[0]!.cancel ? 'cancel' : 'held'
+}
+
+/**
+ * Queue a job of a kind other than ingest (its handler reads `options`). Kinds that belong to a
+ * collection pass it, and then never run side by side with another job of that collection.
+ */
+export async function insertKindJob(
+  db: Queryable,
+  job: {
+    kind: string
+    options: Record<string, unknown>
+    collectionId?: number | null
+    createdBy?: string | null
+  },
+): Promise<IngestJobRow> {
+  const { rows } = await db.query<IngestJobRow>(
+    `INSERT INTO ingest_jobs (kind, collection_id, options, created_by) VALUES ($1, $2, $3::jsonb, $4)
+     RETURNING ${COLUMNS}`,
+    [job.kind, job.collectionId ?? null, JSON.stringify(job.options), job.createdBy ?? null],
+  )
+  return rows[0]!
+}
+
+/**
+ * Cancel a job: a queued one (or a running one whose worker is gone) is cancelled at once; a running
+ * one is marked, and its worker stops it at the next heartbeat. A finished job is left as it is.
+ * Returns the job as it is now, or undefined when there is no such job.
+ */
+export async function cancelJob(db: Queryable, jobId: string): Promise<IngestJobRow | undefined> {
+  const { rows } = await db.query<IngestJobRow>(
+    `UPDATE ingest_jobs SET
+       cancel_requested_at = coalesce(cancel_requested_at, now()),
+       status = CASE WHEN status = 'queued' OR locked_until < now() THEN 'cancelled' ELSE status END,
+       finished_at = CASE WHEN status = 'queued' OR locked_until < now() THEN now() ELSE finished_at END,
+       error = CASE WHEN status = 'queued' OR locked_until < now() THEN 'Cancelled on request.' ELSE error END,
+       locked_by = CASE WHEN status = 'queued' OR locked_until < now() THEN NULL ELSE locked_by END,
+       locked_until = CASE WHEN status = 'queued' OR locked_until < now() THEN NULL ELSE locked_until END
+     WHERE id = $1 AND status IN ('queued', 'running')
+     RETURNING ${COLUMNS}`,
+    [jobId],
+  )
+  return rows[0] ?? (await findJob(db, jobId))
 }
 
 /** Save progress (and errors when given) if this worker still holds the job. */
@@ -228,12 +285,14 @@ export async function enqueueBackfillIfIdle(
   })
 }
 
+/** The collection's latest ingest job (other kinds of job may name a collection too). */
 export async function lastJobOfCollection(
   db: Queryable,
   collectionId: number,
 ): Promise<IngestJobRow | undefined> {
   const { rows } = await db.query<IngestJobRow>(
-    `SELECT ${COLUMNS} FROM ingest_jobs WHERE collection_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`,
+    `SELECT ${COLUMNS} FROM ingest_jobs WHERE collection_id = $1 AND kind = 'ingest'
+     ORDER BY created_at DESC, id DESC LIMIT 1`,
     [collectionId],
   )
   return rows[0]

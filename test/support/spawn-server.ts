@@ -90,7 +90,7 @@ export async function spawnWorker(
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const deadline = Date.now() + readyTimeoutMs
-  while (!output.includes('ingest worker started')) {
+  while (!output.includes('worker started')) {
     if (child.exitCode !== null) throw new Error(`worker exited early:\n${output}`)
     if (Date.now() > deadline) {
       child.kill('SIGKILL')

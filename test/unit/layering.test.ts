@@ -52,6 +52,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
     imports: ['src/collections', 'src/db', 'src/errors.ts', 'src/generation', 'src/tokens'],
     types: ['src/auth'],
   },
+  'src/jobs': { imports: ['src/db', 'src/errors.ts', 'src/lib', 'src/observability'] },
   'ingest/loaders': { imports: [] },
   'ingest/chunking': { imports: ['ingest/loaders', 'src/tokens'] },
   'ingest/pipeline': {
@@ -64,9 +65,19 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/lib',
       'src/observability',
     ],
+    types: ['src/jobs'],
   },
   'ingest/jobs': {
-    imports: ['ingest/loaders', 'ingest/pipeline', 'src/collections', 'src/db', 'src/errors.ts', 'src/lib'],
+    imports: [
+      'ingest/loaders',
+      'ingest/pipeline',
+      'src/collections',
+      'src/db',
+      'src/errors.ts',
+      'src/jobs',
+      'src/lib',
+      'src/observability',
+    ],
   },
   'src/services.ts': {
     imports: [
@@ -76,6 +87,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/db',
       'src/embedding',
       'src/generation',
+      'src/jobs',
       'src/lib',
       'src/logger.ts',
       'src/observability',

@@ -201,7 +201,14 @@ export async function buildDataset(
       report,
       createdBy: key?.id ?? null,
     })
-    await insertExamples(client, datasetId, examples)
+    const { heldForEvaluation } = await insertExamples(client, datasetId, examples)
+    if (heldForEvaluation.length > 0) {
+      // An evaluation set took some of these generations while the dataset was being built.
+      throw new AppError(
+        'conflict',
+        `${heldForEvaluation.length} of the selected generations became evaluation cases while the dataset was built; build it again.`,
+      )
+    }
     return datasetId
   })
   onProgress('done', examples.length, examples.length)

@@ -116,12 +116,22 @@ export async function insertDataset(
   return rows[0]!.id
 }
 
-/** Store the examples in batches (one statement per batch) and claim their generations for training. */
+/**
+ * Taken (for the transaction) by whatever records what generations are used for: a dataset claiming
+ * training examples and an evaluation set claiming cases wait for each other, and each sees the other's
+ * claims once it has the lock, so no generation ends up on both sides.
+ */
+const GENERATION_PURPOSES_LOCK = 7_201_555_013
+
+/**
+ * Store the examples in batches (one statement per batch) and claim their generations for training.
+ * Returns the generations an evaluation set claimed since they were selected: the caller must roll back.
+ */
 export async function insertExamples(
   db: Queryable,
   datasetId: string,
   examples: ExampleRow[],
-): Promise<void> {
+): Promise<{ heldForEvaluation: string[] }> {
   for (let start = 0; start < examples.length; start += 500) {
     const batch = examples.slice(start, start + 500)
     await db.query(
@@ -141,23 +151,33 @@ export async function insertExamples(
       ],
     )
   }
+  await db.query('SELECT pg_advisory_xact_lock($1)', [GENERATION_PURPOSES_LOCK])
   await db.query(
     `INSERT INTO generation_purposes (generation_id, purpose, claimed_by)
      SELECT DISTINCT generation_id, 'training', $1::uuid FROM dataset_examples WHERE dataset_id = $1
      ON CONFLICT (generation_id) DO NOTHING`,
     [datasetId],
   )
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT DISTINCT e.generation_id AS id FROM dataset_examples e
+     JOIN generation_purposes p ON p.generation_id = e.generation_id AND p.purpose = 'evaluation'
+     WHERE e.dataset_id = $1`,
+    [datasetId],
+  )
+  return { heldForEvaluation: rows.map((r) => r.id) }
 }
 
 /**
- * Record generations as evaluation cases (the evaluation sets of the next issue call this). Refuses,
- * returning them, any that a dataset already used for training; nothing is recorded then.
+ * Record generations as evaluation cases (an evaluation set's sampled cases). Refuses, returning them,
+ * any that a dataset already used for training; nothing is recorded then. Call it in the transaction
+ * that stores the cases (the purposes lock is held to its end).
  */
 export async function claimForEvaluation(
   db: Queryable,
   generationIds: string[],
   evaluationSetId: string,
 ): Promise<{ refused: string[] }> {
+  await db.query('SELECT pg_advisory_xact_lock($1)', [GENERATION_PURPOSES_LOCK])
   const { rows } = await db.query<{ id: string }>(
     `SELECT generation_id AS id FROM generation_purposes
      WHERE generation_id = ANY ($1::uuid[]) AND purpose = 'training'`,

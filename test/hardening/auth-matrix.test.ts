@@ -211,6 +211,8 @@ const OUTSIDE_TARGETS: Record<string, (ids: OutsideIds) => Record<string, string
   '/v1/ingest-jobs/': (ids) => [{ id: ids.job }],
   // A limited key reads only the datasets it built; any other id is 404.
   '/v1/datasets/': () => [{ id: '00000000-0000-4000-8000-0000000000aa' }],
+  // A limited key sees the sets of tasks within its collections only (test/learn/eval-sets.test.ts).
+  '/v1/eval-sets/': () => [{ id: '00000000-0000-4000-8000-0000000000ab' }],
 }
 
 interface OutsideIds {

@@ -48,6 +48,10 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
     imports: ['src/collections', 'src/db', 'src/errors.ts', 'src/generation', 'src/tokens'],
     types: ['src/auth'],
   },
+  'src/evals': {
+    imports: ['src/collections', 'src/db', 'src/errors.ts', 'src/generation', 'src/tasks', 'src/tokens'],
+    types: ['src/auth'],
+  },
   'src/review': {
     imports: ['src/collections', 'src/db', 'src/errors.ts', 'src/generation', 'src/tokens'],
     types: ['src/auth'],
@@ -103,6 +107,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/datasets',
       'src/db',
       'src/errors.ts',
+      'src/evals',
       'src/generation',
       'src/lib',
       'src/observability',

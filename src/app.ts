@@ -11,6 +11,7 @@ import { registerChatCompletionRoutes } from './http/routes/chat-completions/cha
 import { registerCollectionRoutes } from './http/routes/collections/collections.routes.js'
 import { registerConsoleRoutes } from './http/routes/console/console.routes.js'
 import { registerDatasetRoutes } from './http/routes/datasets/datasets.routes.js'
+import { registerEvalRunRoutes } from './http/routes/evals/eval-runs.routes.js'
 import { registerEvalSetRoutes } from './http/routes/evals/eval-sets.routes.js'
 import { registerGenerateRoutes } from './http/routes/generate/generate.routes.js'
 import { registerGenerationRoutes } from './http/routes/generations/generations.routes.js'
@@ -41,6 +42,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerGenerationRoutes,
   registerDatasetRoutes,
   registerEvalSetRoutes,
+  registerEvalRunRoutes,
   registerRetrieveRoutes,
   registerConsoleRoutes,
 ]

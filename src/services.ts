@@ -7,6 +7,8 @@ import { loadMigrations, type Migration, openMigratedDatabase } from './db/migra
 import type { Database } from './db/pool.js'
 import type { EmbedderFactory } from './embedding/embedder.js'
 import { createOpenAIEmbedderFactory } from './embedding/openai-embedder.js'
+import { EVAL_JOB_KIND } from './evals/create-eval-run.js'
+import { evalRunHandler } from './evals/run-eval.js'
 import type { ChatModelFactory } from './generation/chat-model.js'
 import { ModelCircuitBreakers } from './generation/circuit-breaker.js'
 import { GenerationLogWriter } from './generation/generation-log.js'
@@ -164,7 +166,9 @@ export function buildServices(input: BuildServicesInput): Services {
     retrieval,
     generation,
     ingest,
-    jobHandlers: {},
+    jobHandlers: {
+      [EVAL_JOB_KIND]: evalRunHandler({ db: db.pool, logger, metrics, generation, embedders }),
+    },
     flush: async () => {
       await generationLog.flush()
       await rateLimiter.flush()

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { z } from '@hono/zod-openapi'
 
-const ModelId = z.string().trim().min(1).max(200)
+export const ModelId = z.string().trim().min(1).max(200)
 
 export const ModelRoute = z
   .object({

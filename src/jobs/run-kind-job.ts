@@ -30,7 +30,7 @@ export interface KindJobDeps {
 export interface KindJobIo {
   signal: AbortSignal
   /** Save the progress; throws (ending the run as `lost`) when another worker has taken the job. */
-  save(progress: JobCounters & Record<string, unknown>): Promise<void>
+  save(progress: JobCounters): Promise<void>
 }
 
 export interface KindJobEnding {

@@ -21,7 +21,8 @@ const createSet = (body: Record<string, unknown>, key = f.t.adminKey) =>
   f.t.request('/v1/eval-sets', { method: 'POST', key, json: body })
 
 beforeAll(async () => {
-  f = await createGenerationFixture()
+  // A generation that timed out under a loaded machine could not be reviewed: give the model time.
+  f = await createGenerationFixture({ MODEL_TIMEOUT_MS: '15000' })
   expect((await f.putTask('evs', textTask())).status).toBe(201)
   for (let i = 0; i < 16; i++) {
     f.stub.setReply(FOUNDATION, `Line ${i} [1].`)

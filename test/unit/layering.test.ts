@@ -49,8 +49,16 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
     types: ['src/auth'],
   },
   'src/evals': {
-    imports: ['src/collections', 'src/db', 'src/errors.ts', 'src/generation', 'src/tasks', 'src/tokens'],
-    types: ['src/auth'],
+    imports: [
+      'src/collections',
+      'src/db',
+      'src/errors.ts',
+      'src/generation',
+      'src/jobs',
+      'src/tasks',
+      'src/tokens',
+    ],
+    types: ['src/auth', 'src/embedding', 'src/observability'],
   },
   'src/review': {
     imports: ['src/collections', 'src/db', 'src/errors.ts', 'src/generation', 'src/tokens'],
@@ -90,6 +98,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/config.ts',
       'src/db',
       'src/embedding',
+      'src/evals',
       'src/generation',
       'src/jobs',
       'src/lib',

@@ -1,0 +1,101 @@
+import type { Queryable } from './transaction.js'
+
+export interface EvalRunRow {
+  id: string
+  evalSetId: string
+  jobId: string | null
+  params: Record<string, unknown>
+  baselineRunId: string | null
+  stoppedReason: string | null
+  createdBy: string | null
+  createdAt: Date
+}
+
+export interface EvalResultRow {
+  caseOrdinal: number
+  arm: number
+  repetition: number
+  status: 'succeeded' | 'failed'
+  output: string | null
+  error: string | null
+  model: string | null
+  promptTokens: number | null
+  completionTokens: number | null
+  costUsd: number | null
+  latencyMs: number | null
+  invalidCitations: number[]
+  citedPassages: number
+  checks: unknown[]
+  judge: Record<string, unknown> | null
+  judgeCostUsd: number | null
+}
+
+const RUN_COLUMNS = `id, eval_set_id AS "evalSetId", job_id AS "jobId", params, baseline_run_id AS "baselineRunId",
+  stopped_reason AS "stoppedReason", created_by AS "createdBy", created_at AS "createdAt"`
+
+export async function insertEvalRun(
+  db: Queryable,
+  run: Pick<EvalRunRow, 'evalSetId' | 'params' | 'baselineRunId' | 'createdBy'>,
+): Promise<EvalRunRow> {
+  const { rows } = await db.query<EvalRunRow>(
+    `INSERT INTO eval_runs (eval_set_id, params, baseline_run_id, created_by) VALUES ($1, $2::jsonb, $3, $4)
+     RETURNING ${RUN_COLUMNS}`,
+    [run.evalSetId, JSON.stringify(run.params), run.baselineRunId, run.createdBy],
+  )
+  return rows[0]!
+}
+
+export async function setEvalRunJob(db: Queryable, runId: string, jobId: string): Promise<void> {
+  await db.query('UPDATE eval_runs SET job_id = $2 WHERE id = $1', [runId, jobId])
+}
+
+export async function setEvalRunStopped(db: Queryable, runId: string, reason: string): Promise<void> {
+  await db.query('UPDATE eval_runs SET stopped_reason = $2 WHERE id = $1', [runId, reason])
+}
+
+export async function findEvalRun(db: Queryable, id: string): Promise<EvalRunRow | undefined> {
+  const { rows } = await db.query<EvalRunRow>(`SELECT ${RUN_COLUMNS} FROM eval_runs WHERE id = $1`, [id])
+  return rows[0]
+}
+
+/** Store one result; a result already stored for its key is kept (a resumed run never repeats one). */
+export async function insertEvalResult(db: Queryable, runId: string, r: EvalResultRow): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO eval_results (run_id, case_ordinal, arm, repetition, status, output, error, model, prompt_tokens,
+       completion_tokens, cost_usd, latency_ms, invalid_citations, cited_passages, checks, judge, judge_cost_usd)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::int[], $14, $15::jsonb, $16::jsonb, $17)
+     ON CONFLICT (run_id, case_ordinal, arm, repetition) DO NOTHING`,
+    [
+      runId,
+      r.caseOrdinal,
+      r.arm,
+      r.repetition,
+      r.status,
+      r.output,
+      r.error,
+      r.model,
+      r.promptTokens,
+      r.completionTokens,
+      r.costUsd,
+      r.latencyMs,
+      r.invalidCitations,
+      r.citedPassages,
+      JSON.stringify(r.checks),
+      r.judge === null ? null : JSON.stringify(r.judge),
+      r.judgeCostUsd,
+    ],
+  )
+  return (rowCount ?? 0) > 0
+}
+
+export async function readEvalResults(db: Queryable, runId: string): Promise<EvalResultRow[]> {
+  const { rows } = await db.query<EvalResultRow>(
+    `SELECT case_ordinal AS "caseOrdinal", arm, repetition, status, output, error, model,
+       prompt_tokens AS "promptTokens", completion_tokens AS "completionTokens", cost_usd::float8 AS "costUsd",
+       latency_ms AS "latencyMs", invalid_citations AS "invalidCitations", cited_passages AS "citedPassages",
+       checks, judge, judge_cost_usd::float8 AS "judgeCostUsd"
+     FROM eval_results WHERE run_id = $1 ORDER BY case_ordinal, arm, repetition`,
+    [runId],
+  )
+  return rows
+}

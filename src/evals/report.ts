@@ -1,0 +1,195 @@
+import type { EvalResultRow } from '../db/eval-runs.js'
+import type { EvalRunParams, ResolvedArm } from './eval-run-request.js'
+import type { CheckResult } from './run-checks.js'
+import { type Interval, meanInterval, quantile, wilson } from './statistics.js'
+
+export interface Rate {
+  passed: number
+  /** Results where the check could be decided (a check without a reference, price or judge is not). */
+  decided: number
+  rate: number | null
+  /** 95% Wilson score interval. */
+  interval: Interval | null
+}
+
+export interface ArmReport extends ResolvedArm {
+  results: number
+  failed: number
+  checks: Record<string, Rate>
+  /** Results that passed every decided check. */
+  passAll: Rate
+  judge: { mean: number | null; interval: Interval | null; scored: number; unstableCases: number[] } | null
+  latencyMs: { p50: number | null; p95: number | null }
+  tokens: { prompt: number; completion: number; meanPrompt: number | null; meanCompletion: number | null }
+  cost: {
+    /** Model calls plus judge calls; null when any result's model has no price (unknown is not free). */
+    totalUsd: number | null
+    perCaseUsd: number | null
+    pricedResults: number
+    unpricedResults: number
+  }
+  /** Results whose output cites a passage that was never supplied. */
+  invalidCitations: number
+}
+
+export interface CaseDifference {
+  ordinal: number
+  /** Per arm: share of repetitions that passed every decided check (null: nothing decided). */
+  passShare: (number | null)[]
+  failedChecks: string[][]
+}
+
+export interface EvalReport {
+  arms: ArmReport[]
+  /** Cases where the arms' pass shares differ. */
+  differences: CaseDifference[]
+}
+
+export interface BaselineDiff {
+  runId: string
+  /** Per arm name found in both runs: the change of each check's pass rate (this − baseline). */
+  arms: {
+    name: string
+    checks: Record<string, { rate: number | null; baseline: number | null; delta: number | null }>
+  }[]
+}
+
+function rate(passed: number, decided: number): Rate {
+  return { passed, decided, rate: decided === 0 ? null : passed / decided, interval: wilson(passed, decided) }
+}
+
+const checksOf = (r: EvalResultRow) => r.checks as CheckResult[]
+const passedAll = (r: EvalResultRow) => {
+  const decided = checksOf(r).filter((c) => c.pass !== null)
+  return decided.length === 0 ? null : decided.every((c) => c.pass === true)
+}
+
+/** Scores of one rubric across a case's repetitions that differ by 2 or more, or pass and fail both. */
+function unstable(scores: number[]): boolean {
+  return scores.length > 1 && Math.max(...scores) - Math.min(...scores) >= 2
+}
+
+function armReport(arm: ResolvedArm, results: EvalResultRow[], judged: boolean): ArmReport {
+  const ok = results.filter((r) => r.status === 'succeeded')
+  const names = [...new Set(ok.flatMap((r) => checksOf(r).map((c) => c.name)))]
+  const checks = Object.fromEntries(
+    names.map((name) => {
+      const decided = ok.flatMap((r) => checksOf(r).filter((c) => c.name === name && c.pass !== null))
+      return [name, rate(decided.filter((c) => c.pass).length, decided.length)]
+    }),
+  )
+  const all = ok.map(passedAll).filter((p) => p !== null)
+  const scores = ok.flatMap((r) =>
+    Object.values((r.judge ?? {}) as Record<string, { score: number } | null>).flatMap((v) =>
+      v ? [v.score] : [],
+    ),
+  )
+  const byCase = new Map<number, number[]>()
+  for (const r of ok)
+    for (const v of Object.values((r.judge ?? {}) as Record<string, { score: number } | null>))
+      if (v) byCase.set(r.caseOrdinal, [...(byCase.get(r.caseOrdinal) ?? []), v.score])
+  const latencies = ok.map((r) => r.latencyMs ?? 0)
+  const prompt = ok.reduce((s, r) => s + (r.promptTokens ?? 0), 0)
+  const completion = ok.reduce((s, r) => s + (r.completionTokens ?? 0), 0)
+  const priced = ok.filter((r) => r.costUsd !== null)
+  const unpriced = ok.length - priced.length
+  const total = priced.reduce((s, r) => s + r.costUsd! + (r.judgeCostUsd ?? 0), 0)
+  const cases = new Set(ok.map((r) => r.caseOrdinal)).size
+  return {
+    ...arm,
+    results: results.length,
+    failed: results.length - ok.length,
+    checks,
+    passAll: rate(all.filter(Boolean).length, all.length),
+    judge: judged
+      ? {
+          ...meanInterval(scores),
+          scored: scores.length,
+          unstableCases: [...byCase].filter(([, s]) => unstable(s)).map(([ordinal]) => ordinal),
+        }
+      : null,
+    latencyMs: { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
+    tokens: {
+      prompt,
+      completion,
+      meanPrompt: ok.length ? prompt / ok.length : null,
+      meanCompletion: ok.length ? completion / ok.length : null,
+    },
+    cost: {
+      totalUsd: unpriced > 0 || ok.length === 0 ? null : Math.round(total * 1e8) / 1e8,
+      perCaseUsd: unpriced > 0 || cases === 0 ? null : Math.round((total / cases) * 1e8) / 1e8,
+      pricedResults: priced.length,
+      unpricedResults: unpriced,
+    },
+    invalidCitations: ok.filter((r) => r.invalidCitations.length > 0).length,
+  }
+}
+
+/** The side-by-side report of a run's stored results (partial while it runs). */
+export function buildReport(params: EvalRunParams, results: EvalResultRow[]): EvalReport {
+  const arms = params.arms.map((arm, index) =>
+    armReport(
+      arm,
+      results.filter((r) => r.arm === index),
+      params.judge !== null,
+    ),
+  )
+  const ordinals = [...new Set(results.map((r) => r.caseOrdinal))].sort((a, b) => a - b)
+  const differences: CaseDifference[] = []
+  for (const ordinal of ordinals) {
+    const perArm = params.arms.map((_, index) =>
+      results.filter((r) => r.caseOrdinal === ordinal && r.arm === index && r.status === 'succeeded'),
+    )
+    const passShare = perArm.map((rs) => {
+      const decided = rs.map(passedAll).filter((p) => p !== null)
+      return decided.length === 0 ? null : decided.filter(Boolean).length / decided.length
+    })
+    if (new Set(passShare).size > 1)
+      differences.push({
+        ordinal,
+        passShare,
+        failedChecks: perArm.map((rs) => [
+          ...new Set(
+            rs.flatMap((r) =>
+              checksOf(r)
+                .filter((c) => c.pass === false)
+                .map((c) => c.name),
+            ),
+          ),
+        ]),
+      })
+  }
+  return { arms, differences }
+}
+
+export function diffFromBaseline(
+  report: EvalReport,
+  baseline: EvalReport,
+  baselineRunId: string,
+): BaselineDiff {
+  return {
+    runId: baselineRunId,
+    arms: report.arms.flatMap((arm) => {
+      const before = baseline.arms.find((b) => b.name === arm.name)
+      if (!before) return []
+      const names = [...new Set([...Object.keys(arm.checks), ...Object.keys(before.checks), 'passAll'])]
+      const value = (a: ArmReport, name: string) =>
+        (name === 'passAll' ? a.passAll : a.checks[name])?.rate ?? null
+      return [
+        {
+          name: arm.name,
+          checks: Object.fromEntries(
+            names.map((name) => {
+              const now = value(arm, name)
+              const then = value(before, name)
+              return [
+                name,
+                { rate: now, baseline: then, delta: now === null || then === null ? null : now - then },
+              ]
+            }),
+          ),
+        },
+      ]
+    }),
+  }
+}

@@ -178,7 +178,10 @@ describe('POST /v1/eval-sets sampled from reviewed generations', () => {
       fresh.push((await json(res)).id)
     }
     await f.t.flush()
-    for (const id of fresh) expect((await review(id, { approved: true })).status).toBe(200)
+    for (const id of fresh) {
+      const res = await review(id, { approved: true })
+      expect(res.status, await res.clone().text()).toBe(200)
+    }
     await review(fresh[0]!, { correctedOutput: 'Corrected fresh [1].' })
     const set = await json(await createSet({ task: 'evs', name: 'fresh', sample: { count: 3, seed: 'x' } }))
     expect(set.caseCount).toBe(3)

@@ -30,6 +30,11 @@ export const COMMANDS: readonly Command[] = [
     load: () => import('./datasets-command.js'),
   },
   {
+    name: 'evals',
+    summary: 'Create evaluation sets and run them through arms side by side, with gates for CI',
+    load: () => import('./evals-command.js'),
+  },
+  {
     name: 'ingest',
     summary: 'Ingest files or folders into a collection, or embed chunks stored without embeddings',
     load: () => import('./ingest-command.js'),

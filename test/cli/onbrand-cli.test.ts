@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../src/db/pool.js'
 import { type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js'
+import { runOnbrand } from '../support/run-onbrand.js'
 import { createTestDatabase } from '../support/test-db.js'
 
 // The real command in a process of its own, as a user runs it (from source through tsx, like `npm run`).
@@ -27,23 +27,11 @@ afterAll(async () => {
   await stub?.close()
 })
 
-/** Async on purpose: the model stub answers from this process's event loop while the command runs. */
 function onbrand(
   args: string[],
   extraEnv: Record<string, string> = {},
 ): Promise<{ status: number | null; out: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/onbrand.ts', ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', OPENAI_BASE_URL: '', OPENAI_API_KEY: '', ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout.on('data', (chunk) => {
-    out += String(chunk)
-  })
-  child.stderr.on('data', (chunk) => {
-    out += String(chunk)
-  })
-  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, out })))
+  return runOnbrand(args, { LOG_LEVEL: 'warn', OPENAI_BASE_URL: '', OPENAI_API_KEY: '', ...env, ...extraEnv })
 }
 
 function folder(name: string, files: Record<string, string | Buffer>): string {

@@ -139,6 +139,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/datasets',
       'src/db',
       'src/errors.ts',
+      'src/evals',
       'src/lib',
       'src/server.ts',
       'src/services.ts',

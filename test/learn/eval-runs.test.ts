@@ -88,7 +88,7 @@ beforeAll(async () => {
     }),
   )
   setId = set.id
-}, 60_000)
+}, 180_000)
 afterAll(async () => f?.close())
 
 describe('POST /v1/eval-runs', () => {

@@ -50,7 +50,7 @@ beforeAll(async () => {
   for (const id of ids.slice(12, 14)) expect((await review(id, { approved: false })).status).toBe(200)
   corrected = ids[9]!
   expect((await review(corrected, { correctedOutput: 'A better line [1].' })).status).toBe(200)
-}, 60_000)
+}, 180_000)
 afterAll(async () => f?.close())
 
 describe('POST /v1/eval-sets from uploaded cases', () => {

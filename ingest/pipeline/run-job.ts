@@ -135,7 +135,7 @@ async function execute(
     if (errors.length > 0) {
       // A rejected file or row would look like "these documents were removed": deleting on the
       // strength of such a source is how a mistyped id column empties a catalog.
-      const reason = `No documents were deleted: sync deletes only when every file and row loads, and ${describeRejected(errors)} were rejected; fix them and run again.`
+      const reason = `No documents were deleted: sync deletes only when every file and row loads, and ${describeRejected(errors)}; fix them and run again.`
       progress.sync = { deletion: 'skipped', reason }
       errors.push({ file: '(sync)', message: reason })
       progress.errors = errors.length
@@ -171,10 +171,11 @@ function ending(loaded: number, errors: IngestIssue[]): Ending {
   const detail = hint ? ` ${hint.file}: ${hint.message}.` : ' See the errors for each.'
   return {
     status: 'failed',
-    error: `Nothing was loaded: ${describeRejected(rejected)} were rejected.${detail}`,
+    error: `Nothing was loaded: ${describeRejected(rejected)}.${detail}`,
   }
 }
 
+/** "1 file was rejected", "2 rows were rejected", "1 file and 3 rows were rejected". */
 function describeRejected(errors: IngestIssue[]): string {
   const files = errors.filter((issue) => issue.row === undefined && issue.file !== '(sync)').length
   const rows = errors.filter((issue) => issue.row !== undefined).length
@@ -182,7 +183,7 @@ function describeRejected(errors: IngestIssue[]): string {
     files > 0 ? `${files} file${files === 1 ? '' : 's'}` : '',
     rows > 0 ? `${rows} row${rows === 1 ? '' : 's'}` : '',
   ].filter(Boolean)
-  return parts.join(' and ')
+  return `${parts.join(' and ')} ${files + rows === 1 ? 'was' : 'were'} rejected`
 }
 
 /** A failure the admin can act on, shown as the job's error. */

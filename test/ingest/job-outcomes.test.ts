@@ -73,7 +73,7 @@ describe('sync deletes only on the strength of a source that loaded completely',
     })
     expect(job.progress).toMatchObject({
       documents: { deleted: 0, unchanged: 21 },
-      sync: { deletion: 'skipped', reason: expect.stringContaining('1 row were rejected') },
+      sync: { deletion: 'skipped', reason: expect.stringContaining('1 row was rejected') },
     })
     expect(await storedIds(collection.id)).toHaveLength(32)
   })

@@ -10,7 +10,7 @@ import {
 } from '../../src/db/ingest-jobs.js'
 import { isDatabaseUnavailable } from '../../src/db/pg-errors.js'
 import { withTransaction } from '../../src/db/transaction.js'
-import { dropVectorIndexIfEmpty } from '../../src/db/vector-index.js'
+import { dropVectorIndexForLoad } from '../../src/db/vector-index.js'
 import { EmbeddingDimensionError, EmbeddingProviderError } from '../../src/embedding/openai-embedder.js'
 import type { JobOutcome } from '../../src/jobs/job-handler.js'
 import { observeJobFinished } from '../../src/observability/metrics.js'
@@ -115,8 +115,8 @@ async function execute(
   progress.documents.total = documents.length
   progress.errors = errors.length
   await save(progress, undefined, errors)
-  // A first load into an empty collection builds the vector index once at the end (see vector-index.ts).
-  if (documents.length > 0) await dropVectorIndexIfEmpty(deps.db.pool, collection.id)
+  // A load that at least doubles the collection builds the vector index once at the end (see vector-index.ts).
+  await dropVectorIndexForLoad(deps.db.pool, collection.id, documents.length - progress.cursor)
   const deletionDone = progress.phase === 'done'
 
   await ingestDocuments(deps, {

@@ -121,14 +121,46 @@ describe('the vector index around a first load', { timeout: 120_000 }, () => {
     expect(searched).toEqual(exact)
   })
 
-  it('is kept, and kept up row by row, when the collection already has chunks', async () => {
+  it('is kept, and kept up row by row, when the collection holds more chunks than the load brings documents', async () => {
     const collection = await makeCollection(db, 'second-load', DIMS)
-    await ingestNow(ingestDeps(db, stub.url), collection, guidelines())
+    const [bags, watches] = [
+      products().filter((f) => f.name.endsWith('.csv')),
+      products().filter((f) => f.name.endsWith('.json')),
+    ]
+    await ingestNow(ingestDeps(db, stub.url), collection, [...guidelines(), ...bags])
     const before = await indexOid(collection.id)
-    const { outcome, during } = await ingestWatchingIndex(smallGroups(), collection, products())
+    const stored = (await chunkSet(db, collection.id)).length
+    const { outcome, during } = await ingestWatchingIndex(smallGroups(), collection, watches)
     expect(outcome).toBe('succeeded')
+    const added = (await chunkSet(db, collection.id)).length - stored
+    expect(added).toBeGreaterThan(0)
+    expect(added).toBeLessThan(stored)
     expect(during).toEqual(['valid'])
     expect(await indexOid(collection.id)).toBe(before)
+    const { searched, exact } = await nearest(collection, 'stainless steel watch')
+    expect(searched).toEqual(exact)
+  })
+
+  it('is dropped and built anew when the load brings at least as many documents as the collection holds chunks', async () => {
+    const collection = await makeCollection(db, 'doubling-load', DIMS)
+    await ingestNow(
+      ingestDeps(db, stub.url),
+      collection,
+      guidelines().filter((f) => f.name.endsWith('ampersands.md')),
+    )
+    const stored = (await chunkSet(db, collection.id)).length
+    const before = await indexOid(collection.id)
+    const files = products()
+    const { outcome, during } = await ingestWatchingIndex(smallGroups(), collection, files)
+    expect(outcome).toBe('succeeded')
+    const { rows } = await db.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM documents WHERE collection_id = $1 AND kind = 'product'",
+      [collection.id],
+    )
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(stored)
+    expect(during).toEqual(['missing'])
+    expect(await vectorIndexState(db.pool, collection.id)).toBe('valid')
+    expect(await indexOid(collection.id)).not.toBe(before)
     const { searched, exact } = await nearest(collection, 'waterproof duffle bag')
     expect(searched).toEqual(exact)
   })

@@ -25,12 +25,16 @@ export async function freePort(): Promise<number> {
 /** Start `onbrand server` from source in a child process, as `npm start` does, and wait until /readyz answers 200. */
 export async function spawnServer(
   env: Record<string, string>,
-  options: { readyTimeoutMs?: number } = {},
+  options: {
+    readyTimeoutMs?: number /** Node options after tsx is registered, e.g. `--expose-gc`. */
+    nodeArgs?: string[]
+  } = {},
 ): Promise<ServerProcess> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
   const port = await freePort()
   const dataDir = join(mkdtempSync(join(tmpdir(), 'onbrand-server-')), 'db')
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/onbrand.ts', 'server'], {
+  const args = ['--import', 'tsx', ...(options.nodeArgs ?? []), 'src/cli/onbrand.ts', 'server']
+  const child = spawn(process.execPath, args, {
     env: {
       ...process.env,
       DATA_DIR: dataDir,

@@ -146,6 +146,7 @@ export async function openMigratedDatabase(
     dataDir: config.DATA_DIR,
     poolSize: config.DB_POOL_SIZE,
     acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
+    logger,
   })
   try {
     if (db.kind === 'postgres') await ensureVectorAvailable(db.pool)

@@ -1,11 +1,17 @@
 import { lstatSync, mkdirSync, realpathSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { PGlite } from '@electric-sql/pglite'
-import { createPgConfig, PglitePgConnection } from '@electric-sql/pglite/node-postgres'
 import { vector } from '@electric-sql/pglite-pgvector'
 import pg from 'pg'
 import { StartupError } from '../lib/startup-error.js'
 import { acquireDataDirLock } from './data-dir-lock.js'
+import {
+  createSupervisedPool,
+  type EmbeddedLogger,
+  fixedInstance,
+  startEmbeddedSupervisor,
+  supervisedDatabase,
+} from './embedded-database.js'
 
 type DatabaseKind = 'embedded' | 'postgres'
 
@@ -23,6 +29,8 @@ export interface OpenDatabaseOptions {
   poolSize: number
   /** Wait at most this long for a free connection (PostgreSQL); unbounded when absent. */
   acquireTimeoutMs?: number
+  /** Where the embedded database reports that it stopped or was reopened. */
+  logger?: EmbeddedLogger
 }
 
 // pg returns bigint (int8) and numeric as strings by default; ids and counts here fit in a double.
@@ -40,37 +48,17 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     pool.on('error', () => {})
     return { pool, kind: 'postgres', close: () => pool.end() }
   }
-  return openEmbeddedDatabase(options.dataDir)
+  return openEmbeddedDatabase(options.dataDir, options.logger)
 }
 
-/**
- * A `pg.Pool` over one PGlite instance. PGlite is a single session, so the pool holds one client.
- * Each client gets its own protocol adapter: pg-pool destroys a client after any failed
- * `pool.query` (a unique violation, say), and with one adapter shared by all clients that would leave
- * every later query on a dead connection.
- */
+/** A `pg.Pool` over one PGlite instance opened elsewhere (tests, benches); see createSupervisedPool. */
 export function createPglitePool(pglite: PGlite): pg.Pool {
-  const { connection: _shared, ...config } = createPgConfig(pglite)
-  class PgliteClient extends pg.Client {
-    constructor(clientConfig?: pg.ClientConfig) {
-      super({ ...clientConfig, connection: new PglitePgConnection({ pglite }) } as pg.ClientConfig)
-    }
-  }
-  return new pg.Pool({ ...config, Client: PgliteClient, max: 1, idleTimeoutMillis: 0 })
+  return createSupervisedPool(fixedInstance(pglite))
 }
 
 /** A Database over an open PGlite instance; closing it closes the instance, then runs `afterClose`. */
 export function embeddedDatabase(pglite: PGlite, afterClose: () => void = () => {}): Database {
-  const pool = createPglitePool(pglite)
-  return {
-    pool,
-    kind: 'embedded',
-    close: async () => {
-      await pool.end()
-      await pglite.close()
-      afterClose()
-    },
-  }
+  return supervisedDatabase(fixedInstance(pglite), afterClose)
 }
 
 /** Whether the database answers at all (readiness). */
@@ -78,17 +66,24 @@ export async function pingDatabase(pool: pg.Pool): Promise<void> {
   await pool.query('SELECT 1')
 }
 
-async function openEmbeddedDatabase(configured: string): Promise<Database> {
-  if (configured.startsWith('memory://')) {
-    return embeddedDatabase(await PGlite.create({ dataDir: configured, extensions: { vector } }))
-  }
-  const dataDir = resolveDataDir(configured)
-  const releaseLock = acquireDataDirLock(dataDir)
+/**
+ * The embedded database, kept running by a supervisor: a PGlite instance whose module stops (a full
+ * disk) answers 503 instead of freezing the process, and a new instance is opened on the same folder.
+ */
+async function openEmbeddedDatabase(configured: string, logger?: EmbeddedLogger): Promise<Database> {
+  const inMemory = configured.startsWith('memory://')
+  const dataDir = inMemory ? configured : resolveDataDir(configured)
+  const releaseLock = inMemory ? () => {} : acquireDataDirLock(dataDir)
   try {
-    const pglite = await PGlite.create({ dataDir, extensions: { vector } })
-    return embeddedDatabase(pglite, releaseLock)
+    const supervisor = await startEmbeddedSupervisor({
+      open: (guard) => PGlite.create({ dataDir, extensions: { vector, guard } }),
+      reopen: !inMemory,
+      logger,
+    })
+    return supervisedDatabase(supervisor, releaseLock)
   } catch (error) {
     releaseLock()
+    if (inMemory) throw error
     throw new StartupError(
       `The embedded database in ${configured} could not be opened: ${describeFsError(error)}. DATA_DIR must be a folder this process can write.`,
     )

@@ -6,6 +6,7 @@ import {
   SystemMessage,
 } from '@langchain/core/messages'
 import { ChatOpenAI } from '@langchain/openai'
+import { linkedAbort } from '../lib/abort.js'
 import {
   type ChatCallOptions,
   type ChatCompletion,
@@ -70,7 +71,8 @@ export class OpenAIChatModel implements ChatModel {
     // The OpenAI SDK's own timeout stops at the response headers; a reply dripped byte by byte would
     // outlast it. This deadline aborts the whole call, body and retries included.
     const deadline = new Deadline(this.options.timeoutMs)
-    const signal = anySignal(options.signal, deadline.signal)
+    const linked = linkedAbort([options.signal, deadline.signal])
+    const { signal } = linked
     try {
       // LangChain parses json_schema replies itself and throws on bad JSON without the text; streaming
       // hands back the raw text, which the caller validates and can quote in its one retry.
@@ -92,15 +94,18 @@ export class OpenAIChatModel implements ChatModel {
       throw classifyError(error, options.signal, [deadline.signal])
     } finally {
       deadline.clear()
+      linked.dispose()
     }
   }
 
   async *stream(messages: ChatMessage[], options: ChatCallOptions): AsyncIterable<ChatStreamEvent> {
     const whole = new Deadline(this.options.streamTimeoutMs)
+    const linked = linkedAbort([options.signal, whole.signal])
     try {
-      yield* this.events(messages, options, anySignal(options.signal, whole.signal), [whole.signal])
+      yield* this.events(messages, options, linked.signal, [whole.signal])
     } finally {
       whole.clear()
+      linked.dispose()
     }
   }
 
@@ -116,7 +121,8 @@ export class OpenAIChatModel implements ChatModel {
     deadlines: AbortSignal[],
   ): AsyncIterable<ChatStreamEvent> {
     const idle = new Deadline(this.options.timeoutMs)
-    const signal = anySignal(outer, idle.signal)
+    const linked = linkedAbort([outer, idle.signal])
+    const { signal } = linked
     let finished = false
     let sent = false
     try {
@@ -153,6 +159,7 @@ export class OpenAIChatModel implements ChatModel {
       throw classifyError(error, options.signal, [...deadlines, idle.signal])
     } finally {
       idle.clear()
+      linked.dispose()
     }
   }
 
@@ -220,10 +227,6 @@ class Deadline {
   clear(): void {
     clearTimeout(this.timer)
   }
-}
-
-function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
-  return a ? AbortSignal.any([a, b]) : b
 }
 
 function toLangChain(messages: readonly ChatMessage[]): BaseMessage[] {

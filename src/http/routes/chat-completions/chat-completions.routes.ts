@@ -14,6 +14,7 @@ import {
 import { runGeneration } from '../../../generation/generate.js'
 import { prepareGeneration } from '../../../generation/prepare.js'
 import { streamGeneration } from '../../../generation/stream.js'
+import { linkedAbort } from '../../../lib/abort.js'
 import type { Services } from '../../../services.js'
 import { TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
@@ -93,8 +94,9 @@ export function registerChatCompletionRoutes(app: OpenAPIHono<AppEnv>, services:
         )
       }
 
-      const disconnect = new AbortController()
-      const events = streamGeneration(gen, prepared, AbortSignal.any([signal, disconnect.signal]))
+      // Aborts with the request, or when the stream's client goes away (onAbort below).
+      const disconnect = linkedAbort([signal])
+      const events = streamGeneration(gen, prepared, disconnect.signal)
       const id = completionId(prepared.id)
       const includeUsage = body.stream_options?.include_usage === true
       // OpenAI sends `usage: null` on every chunk but the last when usage was asked for.

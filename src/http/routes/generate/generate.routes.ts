@@ -4,6 +4,7 @@ import { runGeneration } from '../../../generation/generate.js'
 import { dryRunResult, prepareGeneration } from '../../../generation/prepare.js'
 import { streamGeneration } from '../../../generation/stream.js'
 import type { GenerationEvent } from '../../../generation/types.js'
+import { linkedAbort } from '../../../lib/abort.js'
 import type { Services } from '../../../services.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
@@ -54,8 +55,9 @@ export function registerGenerateRoutes(app: OpenAPIHono<AppEnv>, services: Servi
       )
       if (body.dryRun) return c.json(dryRunResult(prepared), 200)
       if (!body.stream) return c.json(await runGeneration(gen, prepared, signal), 200)
-      const disconnect = new AbortController()
-      const events = streamGeneration(gen, prepared, AbortSignal.any([signal, disconnect.signal]))
+      // Aborts with the request, or when the stream's client goes away (onAbort below).
+      const disconnect = linkedAbort([signal])
+      const events = streamGeneration(gen, prepared, disconnect.signal)
       return streamSSE(c, async (stream) => {
         stream.onAbort(() => disconnect.abort())
         for await (const event of events) {

@@ -238,6 +238,11 @@ const memoryRow = (label: string, m: Memory) =>
   `| ${label} | ${fmt(m.rss)} | ${fmt(m.heapUsed)} | ${fmt(m.heapTotal)} | ${fmt(m.external)} | ${fmt(m.heapUsedAfterGc)} | ${fmt(m.rssAfterGc)} |`
 const growth = afterRun2.rss - afterRun1.rss
 const heapGrowth = afterRun2.heapUsedAfterGc - afterRun1.heapUsedAfterGc
+// A leak of even 1 KB a request would show as several MB over a run's thousands of requests.
+const growthVerdict =
+  heapGrowth < 5
+    ? `**No growth from run to run**: the heap held after a full collection moved ${fmt(heapGrowth)} MB from the end of run 1 to the end of run 2, over ${run2.ok} more answered requests (${fmt((heapGrowth * 1024 * 1024) / Math.max(1, run2.ok), 0)} bytes a request).`
+    : `**The heap held after a full collection grew ${fmt(heapGrowth)} MB from run 1 to run 2** (${fmt((heapGrowth * 1024 * 1024) / Math.max(1, run2.ok), 0)} bytes a request): something keeps per-request memory.`
 log(
   `${CLIENTS} clients: ${requests} requests in two runs, ${errors} errors, ${fmt(rps)} req/s (run 1), ` +
     `RSS ${fmt(idle.rss)} idle, ${fmt(afterRun1.rss)} after run 1, ${fmt(afterRun2.rss)} after run 2, ${fmt(settled.rss)} settled MB`,
@@ -289,6 +294,18 @@ ${memoryRow(`steady: ${SETTLE_SECONDS} s after the load stopped`, settled)}
 - From the end of run 1 to the end of run 2: RSS **${growth >= 0 ? '+' : ''}${fmt(growth)} MB** (${fmt((growth / afterRun1.rss) * 100)}%), heap held after a full
   collection **${heapGrowth >= 0 ? '+' : ''}${fmt(heapGrowth)} MB**; RSS ${fmt(maxMb)} MB at most
   (${duringMb.length} one-second samples from the start of run 1 to the end of the settle period).
+- ${growthVerdict}
+- What the memory is: the heap held after a full collection is ${fmt(idle.heapUsedAfterGc)} MB idle and ${fmt(settled.heapUsedAfterGc)} MB at steady
+  state; the difference is code V8 compiled for the request paths and the bounded caches (API keys, active task
+  versions, query embeddings, the tokenizer's piece cache, up to 32 chat-model clients per model, metric label
+  sets). RSS above that is heap V8 grew under load and keeps for a while (heap total ${fmt(afterRun2.heapTotal)} MB at the end of
+  run 2) and memory the allocator keeps${EMBEDDED ? `, plus PGlite's WebAssembly memory (external, ${fmt(settled.external)} MB: the embedded database's own memory, taken at start)` : ''}; a full collection
+  gives part of it back (RSS ${fmt(settled.rssAfterGc)} MB after one at steady state).
+- Expected steady state on this machine: about ${fmt(settled.rss, 0)} MB RSS (${fmt(settled.rssAfterGc, 0)} MB after a full collection) and ${fmt(settled.heapUsedAfterGc, 0)} MB of
+  held heap, the same after each further run. Two causes of growth without bound were found and fixed: a chat-model client kept per
+  (temperature, max_tokens) forever (now an LRU of 32 per model), and, on Node 20, about 2.5 KB kept for good by
+  every model call through \`AbortSignal.any\` (its signal stays alive while the SDK's abort listener is on it;
+  now a plain linked controller, \`src/lib/abort.ts\`, measured by \`test/generation/model-memory.test.ts\`).
 - Error rate over both ${CLIENTS}-client runs: **${fmt(errorRate * 100, 2)}%** (target 0): statuses ${breakdown(run.statuses)} and ${breakdown(run2.statuses)};
   socket errors ${breakdown(run.socketErrors)} and ${breakdown(run2.socketErrors)} (${socketErrorsOf(run) + socketErrorsOf(run2)});
   error-level lines in the server log: ${serverErrorLines.length}. The server then stopped on SIGTERM with exit code ${serverExit}.

@@ -89,6 +89,18 @@ export function formatTable(run: EvalRunView): string {
           ] as [string, ...string[]],
         ]
       : []),
+    ...(arms.some((a) => a.pairwise)
+      ? [
+          [
+            'wins vs first arm',
+            ...arms.map((a: ArmReport) =>
+              a.pairwise?.winRate != null
+                ? `${(a.pairwise.winRate * 100).toFixed(0)}% (${(a.pairwise.interval!.low * 100).toFixed(0)}–${(a.pairwise.interval!.high * 100).toFixed(0)})`
+                : '–',
+            ),
+          ] as [string, ...string[]],
+        ]
+      : []),
     ['latency p50 / p95 ms', ...arms.map((a) => `${number(a.latencyMs.p50)} / ${number(a.latencyMs.p95)}`)],
     ['tokens in / out', ...arms.map((a) => `${a.tokens.prompt} / ${a.tokens.completion}`)],
     ['cost per case', ...arms.map((a) => usd(a.cost.perCaseUsd))],

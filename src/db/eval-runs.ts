@@ -99,3 +99,19 @@ export async function readEvalResults(db: Queryable, runId: string): Promise<Eva
   )
   return rows
 }
+
+/** Record a pairwise verdict on a result (once: a resumed run skips results that have one). */
+export async function setPairwise(
+  db: Queryable,
+  runId: string,
+  key: { caseOrdinal: number; arm: number; repetition: number },
+  pairwise: { against: number; score: number | null; swapped: boolean },
+  costUsd: number | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE eval_results SET judge = coalesce(judge, '{}'::jsonb) || jsonb_build_object('pairwise', $5::jsonb),
+       judge_cost_usd = CASE WHEN $6::numeric IS NULL THEN judge_cost_usd ELSE coalesce(judge_cost_usd, 0) + $6 END
+     WHERE run_id = $1 AND case_ordinal = $2 AND arm = $3 AND repetition = $4 AND NOT (coalesce(judge, '{}'::jsonb) ? 'pairwise')`,
+    [runId, key.caseOrdinal, key.arm, key.repetition, JSON.stringify(pairwise), costUsd],
+  )
+}

@@ -19,6 +19,14 @@ export interface ArmReport extends ResolvedArm {
   /** Results that passed every decided check. */
   passAll: Rate
   judge: { mean: number | null; interval: Interval | null; scored: number; unstableCases: number[] } | null
+  /** Against the first arm, by the judge (order randomised, ties half a win); null for the first arm or without a judge. */
+  pairwise: {
+    against: string
+    compared: number
+    wins: number
+    winRate: number | null
+    interval: Interval | null
+  } | null
   latencyMs: { p50: number | null; p95: number | null }
   tokens: { prompt: number; completion: number; meanPrompt: number | null; meanCompletion: number | null }
   cost: {
@@ -69,7 +77,29 @@ function unstable(scores: number[]): boolean {
   return scores.length > 1 && Math.max(...scores) - Math.min(...scores) >= 2
 }
 
-function armReport(arm: ResolvedArm, results: EvalResultRow[], judged: boolean): ArmReport {
+/** The rubric verdicts of a result (its judge field also holds the pairwise verdict). */
+function rubricVerdicts(r: EvalResultRow): ({ score: number } | null)[] {
+  return Object.entries((r.judge ?? {}) as Record<string, { score: number } | null>)
+    .filter(([name]) => name !== 'pairwise')
+    .map(([, v]) => v)
+}
+
+function pairwiseOf(results: EvalResultRow[], against: string): ArmReport['pairwise'] {
+  const scores = results.flatMap((r) => {
+    const p = (r.judge as { pairwise?: { score: number | null } } | null)?.pairwise
+    return p && p.score !== null ? [p.score] : []
+  })
+  const wins = scores.reduce((s, v) => s + v, 0)
+  return {
+    against,
+    compared: scores.length,
+    wins,
+    winRate: scores.length === 0 ? null : wins / scores.length,
+    interval: wilson(wins, scores.length),
+  }
+}
+
+function armReport(arm: ResolvedArm, results: EvalResultRow[], judged: boolean, against?: string): ArmReport {
   const ok = results.filter((r) => r.status === 'succeeded')
   const names = [...new Set(ok.flatMap((r) => checksOf(r).map((c) => c.name)))]
   const checks = Object.fromEntries(
@@ -86,7 +116,7 @@ function armReport(arm: ResolvedArm, results: EvalResultRow[], judged: boolean):
   )
   const byCase = new Map<number, number[]>()
   for (const r of ok)
-    for (const v of Object.values((r.judge ?? {}) as Record<string, { score: number } | null>))
+    for (const v of rubricVerdicts(r))
       if (v) byCase.set(r.caseOrdinal, [...(byCase.get(r.caseOrdinal) ?? []), v.score])
   const latencies = ok.map((r) => r.latencyMs ?? 0)
   const prompt = ok.reduce((s, r) => s + (r.promptTokens ?? 0), 0)
@@ -108,6 +138,7 @@ function armReport(arm: ResolvedArm, results: EvalResultRow[], judged: boolean):
           unstableCases: [...byCase].filter(([, s]) => unstable(s)).map(([ordinal]) => ordinal),
         }
       : null,
+    pairwise: judged && against !== undefined ? pairwiseOf(ok, against) : null,
     latencyMs: { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
     tokens: {
       prompt,
@@ -132,6 +163,7 @@ export function buildReport(params: EvalRunParams, results: EvalResultRow[]): Ev
       arm,
       results.filter((r) => r.arm === index),
       params.judge !== null,
+      index > 0 ? params.arms[0]!.name : undefined,
     ),
   )
   const ordinals = [...new Set(results.map((r) => r.caseOrdinal))].sort((a, b) => a - b)

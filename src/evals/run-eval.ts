@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import { findCollectionByName } from '../db/collections.js'
@@ -7,6 +8,7 @@ import {
   insertEvalResult,
   readEvalResults,
   setEvalRunStopped,
+  setPairwise,
 } from '../db/eval-runs.js'
 import { type EvalCaseRow, findEvalSet, readEvalCases } from '../db/eval-sets.js'
 import type { IngestJobRow } from '../db/ingest-jobs.js'
@@ -22,7 +24,7 @@ import { JobInputError, runKindJob } from '../jobs/run-kind-job.js'
 import type { Metrics } from '../observability/metrics.js'
 import { type Check, checkName } from './checks.js'
 import type { EvalRunParams, ResolvedArm } from './eval-run-request.js'
-import { judgeRubric, type RubricVerdict } from './judge.js'
+import { judgePairwise, judgeRubric, type RubricVerdict } from './judge.js'
 import { type CheckResult, runCheck } from './run-checks.js'
 import { cosine } from './similarity.js'
 
@@ -144,6 +146,11 @@ async function runEval(
     }
   }
   await Promise.all(Array.from({ length: Math.min(params.concurrency, Math.max(1, units.length)) }, worker))
+  if (!stopped && params.judge && params.arms.length > 1) {
+    progress.phase = 'pairwise'
+    await io.save(progress)
+    stopped = await comparePairs(generation, deps, run.id, params, cases, progress, io.signal)
+  }
   progress.phase = stopped ? 'stopped' : 'done'
   await io.save(progress)
   if (stopped) {
@@ -154,6 +161,55 @@ async function runEval(
   return failed > 0
     ? { status: 'succeeded_with_errors', error: `${failed} of ${total} generations failed; see the report.` }
     : { status: 'succeeded' }
+}
+
+const DEFAULT_PAIRWISE_RUBRIC =
+  "Which output better answers the input in the brand's voice, using only supported facts?"
+
+/**
+ * Each arm after the first against the first, per case and repetition, by the judge, the order of the
+ * two outputs decided by a hash (so it is random across pairs yet the same on a resumed run). A pair
+ * already judged is skipped. Returns why it stopped early (the budget), if it did.
+ */
+async function comparePairs(
+  generation: GenerationDeps,
+  deps: EvalDeps,
+  runId: string,
+  params: EvalRunParams,
+  cases: EvalCaseRow[],
+  progress: EvalProgress,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const results = await readEvalResults(deps.db, runId)
+  const find = (ordinal: number, arm: number, repetition: number) =>
+    results.find((r) => r.caseOrdinal === ordinal && r.arm === arm && r.repetition === repetition)
+  for (const r of results) {
+    if (r.arm === 0 || r.status !== 'succeeded' || (r.judge && 'pairwise' in r.judge)) continue
+    const base = find(r.caseOrdinal, 0, r.repetition)
+    if (base?.status !== 'succeeded') continue
+    if (params.budgetUsd !== null && progress.spentUsd > params.budgetUsd)
+      return `Stopped by the budget during pairwise judging: $${progress.spentUsd.toFixed(4)} spent of $${params.budgetUsd}.`
+    signal.throwIfAborted()
+    const item = cases.find((c) => c.ordinal === r.caseOrdinal)!
+    const rubric = (item.checks as Check[]).find((c) => c.type === 'rubric')
+    const swap =
+      createHash('sha256').update(`${runId}:${r.caseOrdinal}:${r.repetition}:${r.arm}`).digest()[0]! % 2 === 1
+    const { score, costUsd } = await judgePairwise(
+      generation,
+      params.judge!.model,
+      {
+        rubric: rubric?.type === 'rubric' ? rubric.rubric : DEFAULT_PAIRWISE_RUBRIC,
+        input: item.input,
+        baseline: base.output ?? '',
+        challenger: r.output ?? '',
+        swap,
+      },
+      signal,
+    )
+    await setPairwise(deps.db, runId, r, { against: 0, score, swapped: swap }, costUsd)
+    progress.spentUsd += costUsd ?? 0
+  }
+  return undefined
 }
 
 /** The embedder of the (first) collection the arms' task versions retrieve from, for cosine similarity. */

@@ -160,6 +160,33 @@ describe('POST /v1/eval-runs', () => {
     expect(chatCalls(JUDGE).length).toBe(12)
   })
 
+  it('compares each arm with the first by the judge, in a random order, ties counted half', async () => {
+    // A judge that prefers whichever output names the brand, wherever it is shown.
+    f.stub.setJudge(JUDGE, ({ system, user }) => {
+      if (!system.includes('compare two outputs')) return { score: 4, reasons: 'fine' }
+      const a = user.slice(user.indexOf('Output A:'), user.indexOf('Output B:'))
+      const b = user.slice(user.indexOf('Output B:'))
+      return { winner: a.includes('Acme') === b.includes('Acme') ? 'tie' : a.includes('Acme') ? 'A' : 'B' }
+    })
+    const run = await runToEnd({ evalSetId: setId, arms: ARMS, judge: { model: JUDGE }, repetitions: 2 })
+    expect(run.status).toBe('succeeded')
+    const [prompted, tuned] = run.report.arms
+    expect(prompted.pairwise).toBeNull()
+    expect(tuned.pairwise).toMatchObject({
+      against: 'prompted',
+      compared: 8,
+      wins: 0,
+      winRate: 0,
+      interval: wilson(0, 8),
+    })
+    const { rows } = await f.t.db.pool.query(
+      "SELECT (judge->'pairwise'->>'swapped')::boolean AS swapped FROM eval_results WHERE run_id = $1 AND arm = 1",
+      [run.id],
+    )
+    // Both orders were shown, and the verdict followed the output, not the position.
+    expect(new Set(rows.map((r: { swapped: boolean }) => r.swapped))).toEqual(new Set([true, false]))
+  })
+
   it('stops before the estimated spend would pass the budget', async () => {
     const run = await runToEnd({ evalSetId: setId, arms: [ARMS[0]], budgetUsd: 1e-9, concurrency: 1 })
     expect(run.status).toBe('cancelled')
@@ -218,7 +245,7 @@ describe('POST /v1/eval-runs', () => {
       })
       const { id, jobId } = await json(res)
       const worker = workOn(jobId, 1000)
-      for (let i = 0; i < 200 && (await getRun(id)).progress?.done < 1; i++)
+      for (let i = 0; i < 200 && ((await getRun(id)).progress?.done ?? 0) < 1; i++)
         await new Promise((r) => setTimeout(r, 25))
       const cancelled = await json(
         await f.t.request(`/v1/eval-runs/${id}/cancel`, { method: 'POST', key: f.t.adminKey }),

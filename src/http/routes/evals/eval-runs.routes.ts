@@ -31,6 +31,18 @@ const ArmReport = z
         unstableCases: z.array(z.number()),
       })
       .nullable(),
+    pairwise: z
+      .object({
+        against: z.string(),
+        compared: z.number(),
+        wins: z.number(),
+        winRate: z.number().nullable(),
+        interval: Interval,
+      })
+      .nullable()
+      .openapi({
+        description: 'Win rate against the first arm by the judge (order randomised, ties count half)',
+      }),
     latencyMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable() }),
     tokens: z.object({
       prompt: z.number(),

@@ -361,6 +361,8 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     const section = page.locator('section[aria-labelledby="datasets-title"]')
     await section.getByText('No datasets yet for this task.').waitFor()
     await section.getByLabel('Seed').fill('console')
+    // Every example in training: the split hashes generation ids, which differ from run to run.
+    await section.getByLabel('Validation share').fill('0')
     await section.getByRole('button', { name: 'Build dataset' }).click()
     // The review session left one approval and one correction: too few examples to fine-tune on.
     const report = section.locator('.dataset-report')
@@ -369,6 +371,7 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     await expect
       .poll(textOf(report.locator('.findings-errors')))
       .toContain('2 training examples; fine-tuning needs at least 10')
+    expect(await report.innerText()).toMatch(/Reviewed generations found\s+2\n/i)
     expect(await report.innerText()).toMatch(/From corrections\s+1\n/i)
     expect(await report.getByRole('button', { name: 'train.jsonl' }).isDisabled()).toBe(true)
     const [download] = await Promise.all([

@@ -51,7 +51,10 @@ async function probeDuring(request: () => Promise<Response>) {
 function expectResponsive({ requestMs, probes }: { requestMs: number; probes: number[] }) {
   // Counting a megabyte takes many slices; the probe must get through between them, many times over.
   expect(probes.length).toBeGreaterThanOrEqual(10)
-  expect(Math.max(...probes)).toBeLessThan(requestMs / 4)
+  // One probe early on waits for the one synchronous step, reading and parsing the megabyte body: about a
+  // sixth of the request alone, up to 0.3 of it while the other test worker competes for the CPU. A count
+  // that held the loop would hold a probe for nearly the whole request (it froze /healthz for minutes).
+  expect(Math.max(...probes)).toBeLessThan(requestMs / 2)
 }
 
 describe('a megabyte-long word on the request path', () => {

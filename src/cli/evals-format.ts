@@ -101,6 +101,18 @@ export function formatTable(run: EvalRunView): string {
           ] as [string, ...string[]],
         ]
       : []),
+    ...(arms.some((a) => a.reviewerAgreement && a.reviewerAgreement.compared > 0)
+      ? [
+          [
+            'judge agrees with reviewers',
+            ...arms.map((a: ArmReport) => {
+              const agreement = a.reviewerAgreement
+              if (!agreement || agreement.rate === null) return '–'
+              return `${(agreement.rate * 100).toFixed(0)}% of ${agreement.compared} (${(agreement.interval!.low * 100).toFixed(0)}–${(agreement.interval!.high * 100).toFixed(0)})`
+            }),
+          ] as [string, ...string[]],
+        ]
+      : []),
     ['latency p50 / p95 ms', ...arms.map((a) => `${number(a.latencyMs.p50)} / ${number(a.latencyMs.p95)}`)],
     ['tokens in / out', ...arms.map((a) => `${a.tokens.prompt} / ${a.tokens.completion}`)],
     ['cost per case', ...arms.map((a) => usd(a.cost.perCaseUsd))],

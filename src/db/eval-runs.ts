@@ -115,3 +115,31 @@ export async function setPairwise(
     [runId, key.caseOrdinal, key.arm, key.repetition, JSON.stringify(pairwise), costUsd],
   )
 }
+
+/** What reviewers said about outputs identical to a run's results: reviewed generations of the same task. */
+export interface ReviewerVerdictRow {
+  caseOrdinal: number
+  arm: number
+  repetition: number
+  /** Reviewed generations with this exact output that reviewers approved as they were. */
+  approved: number
+  /** … that reviewers rejected or had to correct. */
+  disapproved: number
+}
+
+export async function readReviewerVerdicts(db: Queryable, runId: string): Promise<ReviewerVerdictRow[]> {
+  const { rows } = await db.query<ReviewerVerdictRow>(
+    `SELECT r.case_ordinal AS "caseOrdinal", r.arm, r.repetition,
+       count(*) FILTER (WHERE g.review_state = 'approved')::int AS approved,
+       count(*) FILTER (WHERE g.review_state IN ('rejected', 'corrected'))::int AS disapproved
+     FROM eval_results r
+     JOIN eval_runs er ON er.id = r.run_id
+     JOIN eval_sets s ON s.id = er.eval_set_id
+     JOIN task_versions tv ON tv.task_id = s.task_id
+     JOIN generations g ON g.task_version_id = tv.id AND g.review_state <> 'unreviewed' AND g.output = r.output
+     WHERE r.run_id = $1 AND r.status = 'succeeded'
+     GROUP BY r.case_ordinal, r.arm, r.repetition`,
+    [runId],
+  )
+  return rows
+}

@@ -1,13 +1,19 @@
 import type pg from 'pg'
 import type { ApiKey } from '../auth/api-keys.js'
-import { findEvalRun, readEvalResults } from '../db/eval-runs.js'
+import { findEvalRun, readEvalResults, readReviewerVerdicts } from '../db/eval-runs.js'
 import { findEvalSet } from '../db/eval-sets.js'
 import { cancelJob, findJob, type JobStatus } from '../db/ingest-jobs.js'
 import { findTask } from '../db/tasks.js'
 import { AppError } from '../errors.js'
 import { type JobCounters, secondsLeft } from '../jobs/job-progress.js'
 import type { EvalRunParams } from './eval-run-request.js'
-import { type BaselineDiff, buildReport, diffFromBaseline, type EvalReport } from './report.js'
+import {
+  type BaselineDiff,
+  buildReport,
+  diffFromBaseline,
+  type EvalReport,
+  reviewerVerdicts,
+} from './report.js'
 
 export interface EvalRunView {
   id: string
@@ -39,7 +45,8 @@ export async function getEvalRun(db: pg.Pool, key: ApiKey | undefined, id: strin
   const { run, set } = await visibleRun(db, key, id)
   const job = run.jobId ? await findJob(db, run.jobId) : undefined
   const params = run.params as unknown as EvalRunParams
-  const report = buildReport(params, await readEvalResults(db, run.id))
+  const reviewers = params.judge ? reviewerVerdicts(await readReviewerVerdicts(db, run.id)) : new Map()
+  const report = buildReport(params, await readEvalResults(db, run.id), reviewers)
   const baselineRun = run.baselineRunId ? await findEvalRun(db, run.baselineRunId) : undefined
   const baseline = baselineRun
     ? diffFromBaseline(

@@ -1,4 +1,4 @@
-import type { EvalResultRow } from '../db/eval-runs.js'
+import type { EvalResultRow, ReviewerVerdictRow } from '../db/eval-runs.js'
 import type { EvalRunParams, ResolvedArm } from './eval-run-request.js'
 import type { CheckResult } from './run-checks.js'
 import { type Interval, meanInterval, quantile, wilson } from './statistics.js'
@@ -38,6 +38,24 @@ export interface ArmReport extends ResolvedArm {
   }
   /** Results whose output cites a passage that was never supplied. */
   invalidCitations: number
+  /** With a judge: how often its rubric verdict matches reviewers' on outputs they reviewed; null without a judge. */
+  reviewerAgreement: ReviewerAgreement | null
+}
+
+/**
+ * The judge against reviewers, over results whose exact output reviewers saw in served generations of the
+ * task. The judge approves a result when every rubric check it decided passed; reviewers approve it when
+ * more of those generations were approved than rejected or corrected (a tie is left out).
+ */
+export interface ReviewerAgreement {
+  compared: number
+  agreed: number
+  rate: number | null
+  interval: Interval | null
+  /** The judge passed what reviewers rejected or corrected. */
+  judgeLenient: number
+  /** The judge failed what reviewers approved. */
+  judgeStrict: number
 }
 
 export interface CaseDifference {
@@ -49,6 +67,8 @@ export interface CaseDifference {
 
 export interface EvalReport {
   arms: ArmReport[]
+  /** Every arm together; null without a judge. */
+  reviewerAgreement: ReviewerAgreement | null
   /** Cases where the arms' pass shares differ. */
   differences: CaseDifference[]
 }
@@ -99,7 +119,53 @@ function pairwiseOf(results: EvalResultRow[], against: string): ArmReport['pairw
   }
 }
 
-function armReport(arm: ResolvedArm, results: EvalResultRow[], judged: boolean, against?: string): ArmReport {
+/** Reviewers' verdict on each result's output, keyed case:arm:repetition (approved: true). */
+export type ReviewerVerdicts = Map<string, boolean>
+
+export function reviewerVerdicts(rows: ReviewerVerdictRow[]): ReviewerVerdicts {
+  return new Map(
+    rows
+      .filter((r) => r.approved !== r.disapproved)
+      .map((r) => [`${r.caseOrdinal}:${r.arm}:${r.repetition}`, r.approved > r.disapproved]),
+  )
+}
+
+/** The judge's verdict on a result: every decided rubric check passed (undefined: it decided none). */
+function judgeApproves(r: EvalResultRow): boolean | undefined {
+  const rubric = checksOf(r).filter((c) => c.type === 'rubric' && c.pass !== null)
+  return rubric.length === 0 ? undefined : rubric.every((c) => c.pass === true)
+}
+
+function agreement(results: EvalResultRow[], reviewers: ReviewerVerdicts): ReviewerAgreement {
+  let agreed = 0
+  let judgeLenient = 0
+  let judgeStrict = 0
+  for (const r of results) {
+    const reviewer = reviewers.get(`${r.caseOrdinal}:${r.arm}:${r.repetition}`)
+    const judge = r.status === 'succeeded' ? judgeApproves(r) : undefined
+    if (reviewer === undefined || judge === undefined) continue
+    if (judge === reviewer) agreed++
+    else if (judge) judgeLenient++
+    else judgeStrict++
+  }
+  const compared = agreed + judgeLenient + judgeStrict
+  return {
+    compared,
+    agreed,
+    rate: compared === 0 ? null : agreed / compared,
+    interval: wilson(agreed, compared),
+    judgeLenient,
+    judgeStrict,
+  }
+}
+
+function armReport(
+  arm: ResolvedArm,
+  results: EvalResultRow[],
+  judged: boolean,
+  reviewers: ReviewerVerdicts,
+  against?: string,
+): ArmReport {
   const ok = results.filter((r) => r.status === 'succeeded')
   const names = [...new Set(ok.flatMap((r) => checksOf(r).map((c) => c.name)))]
   const checks = Object.fromEntries(
@@ -153,16 +219,23 @@ function armReport(arm: ResolvedArm, results: EvalResultRow[], judged: boolean, 
       unpricedResults: unpriced,
     },
     invalidCitations: ok.filter((r) => r.invalidCitations.length > 0).length,
+    reviewerAgreement: judged ? agreement(results, reviewers) : null,
   }
 }
 
 /** The side-by-side report of a run's stored results (partial while it runs). */
-export function buildReport(params: EvalRunParams, results: EvalResultRow[]): EvalReport {
+export function buildReport(
+  params: EvalRunParams,
+  results: EvalResultRow[],
+  reviewers: ReviewerVerdicts = new Map(),
+): EvalReport {
+  const judged = params.judge !== null
   const arms = params.arms.map((arm, index) =>
     armReport(
       arm,
       results.filter((r) => r.arm === index),
-      params.judge !== null,
+      judged,
+      reviewers,
       index > 0 ? params.arms[0]!.name : undefined,
     ),
   )
@@ -191,7 +264,7 @@ export function buildReport(params: EvalRunParams, results: EvalResultRow[]): Ev
         ]),
       })
   }
-  return { arms, differences }
+  return { arms, reviewerAgreement: judged ? agreement(results, reviewers) : null, differences }
 }
 
 export function diffFromBaseline(

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { boundedRegexTest, REGEX_TIMEOUT_MS } from './bounded-regex.js'
 import { type Check, checkName } from './checks.js'
 import { rougeL } from './similarity.js'
 
@@ -69,8 +70,12 @@ export function runCheck(check: Check, subject: CheckSubject): CheckResult {
       return decided(!output.includes(check.value))
     case 'icontains':
       return decided(output.toLowerCase().includes(check.value.toLowerCase()))
-    case 'regex':
-      return decided(new RegExp(check.pattern, check.flags ?? '').test(output))
+    case 'regex': {
+      const pass = boundedRegexTest(new RegExp(check.pattern, check.flags ?? ''), output)
+      return pass === undefined
+        ? { ...base, pass: null, detail: `the pattern ran longer than ${REGEX_TIMEOUT_MS} ms on this output` }
+        : decided(pass)
+    }
     case 'equals':
       return decided(output.trim() === check.value.trim())
     case 'starts-with':

@@ -97,7 +97,10 @@ async function runEval(
     unpricedResults: 0,
   }
   const costs: number[][] = params.arms.map(() => [])
+  // Results accounted per arm, priced or not: until an arm has one, its cost per call is unknown.
+  const seen = params.arms.map(() => 0)
   const account = (r: Pick<EvalResultRow, 'arm' | 'costUsd' | 'judgeCostUsd' | 'status'>) => {
+    seen[r.arm]!++
     if (r.costUsd !== null) costs[r.arm]!.push(r.costUsd + (r.judgeCostUsd ?? 0))
     else if (r.status === 'succeeded') progress.unpricedResults++
     progress.spentUsd += (r.costUsd ?? 0) + (r.judgeCostUsd ?? 0)
@@ -119,15 +122,26 @@ async function runEval(
     const list = costs[arm]!
     return list.length === 0 ? 0 : list.reduce((s, v) => s + v, 0) / list.length
   }
+  // With a budget, an arm's first call runs alone: the others wait for its cost before estimating theirs
+  // (otherwise every worker would start at an estimate of 0 and a tiny budget could be passed N times over).
+  const probes: (Promise<void> | undefined)[] = params.arms.map(() => undefined)
   let next = 0
   const worker = async () => {
     while (next < units.length && stopped === undefined) {
       io.signal.throwIfAborted()
       const unit = units[next++]!
+      let probed: (() => void) | undefined
+      if (params.budgetUsd !== null && seen[unit.arm] === 0) {
+        const probe = probes[unit.arm]
+        if (probe) await probe
+        else probes[unit.arm] = new Promise((resolve) => (probed = resolve))
+        if (stopped !== undefined) return
+      }
       if (params.budgetUsd !== null) {
         const projected = progress.spentUsd + (inFlight + 1) * estimate(unit.arm)
         if (projected > params.budgetUsd) {
           stopped = `Stopped by the budget: $${progress.spentUsd.toFixed(4)} spent of $${params.budgetUsd}, and the next call was estimated to pass it.`
+          probed?.()
           return
         }
       }
@@ -142,6 +156,7 @@ async function runEval(
         await io.save(progress)
       } finally {
         inFlight--
+        probed?.()
       }
     }
   }

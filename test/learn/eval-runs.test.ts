@@ -111,7 +111,7 @@ describe('POST /v1/eval-runs', () => {
       taskVersion: 1,
     })
     expect(prompted.checks.icontains).toEqual({ passed: 4, decided: 4, rate: 1, interval: wilson(4, 4) })
-    expect(prompted.checks['similarity']).toMatchObject({ passed: 4, rate: 1 })
+    expect(prompted.checks.similarity).toMatchObject({ passed: 4, rate: 1 })
     // No judge in this run: rubric checks are undecided, not failed.
     expect(prompted.checks.rubric).toEqual({ passed: 0, decided: 0, rate: null, interval: null })
     expect(prompted.judge).toBeNull()
@@ -187,8 +187,69 @@ describe('POST /v1/eval-runs', () => {
     expect(new Set(rows.map((r: { swapped: boolean }) => r.swapped))).toEqual(new Set([true, false]))
   })
 
-  it('stops before the estimated spend would pass the budget', async () => {
-    const run = await runToEnd({ evalSetId: setId, arms: [ARMS[0]], budgetUsd: 1e-9, concurrency: 1 })
+  it('reports how often the judge agrees with reviewers on outputs they reviewed', async () => {
+    const { rows } = await f.t.db.pool.query(
+      "SELECT tv.id FROM task_versions tv JOIN tasks t ON t.id = tv.task_id WHERE t.name = 'evr' ORDER BY tv.version DESC LIMIT 1",
+    )
+    const version = rows[0].id
+    const TUNED_OUTPUT = 'A light tent [7].'
+    // Served generations with the outputs the arms will give: reviewers approved the prompted one (two
+    // approvals outweigh one rejection) and corrected the fine-tuned one. Unreviewed ones and ones outside
+    // the task do not count.
+    const served: [string, string, number | null][] = [
+      [GOOD, 'approved', version],
+      [GOOD, 'approved', version],
+      [GOOD, 'rejected', version],
+      [GOOD, 'unreviewed', version],
+      [TUNED_OUTPUT, 'corrected', version],
+      [TUNED_OUTPUT, 'approved', null],
+      [TUNED_OUTPUT, 'approved', null],
+    ]
+    for (const [output, state, versionId] of served)
+      await f.t.db.pool.query(
+        `INSERT INTO generations (request_id, task_version_id, output, status, review_state)
+         VALUES ('agreement-test', $1, $2, 'succeeded', $3)`,
+        [versionId, output, state],
+      )
+    // A lenient judge: passes everything but the prompted answer to case one.
+    f.stub.setJudge(JUDGE, ({ system, user }) => {
+      if (system.includes('compare two outputs')) return { winner: 'tie' }
+      const strict =
+        user.includes('Case one') && user.slice(user.indexOf('Output to grade:')).includes('Acme')
+      return strict ? { score: 2, reasons: 'strict' } : { score: 4, reasons: 'fine' }
+    })
+    try {
+      const run = await runToEnd({ evalSetId: setId, arms: ARMS, judge: { model: JUDGE }, repetitions: 1 })
+      expect(run.status).toBe('succeeded')
+      const [prompted, tuned] = run.report.arms
+      expect(prompted.reviewerAgreement).toEqual({
+        compared: 4,
+        agreed: 3,
+        rate: 0.75,
+        interval: wilson(3, 4),
+        judgeLenient: 0,
+        judgeStrict: 1,
+      })
+      expect(tuned.reviewerAgreement).toMatchObject({
+        compared: 4,
+        agreed: 0,
+        judgeLenient: 4,
+        judgeStrict: 0,
+      })
+      expect(run.report.reviewerAgreement).toMatchObject({
+        compared: 8,
+        agreed: 3,
+        judgeLenient: 4,
+        judgeStrict: 1,
+      })
+    } finally {
+      await f.t.db.pool.query("DELETE FROM generations WHERE request_id = 'agreement-test'")
+    }
+  })
+
+  it('stops before the estimated spend would pass the budget, even with calls in parallel', async () => {
+    // Four workers: without a first result to estimate from, all four would start at once.
+    const run = await runToEnd({ evalSetId: setId, arms: [ARMS[0]], budgetUsd: 1e-9, concurrency: 4 })
     expect(run.status).toBe('cancelled')
     expect(run.stoppedReason).toMatch(/budget/)
     expect(run.error).toMatch(/budget/)

@@ -72,6 +72,19 @@ describe('evaluation checks', () => {
     expect(runCheck(Check.parse({ type: 'rubric', rubric: 'x' }), subject()).pass).toBeNull()
   })
 
+  it('leaves a regex that backtracks without end undecided instead of freezing the process', () => {
+    const check = Check.parse({ type: 'regex', pattern: '^(a+)+$' })
+    const started = performance.now()
+    // Unbounded, this backtracks 2^40 times: hours.
+    const result = runCheck(check, subject({ output: `${'a'.repeat(40)}!` }))
+    expect(result.pass).toBeNull()
+    expect(result.detail).toMatch(/longer than 100 ms/)
+    // The bound holds with room for a loaded machine; the same pattern still decides normal outputs.
+    expect(performance.now() - started).toBeLessThan(5_000)
+    expect(runCheck(check, subject({ output: 'aaaa' })).pass).toBe(true)
+    expect(runCheck(check, subject({ output: 'aab' })).pass).toBe(false)
+  })
+
   it('reports under the check’s own name when it has one', () => {
     const result = runCheck(Check.parse({ type: 'contains', value: 'x', name: 'mentions-x' }), subject())
     expect(result).toMatchObject({ name: 'mentions-x', type: 'contains', pass: false })

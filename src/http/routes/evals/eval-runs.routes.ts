@@ -12,6 +12,23 @@ const Rate = z
   .object({ passed: z.number(), decided: z.number(), rate: z.number().nullable(), interval: Interval })
   .openapi('EvalRate', { description: 'Pass rate with its 95% Wilson score interval' })
 
+const ReviewerAgreement = z
+  .object({
+    compared: z.number(),
+    agreed: z.number(),
+    rate: z.number().nullable(),
+    interval: Interval,
+    judgeLenient: z
+      .number()
+      .openapi({ description: 'The judge passed what reviewers rejected or corrected' }),
+    judgeStrict: z.number().openapi({ description: 'The judge failed what reviewers approved' }),
+  })
+  .nullable()
+  .openapi('EvalReviewerAgreement', {
+    description:
+      'With a judge: its rubric verdicts against reviewers’ on outputs identical to generations of the task they reviewed (approved vs rejected or corrected); null without a judge',
+  })
+
 const ArmReport = z
   .object({
     name: z.string(),
@@ -57,6 +74,7 @@ const ArmReport = z
       unpricedResults: z.number(),
     }),
     invalidCitations: z.number(),
+    reviewerAgreement: ReviewerAgreement,
   })
   .openapi('EvalArmReport')
 
@@ -85,6 +103,7 @@ const EvalRun = z
     finishedAt: z.string().nullable(),
     report: z.object({
       arms: z.array(ArmReport),
+      reviewerAgreement: ReviewerAgreement,
       differences: z.array(
         z.object({
           ordinal: z.number(),

@@ -143,3 +143,35 @@ export async function readReviewerVerdicts(db: Queryable, runId: string): Promis
   )
   return rows
 }
+
+/** A run in a list: its set and its job's status and counters, without the results. */
+export interface EvalRunSummaryRow {
+  id: string
+  evalSetId: string
+  setName: string
+  setVersion: number
+  params: Record<string, unknown>
+  stoppedReason: string | null
+  createdAt: Date
+  status: string | null
+  progress: Record<string, unknown> | null
+  finishedAt: Date | null
+}
+
+/** The runs of a task's sets (of one set, if given), newest first. */
+export async function listEvalRuns(
+  db: Queryable,
+  filter: { taskId: number; evalSetId?: string },
+  limit: number,
+): Promise<EvalRunSummaryRow[]> {
+  const { rows } = await db.query<EvalRunSummaryRow>(
+    `SELECT r.id, r.eval_set_id AS "evalSetId", s.name AS "setName", s.version AS "setVersion", r.params,
+       r.stopped_reason AS "stoppedReason", r.created_at AS "createdAt", j.status, j.progress,
+       j.finished_at AS "finishedAt"
+     FROM eval_runs r JOIN eval_sets s ON s.id = r.eval_set_id LEFT JOIN ingest_jobs j ON j.id = r.job_id
+     WHERE s.task_id = $1 AND ($2::uuid IS NULL OR r.eval_set_id = $2)
+     ORDER BY r.created_at DESC LIMIT $3`,
+    [filter.taskId, filter.evalSetId ?? null, limit],
+  )
+  return rows
+}

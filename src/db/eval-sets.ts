@@ -134,3 +134,13 @@ export async function findEvalCandidates(
   )
   return rows
 }
+
+/** A task's evaluation sets, newest first. */
+export async function listEvalSets(db: Queryable, taskId: number, limit: number): Promise<EvalSetRow[]> {
+  const { rows } = await db.query<EvalSetRow>(
+    `SELECT ${SET_COLUMNS} FROM eval_sets s JOIN tasks t ON t.id = s.task_id
+     WHERE s.task_id = $1 ORDER BY s.created_at DESC, s.version DESC LIMIT $2`,
+    [taskId, limit],
+  )
+  return rows
+}

@@ -9,6 +9,7 @@ import {
   findEvalSet,
   insertEvalCases,
   insertEvalSet,
+  listEvalSets,
   readEvalCases,
 } from '../db/eval-sets.js'
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-errors.js'
@@ -171,15 +172,7 @@ export async function getEvalSet(db: pg.Pool, key: ApiKey | undefined, id: strin
   if (!row || !visible) throw new AppError('not_found', `No evaluation set ${id}.`)
   const cases = await readEvalCases(db, id)
   return {
-    id: row.id,
-    task: row.taskName,
-    name: row.name,
-    version: row.version,
-    source: row.source,
-    params: row.params,
-    caseCount: row.caseCount,
-    contentHash: row.contentHash,
-    createdAt: row.createdAt.toISOString(),
+    ...summaryOf(row),
     cases: cases.map((c) => ({
       ordinal: c.ordinal,
       input: c.input,
@@ -189,5 +182,33 @@ export async function getEvalSet(db: pg.Pool, key: ApiKey | undefined, id: strin
       checks: c.checks as Check[],
       generationId: c.generationId,
     })),
+  }
+}
+
+export type EvalSetSummary = Omit<EvalSetView, 'cases'>
+
+/** A task's evaluation sets without their cases, newest first (a limited key: tasks within its collections). */
+export async function listEvalSetsOfTask(
+  db: pg.Pool,
+  key: ApiKey | undefined,
+  taskName: string,
+  limit: number,
+): Promise<EvalSetSummary[]> {
+  const task = await findTask(db, taskName, key?.collections)
+  if (!task) throw new AppError('not_found', `No task named ${taskName}.`)
+  return (await listEvalSets(db, task.id, limit)).map(summaryOf)
+}
+
+function summaryOf(row: EvalSetRow): EvalSetSummary {
+  return {
+    id: row.id,
+    task: row.taskName,
+    name: row.name,
+    version: row.version,
+    source: row.source,
+    params: row.params,
+    caseCount: row.caseCount,
+    contentHash: row.contentHash,
+    createdAt: row.createdAt.toISOString(),
   }
 }

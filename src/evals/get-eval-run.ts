@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { ApiKey } from '../auth/api-keys.js'
-import { findEvalRun, readEvalResults, readReviewerVerdicts } from '../db/eval-runs.js'
+import { findEvalRun, listEvalRuns, readEvalResults, readReviewerVerdicts } from '../db/eval-runs.js'
 import { findEvalSet } from '../db/eval-sets.js'
 import { cancelJob, findJob, type JobStatus } from '../db/ingest-jobs.js'
 import { findTask } from '../db/tasks.js'
@@ -84,4 +84,52 @@ export async function cancelEvalRun(db: pg.Pool, key: ApiKey | undefined, id: st
   const { run } = await visibleRun(db, key, id)
   if (run.jobId) await cancelJob(db, run.jobId)
   return getEvalRun(db, key, id)
+}
+
+export interface EvalRunSummary {
+  id: string
+  evalSetId: string
+  set: { name: string; version: number }
+  status: JobStatus
+  progress: { done: number; total: number } | null
+  stoppedReason: string | null
+  arms: EvalRunParams['arms']
+  judge: EvalRunParams['judge']
+  repetitions: number
+  createdAt: string
+  finishedAt: string | null
+}
+
+/** A task's evaluation runs (of one set, if given), newest first, without their reports. */
+export async function listEvalRunsOfTask(
+  db: pg.Pool,
+  key: ApiKey | undefined,
+  filter: { task: string; evalSetId?: string },
+  limit: number,
+): Promise<EvalRunSummary[]> {
+  const task = await findTask(db, filter.task, key?.collections)
+  if (!task) throw new AppError('not_found', `No task named ${filter.task}.`)
+  const rows = await listEvalRuns(
+    db,
+    { taskId: task.id, ...(filter.evalSetId ? { evalSetId: filter.evalSetId } : {}) },
+    limit,
+  )
+  return rows.map((row) => {
+    const params = row.params as unknown as EvalRunParams
+    const counters = row.progress as Partial<JobCounters> | null
+    return {
+      id: row.id,
+      evalSetId: row.evalSetId,
+      set: { name: row.setName, version: row.setVersion },
+      status: (row.status ?? 'failed') as JobStatus,
+      progress:
+        typeof counters?.total === 'number' ? { done: counters.done ?? 0, total: counters.total } : null,
+      stoppedReason: row.stoppedReason,
+      arms: params.arms,
+      judge: params.judge,
+      repetitions: params.repetitions,
+      createdAt: row.createdAt.toISOString(),
+      finishedAt: row.finishedAt?.toISOString() ?? null,
+    }
+  })
 }

@@ -247,6 +247,45 @@ describe('POST /v1/eval-runs', () => {
     }
   })
 
+  it('lists a task’s runs newest first, of one set if asked, with status and progress', async () => {
+    const run = await runToEnd({ evalSetId: setId, arms: [ARMS[0]] })
+    const res = await f.t.request(`/v1/eval-runs?task=evr&evalSetId=${setId}&limit=1`, { key: f.t.adminKey })
+    expect(res.status).toBe(200)
+    const { data } = await json(res)
+    expect(data).toEqual([
+      {
+        id: run.id,
+        evalSetId: setId,
+        set: { name: 'copy', version: 1 },
+        status: 'succeeded',
+        progress: { done: 4, total: 4 },
+        stoppedReason: null,
+        arms: [
+          {
+            name: 'prompted',
+            taskVersion: 1,
+            model: FOUNDATION,
+            promptVariant: 'as_served',
+            retrieval: 'on',
+          },
+        ],
+        judge: null,
+        repetitions: 1,
+        createdAt: run.createdAt,
+        finishedAt: run.finishedAt,
+      },
+    ])
+    const all = await json(await f.t.request('/v1/eval-runs?task=evr', { key: f.t.adminKey }))
+    expect(all.data.length).toBeGreaterThan(1)
+    const other = '00000000-0000-4000-8000-000000000000'
+    const none = await json(
+      await f.t.request(`/v1/eval-runs?task=evr&evalSetId=${other}`, { key: f.t.adminKey }),
+    )
+    expect(none.data).toEqual([])
+    const limited = await f.t.makeKey(['admin'], ['elsewhere'])
+    expect((await f.t.request('/v1/eval-runs?task=evr', { key: limited.key })).status).toBe(404)
+  })
+
   it('stops before the estimated spend would pass the budget, even with calls in parallel', async () => {
     // Four workers: without a first result to estimate from, all four would start at once.
     const run = await runToEnd({ evalSetId: setId, arms: [ARMS[0]], budgetUsd: 1e-9, concurrency: 4 })

@@ -133,6 +133,23 @@ describe('POST /v1/eval-sets from uploaded cases', () => {
     )
     const generateOnly = await f.t.makeKey(['generate'])
     expect((await f.t.request(`/v1/eval-sets/${set.id}`, { key: generateOnly.key })).status).toBe(403)
+    expect((await f.t.request('/v1/eval-sets?task=evs', { key: limited.key })).status).toBe(404)
+    expect((await f.t.request('/v1/eval-sets?task=evs', { key: generateOnly.key })).status).toBe(403)
+  })
+
+  it('lists a task’s sets newest first, without their cases', async () => {
+    const first = await json(await createSet({ task: 'evs', name: 'listed', cases: [{ input: 'a' }] }))
+    const second = await json(
+      await createSet({ task: 'evs', name: 'listed', cases: [{ input: 'a' }, { input: 'b' }] }),
+    )
+    const res = await f.t.request('/v1/eval-sets?task=evs&limit=2', { key: f.t.adminKey })
+    expect(res.status).toBe(200)
+    const { data } = await json(res)
+    expect(data.map((s: { id: string }) => s.id)).toEqual([second.id, first.id])
+    expect(data[0]).toMatchObject({ task: 'evs', name: 'listed', version: 2, caseCount: 2, source: 'upload' })
+    expect(data[0].cases).toBeUndefined()
+    expect((await f.t.request('/v1/eval-sets?task=nope', { key: f.t.adminKey })).status).toBe(404)
+    expect((await f.t.request('/v1/eval-sets', { key: f.t.adminKey })).status).toBe(400)
   })
 
   it('is frozen: the database refuses to change a set or its cases', async () => {

@@ -1,11 +1,21 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { createEvalRun } from '../../../evals/create-eval-run.js'
 import { CreateEvalRunRequest } from '../../../evals/eval-run-request.js'
-import { cancelEvalRun, getEvalRun } from '../../../evals/get-eval-run.js'
+import { cancelEvalRun, getEvalRun, listEvalRunsOfTask } from '../../../evals/get-eval-run.js'
 import type { Services } from '../../../services.js'
+import { TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
+
+const JobStatusEnum = z.enum([
+  'queued',
+  'running',
+  'succeeded',
+  'succeeded_with_errors',
+  'failed',
+  'cancelled',
+])
 
 const Interval = z.object({ low: z.number(), high: z.number() }).nullable()
 const Rate = z
@@ -84,7 +94,7 @@ const EvalRun = z
     evalSetId: z.string(),
     task: z.string(),
     jobId: z.string().nullable(),
-    status: z.enum(['queued', 'running', 'succeeded', 'succeeded_with_errors', 'failed', 'cancelled']),
+    status: JobStatusEnum,
     progress: z
       .object({
         phase: z.string(),
@@ -135,6 +145,30 @@ const EvalRun = z
 
 const IdParam = z.object({ id: z.uuid() })
 
+const EvalRunSummary = z
+  .object({
+    id: z.string(),
+    evalSetId: z.string(),
+    set: z.object({ name: z.string(), version: z.number().int() }),
+    status: JobStatusEnum,
+    progress: z.object({ done: z.number(), total: z.number() }).nullable(),
+    stoppedReason: z.string().nullable(),
+    arms: z.array(
+      z.object({
+        name: z.string(),
+        taskVersion: z.number().int(),
+        model: z.string(),
+        promptVariant: z.enum(['as_served', 'fine_tuned']),
+        retrieval: z.enum(['on', 'off']),
+      }),
+    ),
+    judge: z.object({ model: z.string() }).nullable(),
+    repetitions: z.number().int(),
+    createdAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi('EvalRunSummary')
+
 export function registerEvalRunRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   const db = services.db.pool
 
@@ -171,6 +205,34 @@ export function registerEvalRunRoutes(app: OpenAPIHono<AppEnv>, services: Servic
       const statusUrl = `/v1/eval-runs/${runId}`
       c.header('Location', statusUrl)
       return c.json({ id: runId, jobId, status: 'queued' as const, statusUrl }, 202)
+    },
+  )
+
+  app.openapi(
+    protectedRoute(services, 'admin', {
+      method: 'get',
+      path: '/v1/eval-runs',
+      tags: ['learn'],
+      summary: 'A task’s evaluation runs (of one set, if given), newest first, without their reports',
+      request: {
+        query: z.object({
+          task: TaskName,
+          evalSetId: z.uuid().optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'The runs',
+          content: { 'application/json': { schema: z.object({ data: z.array(EvalRunSummary) }) } },
+        },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => {
+      const { task, evalSetId, limit } = c.req.valid('query')
+      const filter = { task, ...(evalSetId ? { evalSetId } : {}) }
+      return c.json({ data: await listEvalRunsOfTask(db, c.get('apiKey'), filter, limit) }, 200)
     },
   )
 

@@ -1,8 +1,9 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { Check } from '../../../evals/checks.js'
-import { createEvalSet, getEvalSet } from '../../../evals/create-eval-set.js'
+import { createEvalSet, getEvalSet, listEvalSetsOfTask } from '../../../evals/create-eval-set.js'
 import { CreateEvalSetRequest, EvalCase } from '../../../evals/eval-set-request.js'
 import type { Services } from '../../../services.js'
+import { TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
@@ -30,6 +31,8 @@ const EvalSet = z
     ),
   })
   .openapi('EvalSet')
+
+const EvalSetSummary = EvalSet.omit({ cases: true }).openapi('EvalSetSummary')
 
 export function registerEvalSetRoutes(app: OpenAPIHono<AppEnv>, services: Services): void {
   const db = services.db.pool
@@ -69,5 +72,31 @@ export function registerEvalSetRoutes(app: OpenAPIHono<AppEnv>, services: Servic
       },
     }),
     async (c) => c.json(await getEvalSet(db, c.get('apiKey'), c.req.valid('param').id), 200),
+  )
+
+  app.openapi(
+    protectedRoute(services, 'admin', {
+      method: 'get',
+      path: '/v1/eval-sets',
+      tags: ['learn'],
+      summary: 'A task’s evaluation sets, newest first (without their cases)',
+      request: {
+        query: z.object({
+          task: TaskName,
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'The sets',
+          content: { 'application/json': { schema: z.object({ data: z.array(EvalSetSummary) }) } },
+        },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => {
+      const { task, limit } = c.req.valid('query')
+      return c.json({ data: await listEvalSetsOfTask(db, c.get('apiKey'), task, limit) }, 200)
+    },
   )
 }

@@ -81,6 +81,14 @@ export interface JobView {
   createdAt: string
   startedAt: string | null
   finishedAt: string | null
+  /** A cancel was asked for; a running job stops at its next boundary. */
+  cancelRequested: boolean
+  /** When someone dismissed this finished job's problems (lists leave it out). */
+  dismissedAt: string | null
+  /** POST /v1/ingest-jobs/{id}/retry would queue it again with its stored files. */
+  retryable: boolean
+  retryOf: string | null
+  retriedAs: string | null
 }
 
 /** The job as the API shows it; a job of a collection outside `viewer`'s allowlist is 404 to it, as if absent. */
@@ -95,10 +103,15 @@ export async function describeJob(
   if (job?.kind !== 'ingest' || !canUseCollection(viewer, collection?.name ?? '')) {
     throw new AppError('not_found', `No ingest job with id ${id}.`)
   }
+  return jobView(job, collection!.name)
+}
+
+/** The API's view of an ingest job row of a known collection. */
+export function jobView(job: IngestJobRow, collection: string): JobView {
   const progress = 'documents' in job.progress ? (job.progress as unknown as JobProgress) : null
   return {
     id: job.id,
-    collection: collection?.name ?? '',
+    collection,
     status: job.status,
     // An ingest job always has a mode (a check constraint of ingest_jobs).
     mode: job.mode!,
@@ -111,5 +124,13 @@ export async function describeJob(
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,
+    cancelRequested: job.cancelRequestedAt !== null,
+    dismissedAt: job.errorsDismissedAt?.toISOString() ?? null,
+    retryable:
+      (job.status === 'failed' || job.status === 'cancelled') &&
+      typeof job.options.retriedAs !== 'string' &&
+      (job.filesPurgedAt === null || job.mode === 'backfill'),
+    retryOf: typeof job.options.retryOf === 'string' ? job.options.retryOf : null,
+    retriedAs: typeof job.options.retriedAs === 'string' ? job.options.retriedAs : null,
   }
 }

@@ -11,6 +11,8 @@ export const JobOptions = z
     overlapTokens: z.number().int().min(0).max(2000),
     /** Set on backfills the worker queued by itself. */
     automatic: z.boolean().optional(),
+    /** A retry: the failed or cancelled job it repeats (with a copy of its files). */
+    retryOf: z.string().uuid().optional(),
   })
   .refine((o) => o.overlapTokens < o.maxTokens / 2, { message: 'overlap must be under half the chunk size' })
 export type JobOptions = z.infer<typeof JobOptions>

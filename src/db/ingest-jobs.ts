@@ -34,11 +34,16 @@ export interface IngestJobRow {
   finishedAt: Date | null
   /** A cancel was asked for while the job ran; its worker stops at the next boundary. */
   cancelRequestedAt: Date | null
+  /** Someone has read this finished job's problems: lists leave it out unless asked. */
+  errorsDismissedAt: Date | null
+  /** The stored input files are gone (a success needs them no more, or retention ran out): no retry. */
+  filesPurgedAt: Date | null
 }
 
 const COLUMNS = `id, kind, collection_id AS "collectionId", status, mode, options, progress, errors, error, attempts,
   locked_by AS "lockedBy", locked_until AS "lockedUntil", created_by AS "createdBy", created_at AS "createdAt",
-  started_at AS "startedAt", finished_at AS "finishedAt", cancel_requested_at AS "cancelRequestedAt"`
+  started_at AS "startedAt", finished_at AS "finishedAt", cancel_requested_at AS "cancelRequestedAt",
+  errors_dismissed_at AS "errorsDismissedAt", files_purged_at AS "filesPurgedAt"`
 
 // Claims are serialised so two workers never start jobs of one collection side by side.
 export const CLAIM_LOCK_KEY = 7_201_555_003
@@ -318,4 +323,75 @@ export async function readJobQueueStats(db: Queryable): Promise<JobQueueStats> {
      FROM ingest_jobs WHERE status IN ('queued', 'running')`,
   )
   return rows[0] ?? { queued: 0, running: 0, oldestQueuedSeconds: null }
+}
+
+/** A collection's ingest jobs, newest first; dismissed ones only when asked for. */
+export async function listCollectionJobs(
+  db: Queryable,
+  collectionId: number,
+  opts: { includeDismissed: boolean; limit: number },
+): Promise<IngestJobRow[]> {
+  const { rows } = await db.query<IngestJobRow>(
+    `SELECT ${COLUMNS} FROM ingest_jobs
+     WHERE collection_id = $1 AND kind = 'ingest' AND ($2 OR errors_dismissed_at IS NULL)
+     ORDER BY created_at DESC LIMIT $3`,
+    [collectionId, opts.includeDismissed, opts.limit],
+  )
+  return rows
+}
+
+/** Mark a finished job's problems as read; a job still queued or running is left as it is. */
+export async function dismissJob(db: Queryable, jobId: string): Promise<IngestJobRow | undefined> {
+  const { rows } = await db.query<IngestJobRow>(
+    `UPDATE ingest_jobs SET errors_dismissed_at = coalesce(errors_dismissed_at, now())
+     WHERE id = $1 AND finished_at IS NOT NULL AND status NOT IN ('queued', 'running')
+     RETURNING ${COLUMNS}`,
+    [jobId],
+  )
+  return rows[0] ?? (await findJob(db, jobId))
+}
+
+/**
+ * Queue a failed or cancelled ingest job again: a new job with the same collection, mode and options,
+ * and a copy of the stored input files (copied inside the database). The old job records the new one,
+ * so a second retry is refused instead of ingesting twice. Returns the new job, or why it cannot be done.
+ */
+export async function retryJob(
+  db: pg.Pool,
+  jobId: string,
+  createdBy: string | null,
+): Promise<{ job: IngestJobRow } | { refused: string }> {
+  return withTransaction(db, async (client) => {
+    const { rows } = await client.query<IngestJobRow>(
+      `SELECT ${COLUMNS} FROM ingest_jobs WHERE id = $1 FOR UPDATE`,
+      [jobId],
+    )
+    const old = rows[0]
+    if (!old) return { refused: 'gone' }
+    const retriedAs = old.options.retriedAs
+    if (typeof retriedAs === 'string') return { refused: `It was retried already, as job ${retriedAs}.` }
+    if (old.status !== 'failed' && old.status !== 'cancelled')
+      return { refused: `Only a failed or cancelled job can be retried; this one is ${old.status}.` }
+    if (old.filesPurgedAt !== null && old.mode !== 'backfill')
+      return { refused: 'Its uploaded files are no longer stored (retention ran out): upload them again.' }
+    const { retriedAs: _, ...options } = old.options
+    const job = await insertJob(client, {
+      collectionId: old.collectionId!,
+      mode: old.mode!,
+      options: { ...options, retryOf: old.id },
+      createdBy,
+    })
+    await client.query(
+      `INSERT INTO ingest_job_files (job_id, ordinal, name, content)
+       SELECT $2, ordinal, name, content FROM ingest_job_files WHERE job_id = $1`,
+      [old.id, job.id],
+    )
+    await client.query(
+      `UPDATE ingest_jobs SET options = options || jsonb_build_object('retriedAs', $2::text),
+         errors_dismissed_at = coalesce(errors_dismissed_at, now())
+       WHERE id = $1`,
+      [old.id, job.id],
+    )
+    return { job }
+  })
 }

@@ -93,5 +93,15 @@ export const IngestJob = z
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
+    cancelRequested: z.boolean().openapi({ description: 'A cancel was asked for; a running job stops soon' }),
+    dismissedAt: z
+      .string()
+      .nullable()
+      .openapi({ description: 'When its problems were dismissed; lists leave it out after that' }),
+    retryable: z.boolean().openapi({
+      description: 'Failed or cancelled, files still stored, not retried yet: POST …/retry queues it again',
+    }),
+    retryOf: z.string().nullable().openapi({ description: 'The job this one retries' }),
+    retriedAs: z.string().nullable().openapi({ description: 'The job that retried this one' }),
   })
   .openapi('IngestJob')

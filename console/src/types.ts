@@ -93,6 +93,11 @@ export interface IngestJob {
   createdAt: string
   startedAt: string | null
   finishedAt: string | null
+  cancelRequested: boolean
+  dismissedAt: string | null
+  retryable: boolean
+  retryOf: string | null
+  retriedAs: string | null
 }
 
 export interface Passage {

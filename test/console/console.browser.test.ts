@@ -40,6 +40,8 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
       EMBEDDING_BATCH_SIZE: '4',
       EMBEDDING_CONCURRENCY: '1',
       INGEST_GROUP_DOCUMENTS: '4',
+      // A running job sees a cancel at its next lease renewal, a third of the lease.
+      JOB_LEASE_MS: '3000',
     })
     ;({ page, problems } = await rig.newPage())
     for (const [version, prompt] of [
@@ -185,6 +187,61 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     await heading('brand').waitFor()
     await expect.poll(countOf(page.locator('li.job'))).toBe(1)
     expect(await page.getByText('logo.md').count()).toBe(0)
+  })
+
+  it('cancels a queued and a running job, and retries one with the files it kept', async () => {
+    /** Drop files made in the page, upload them, and return the id of the job that appears first. */
+    const dropAndUpload = async (prefix: string, n: number) => {
+      const before = await page.locator('li.job').count()
+      const transfer = await page.evaluateHandle(`(() => {
+        const data = new DataTransfer()
+        for (let i = 0; i < ${n}; i++)
+          data.items.add(new File(['# ${prefix} ' + i + '\\n\\nA note numbered ' + i + ' about ${prefix} and tents.'], '${prefix}-' + i + '.md'))
+        return data
+      })()`)
+      await page.getByTestId('dropzone').dispatchEvent('drop', { dataTransfer: transfer })
+      await page.getByRole('button', { name: `Upload ${n} files` }).click()
+      await expect.poll(countOf(page.locator('li.job')), { timeout: 30_000 }).toBe(before + 1)
+      return (await page.locator('li.job').first().getAttribute('data-job-id'))!
+    }
+    const card = (id: string) => page.locator(`li.job[data-job-id="${id}"]`)
+
+    // 30 documents, embedded 4 chunks a second: the job runs for several seconds.
+    rig.stub.setModelLatency(EMBEDDING_MODEL, 1000)
+    const running = await dropAndUpload('note', 30)
+    await expect.poll(attributeOf(card(running), 'data-status'), { timeout: 30_000 }).toBe('running')
+    // One job per collection at a time: the next upload waits in the queue.
+    const queued = await dropAndUpload('later', 2)
+    await expect.poll(attributeOf(card(queued), 'data-status')).toBe('queued')
+
+    await page.getByRole('button', { name: `Cancel job ${queued.slice(0, 8)}` }).click()
+    await expect.poll(attributeOf(card(queued), 'data-status'), { timeout: 30_000 }).toBe('cancelled')
+    await page.getByRole('button', { name: `Cancel job ${running.slice(0, 8)}` }).click()
+    await expect.poll(attributeOf(card(running), 'data-status'), { timeout: 30_000 }).toBe('cancelled')
+    rig.stub.setModelLatency(EMBEDDING_MODEL, null)
+    expect(
+      await card(running)
+        .getByRole('button', { name: /Retry job/ })
+        .count(),
+    ).toBe(1)
+    await rig.screenshot(page, 'collection-cancelled')
+
+    await page.getByRole('button', { name: `Retry job ${running.slice(0, 8)}` }).click()
+    // The retry is a new job; the cancelled one leaves the list (the server marks it dismissed).
+    await expect.poll(countOf(card(running)), { timeout: 30_000 }).toBe(0)
+    const retry = (await page.locator('li.job').first().getAttribute('data-job-id'))!
+    expect(retry).not.toBe(running)
+    await expect.poll(attributeOf(card(retry), 'data-status'), { timeout: 60_000 }).toBe('succeeded')
+    expect(await card(retry).innerText()).toContain('30 of 30 documents')
+    const old = await json(await rig.api(`/v1/ingest-jobs/${running}`))
+    expect(old).toMatchObject({ status: 'cancelled', retriedAs: retry })
+    // Dismiss the cancelled queued job: gone from the list, and after a reload too.
+    await page.getByRole('button', { name: `Dismiss job ${queued.slice(0, 8)}` }).click()
+    await expect.poll(countOf(card(queued))).toBe(0)
+    await page.reload()
+    await heading('brand').waitFor()
+    await card(retry).waitFor()
+    expect(await card(queued).count()).toBe(0)
   })
 
   it('filters documents and opens one to see its chunks with heading path, tokens and embedding', async () => {

@@ -3,6 +3,7 @@ import { ApiError, call } from '../api.js'
 import { count, dateTime, duration, plural } from '../format.js'
 import type { IngestJob } from '../types.js'
 import { ErrorMessage, StatusBadge } from '../ui.js'
+import { useAction } from '../use-call.js'
 
 const POLL_MS = 1000
 const FINISHED = new Set(['succeeded', 'failed', 'succeeded_with_errors', 'cancelled', 'canceled'])
@@ -15,6 +16,8 @@ export function isFinished(job: IngestJob): boolean {
 function useJob(id: string, onChange: (job: IngestJob) => void) {
   const [job, setJob] = useState<IngestJob>()
   const [error, setError] = useState<unknown>()
+  // Bumped after an action on the job, so polling starts again from its new state.
+  const [round, setRound] = useState(0)
   useEffect(() => {
     let stopped = false
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -38,19 +41,75 @@ function useJob(id: string, onChange: (job: IngestJob) => void) {
       stopped = true
       clearTimeout(timer)
     }
-  }, [id])
-  return { job, error }
+  }, [id, round])
+  return { job, error, refresh: () => setRound((r) => r + 1) }
 }
 
-export function JobCard(props: { id: string; onDismiss: () => void; onChange: (job: IngestJob) => void }) {
-  const { job, error } = useJob(props.id, props.onChange)
+/** Cancel, retry and dismiss, each a POST to the job; the list is reloaded after a retry or dismissal. */
+function JobActions(props: {
+  job: IngestJob
+  finished: boolean
+  refresh: () => void
+  onListChange: () => void
+}) {
+  const { job, finished } = props
+  const action = useAction()
+  const short = job.id.slice(0, 8)
+  const post = (verb: string, then: () => void) =>
+    action.run(async () => {
+      await call(`/v1/ingest-jobs/${encodeURIComponent(job.id)}/${verb}`, { method: 'POST' })
+      then()
+    })
+  return (
+    <span class="job-actions">
+      {!finished && !job.cancelRequested && (
+        <button
+          type="button"
+          class="secondary small"
+          disabled={action.busy}
+          onClick={() => post('cancel', props.refresh)}
+          aria-label={`Cancel job ${short}`}
+        >
+          Cancel
+        </button>
+      )}
+      {!finished && job.cancelRequested && <span class="muted">Stopping…</span>}
+      {job.retryable && (
+        <button
+          type="button"
+          class="small"
+          disabled={action.busy}
+          onClick={() => post('retry', props.onListChange)}
+          aria-label={`Retry job ${short}`}
+        >
+          Retry
+        </button>
+      )}
+      {finished && (
+        <button
+          type="button"
+          class="secondary small"
+          disabled={action.busy}
+          onClick={() => post('dismiss', props.onListChange)}
+          aria-label={`Dismiss job ${short}`}
+        >
+          Dismiss
+        </button>
+      )}
+      {action.error !== undefined && <ErrorMessage error={action.error} />}
+    </span>
+  )
+}
+
+export function JobCard(props: { id: string; onListChange: () => void; onChange: (job: IngestJob) => void }) {
+  const { job, error, refresh } = useJob(props.id, props.onChange)
   if (!job) {
     return (
-      <li class="job card">
+      <li class="job card" data-job-id={props.id}>
         {error ? <ErrorMessage error={error} /> : <p class="muted">Loading job {props.id.slice(0, 8)}…</p>}
         {error !== undefined && (
-          <button type="button" class="secondary" onClick={props.onDismiss}>
-            Dismiss
+          <button type="button" class="secondary" onClick={props.onListChange}>
+            Reload the list
           </button>
         )}
       </li>
@@ -67,16 +126,7 @@ export function JobCard(props: { id: string; onDismiss: () => void; onChange: (j
         <span>
           {job.mode} job <code title={job.id}>{job.id.slice(0, 8)}</code>, started {dateTime(job.createdAt)}
         </span>
-        {finished && (
-          <button
-            type="button"
-            class="secondary small"
-            onClick={props.onDismiss}
-            aria-label={`Dismiss job ${job.id.slice(0, 8)}`}
-          >
-            Dismiss
-          </button>
-        )}
+        <JobActions job={job} finished={finished} refresh={refresh} onListChange={props.onListChange} />
       </div>
       <div class="job-progress" aria-live="polite">
         {documentsTotal > 0 ? (

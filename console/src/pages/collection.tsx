@@ -1,9 +1,9 @@
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import type { Abilities } from '../abilities.js'
 import { call } from '../api.js'
 import { count, percent } from '../format.js'
 import { isFinished, JobCard } from '../ingest/job-card.js'
-import { dismissJob, trackedJobs, trackJob } from '../ingest/tracked-jobs.js'
+import { shownJobs } from '../ingest/shown-jobs.js'
 import { UploadForm } from '../ingest/upload.js'
 import { href } from '../router.js'
 import type { Collection, IngestJob } from '../types.js'
@@ -16,15 +16,17 @@ export function CollectionPage({ name, can }: { name: string; can: Abilities }) 
     (signal) => call<Collection>(`/v1/collections/${encodeURIComponent(name)}`, { signal }),
     [name],
   )
-  const [jobs, setJobs] = useState<string[]>(() => trackedJobs(name))
+  // The server keeps which jobs are dismissed: a reload, another tab or a colleague sees the same list.
+  const jobList = useCall(
+    (signal) =>
+      call<{ data: IngestJob[] }>(`/v1/collections/${encodeURIComponent(name)}/ingest-jobs?limit=20`, {
+        signal,
+      }),
+    [name],
+  )
   const [documentsVersion, setDocumentsVersion] = useState(0)
   const seen = useRef(new Map<string, string>())
-
-  // The collection's latest job is shown too (a CLI run, another tab), unless it was dismissed.
-  const latest = collection.data?.lastIngest?.jobId
-  useEffect(() => {
-    if (latest) setJobs(trackedJobs(name, latest))
-  }, [name, latest])
+  const jobs = shownJobs(jobList.data?.data ?? [])
 
   // Documents appear as each group of a job commits: refresh the list and counts when a job moves on.
   const onJobChange = (job: IngestJob) => {
@@ -94,29 +96,19 @@ export function CollectionPage({ name, can }: { name: string; can: Abilities }) 
         </>
       )}
       <div class="split">
-        <UploadForm
-          collection={name}
-          onQueued={(jobId) => {
-            trackJob(name, jobId)
-            setJobs(trackedJobs(name))
-          }}
-        />
+        <UploadForm collection={name} onQueued={() => jobList.reload()} />
         <section class="jobs grow" aria-labelledby="jobs-title">
           <h2 id="jobs-title">Ingest jobs</h2>
+          {jobList.error !== undefined && <ErrorMessage error={jobList.error} />}
           {jobs.length === 0 ? (
-            <p class="muted">No jobs to show. Uploads appear here with their progress.</p>
+            <p class="muted">
+              No jobs to show. Uploads appear here with their progress; jobs with problems stay until
+              dismissed.
+            </p>
           ) : (
             <ul class="job-list">
               {jobs.map((id) => (
-                <JobCard
-                  key={id}
-                  id={id}
-                  onChange={onJobChange}
-                  onDismiss={() => {
-                    dismissJob(name, id)
-                    setJobs(trackedJobs(name))
-                  }}
-                />
+                <JobCard key={id} id={id} onChange={onJobChange} onListChange={() => jobList.reload()} />
               ))}
             </ul>
           )}

@@ -21,6 +21,7 @@ import { TaskDefinition } from '../src/tasks/task-definition.js'
 import { seedCollection } from '../test/support/seed-chunks.js'
 import { percentile, writeSection } from './retrieval-data.js'
 import { createBenchDatabase } from './support/bench-database.js'
+import { benchModelRegistry } from './support/bench-models.js'
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const DB_NAME = 'onbrand_bench_generation'
@@ -61,6 +62,7 @@ await seedCollection(
 )
 const { key } = await createKey(db.pool, { name: 'bench', scopes: ['generate'] })
 await putTask(db.pool, {
+  models: benchModelRegistry(db.pool),
   name: 'bench',
   definition: TaskDefinition.parse({
     systemPrompt: 'You write product copy for {{brand}}.\n\n{{context}}',

@@ -24,6 +24,7 @@ import { freePort, spawnServer } from '../test/support/spawn-server.js'
 import type { LoadSpec, LoadSummary } from './load-client.js'
 import { writeSection } from './retrieval-data.js'
 import { createBenchDatabase } from './support/bench-database.js'
+import { benchModelRegistry } from './support/bench-models.js'
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const DB_NAME = 'onbrand_bench_load'
@@ -80,7 +81,7 @@ const { rows: seeded } = await db.pool.query<{ documents: number; chunks: number
           (SELECT count(*)::int FROM chunks WHERE collection_id = $1) AS chunks`,
   [collection.id],
 )
-await loadTaskDirectory(db.pool, 'examples/tasks')
+await loadTaskDirectory(db.pool, benchModelRegistry(db.pool), 'examples/tasks')
 const { key } = await createKey(db.pool, { name: 'bench-load', scopes: ['generate'] })
 await db.close()
 log(`seeded ${seeded[0]!.documents} documents, ${seeded[0]!.chunks} chunks; tasks from examples/tasks`)

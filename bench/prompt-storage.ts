@@ -40,8 +40,13 @@ await seedCollection(db.pool, { name: 'brand', dimensions: 8 }, [
 const task = TaskDefinition.parse(
   JSON.parse(readFileSync(join(root, 'examples/tasks/product-description.json'), 'utf8')),
 )
-await putTask(db.pool, { name: 'product-description', definition: task, activate: true })
 const services = buildServices({ config: loadConfig({}), db, logger: createLogger('silent') })
+await putTask(db.pool, {
+  models: services.models,
+  name: 'product-description',
+  definition: task,
+  activate: true,
+})
 const deps = { ...services.generation, logger: services.logger }
 const output = 'A roomy duffle for the gym and the weekend [1]. '.repeat(10)
 const rows = []

@@ -19,6 +19,7 @@ import { registerHealthRoutes } from './http/routes/health/health.routes.js'
 import { isUploadPath, registerIngestRoutes } from './http/routes/ingest/ingest.routes.js'
 import { registerKeyRoutes } from './http/routes/keys/keys.routes.js'
 import { registerMetricsRoutes } from './http/routes/metrics/metrics.routes.js'
+import { registerModelRegistryRoutes } from './http/routes/model-registry/model-registry.routes.js'
 import { registerModelRoutes } from './http/routes/models/models.routes.js'
 import { registerRetrieveRoutes } from './http/routes/retrieve/retrieve.routes.js'
 import { registerTaskRoutes } from './http/routes/tasks/tasks.routes.js'
@@ -39,6 +40,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerGenerateRoutes,
   registerChatCompletionRoutes,
   registerModelRoutes,
+  registerModelRegistryRoutes,
   registerGenerationRoutes,
   registerDatasetRoutes,
   registerEvalSetRoutes,

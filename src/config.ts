@@ -83,6 +83,8 @@ const Env = z
     MODEL_BREAKER_FAILURES: z.coerce.number().int().min(0).max(1000).default(3),
     MODEL_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     MODEL_CONTEXT_WINDOW: z.coerce.number().int().min(512).max(10_000_000).default(128_000),
+    // How long a process trusts its copy of the model registry; a model it has not seen is looked up at once.
+    MODEL_REGISTRY_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
     TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
     MAX_GENERATION_INPUT_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(32_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
@@ -137,27 +139,57 @@ const Env = z
 /** Every environment variable Onbrand reads (the README's table and docker-compose.yml list each). */
 export const ENV_VARIABLES: readonly string[] = Object.keys(Env.shape)
 
+/** A name an API key may be read from: an environment variable, never one of Onbrand's own settings. */
+export const ApiKeyEnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+  .max(200)
+  .refine(
+    (name) => name === 'OPENAI_API_KEY' || !(Object.keys(Env.shape) as string[]).includes(name),
+    'must not name one of Onbrand’s own settings',
+  )
+
+const isoDate = z.iso.date()
+
 const ModelEntry = z
   .object({
+    kind: z.enum(['foundation', 'fine_tuned']).optional(),
+    baseModel: z.string().min(1).max(200).optional(),
     baseURL: httpUrl.optional(),
+    // The key itself (kept in the process, never written to the database), or the variable holding it.
     apiKey: z.string().min(1).optional(),
+    apiKeyEnv: ApiKeyEnvName.optional(),
     inputPricePer1M: z.number().min(0).optional(),
     outputPricePer1M: z.number().min(0).optional(),
     contextWindow: z.number().int().min(512).optional(),
     // Fine-tuning: the price per 1M trained tokens, and the longest example the provider accepts.
     trainingPricePer1M: z.number().min(0).optional(),
     trainingExampleTokenLimit: z.number().int().min(1).optional(),
+    // What a model fine-tuned from this one costs to call, and hosting of a deployed model per hour.
+    fineTunedInputPricePer1M: z.number().min(0).optional(),
+    fineTunedOutputPricePer1M: z.number().min(0).optional(),
+    hostingPerHour: z.number().min(0).optional(),
+    shutdownDate: isoDate.optional(),
+    pricesAsOf: isoDate.optional(),
   })
   .strict()
+  .refine((entry) => entry.apiKey === undefined || entry.apiKeyEnv === undefined, {
+    message: 'set apiKey or apiKeyEnv, not both',
+  })
+export type ModelEntry = z.infer<typeof ModelEntry>
 
 /** The shape of MODELS_FILE (or MODELS_JSON): per-model endpoint, key, prices and context window. */
 const ModelsFile = z
   .object({
-    defaults: ModelEntry.omit({
-      inputPricePer1M: true,
-      outputPricePer1M: true,
-      trainingPricePer1M: true,
-    }).optional(),
+    defaults: z
+      .object({
+        baseURL: httpUrl.optional(),
+        apiKey: z.string().min(1).optional(),
+        contextWindow: z.number().int().min(512).optional(),
+        trainingExampleTokenLimit: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     models: z.record(z.string().min(1).max(200), ModelEntry).default({}),
   })
   .strict()
@@ -166,6 +198,11 @@ type ModelsFile = z.infer<typeof ModelsFile>
 export type Config = z.infer<typeof Env> & {
   /** MODELS_FILE with MODELS_JSON merged over it, read and checked with the rest. */
   models: ModelsFile
+  /**
+   * The value of an environment variable a registered model names for its API key (`apiKeyEnv`): read
+   * when the model is called, so the key itself is never stored.
+   */
+  readSecret(name: string): string | undefined
 }
 
 export class ConfigError extends Error {
@@ -187,7 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const models = readModels(unsetIfBlank(env.MODELS_FILE), unsetIfBlank(env.MODELS_JSON), issues)
   if (!result.success || issues.length > 0) throw new ConfigError(issues)
-  return { ...result.data, models }
+  return { ...result.data, models, readSecret: (name) => unsetIfBlank(env[name]) }
 }
 
 function unsetIfBlank(value: string | undefined): string | undefined {

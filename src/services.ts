@@ -96,7 +96,7 @@ export function buildServices(input: BuildServicesInput): Services {
   const now = overrides.now ?? Date.now
   const metrics =
     overrides.metrics ?? createMetrics({ jobQueue: db.pool, processMetrics: input.processMetrics })
-  const models = overrides.models ?? createModelRegistry(config)
+  const models = overrides.models ?? createModelRegistry({ db: db.pool, config, logger, now })
   const chatModels =
     overrides.chatModels ??
     createOpenAIChatModelFactory({
@@ -209,6 +209,8 @@ export async function withServices<T>(
   const { db, migrations } = await openMigratedDatabase(config, logger)
   const services = buildServices({ config, db, logger, migrations, processMetrics: options.processMetrics })
   try {
+    // The catalog and the models file are written to the registry at start (and read into this process).
+    await services.models.ensure([])
     return await work(services)
   } finally {
     const closed = new AbortController()

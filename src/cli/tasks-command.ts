@@ -17,9 +17,9 @@ export async function run(args: string[]): Promise<number> {
   if (action === 'load' && (dir === undefined || rest.length !== 1)) {
     throw new UsageError(`load takes one folder\n\n${usage}`)
   }
-  return withServices({ quiet: true }, async ({ db }) => {
+  return withServices({ quiet: true }, async ({ db, models }) => {
     if (dir !== undefined) {
-      for (const task of await loadTaskDirectory(db.pool, dir)) {
+      for (const task of await loadTaskDirectory(db.pool, models, dir)) {
         const what = task.created ? `created version ${task.version}` : `unchanged (version ${task.version})`
         process.stdout.write(`${task.name}: ${what}\n`)
       }

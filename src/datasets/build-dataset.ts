@@ -98,7 +98,7 @@ function stats(values: number[]): Record<string, number | null> {
  */
 export async function buildDataset(
   db: pg.Pool,
-  models: Pick<ModelRegistry, 'training'>,
+  models: Pick<ModelRegistry, 'training' | 'ensure' | 'get'>,
   /** The API key asking; undefined for the operator on the command line (no allowlist). */
   key: ApiKey | undefined,
   taskName: string,
@@ -110,6 +110,12 @@ export async function buildDataset(
   const active = await findActiveTaskVersion(db, taskName)
   const baseModel = request.baseModel ?? active?.route.foundationModel
   if (!baseModel) throw new AppError('validation_failed', 'Name a baseModel: the task has no active version.')
+  await models.ensure([baseModel])
+  if (!models.get(baseModel)) {
+    throw new AppError('validation_failed', `Unknown base model ${baseModel}: register it first.`, {
+      errors: [{ path: 'baseModel', message: `no model ${baseModel} in the registry` }],
+    })
+  }
   const filter = {
     taskId: task.id,
     states: request.review === 'approved' ? (['approved'] as const) : (['approved', 'corrected'] as const),

@@ -1,5 +1,6 @@
 /** Postgres error codes this code base handles by name. */
 export const UNIQUE_VIOLATION = '23505'
+export const FOREIGN_KEY_VIOLATION = '23503'
 /** A lock wait ran past lock_timeout. */
 export const LOCK_NOT_AVAILABLE = '55P03'
 export const DEADLOCK_DETECTED = '40P01'

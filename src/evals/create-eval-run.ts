@@ -20,7 +20,7 @@ type Problem = { path: string; message: string }
  */
 export async function createEvalRun(
   db: pg.Pool,
-  models: Pick<ModelRegistry, 'resolve'>,
+  models: Pick<ModelRegistry, 'resolve' | 'ensure' | 'get'>,
   key: ApiKey | undefined,
   request: CreateEvalRunRequest,
 ): Promise<{ runId: string; jobId: string }> {
@@ -42,7 +42,10 @@ export async function createEvalRun(
       continue
     }
     const model = arm.model ?? version.route.foundationModel
-    if (!models.resolve(model))
+    await models.ensure([model])
+    if (!models.get(model))
+      problems.push({ path: `${path}.model`, message: `no model ${model} in the registry` })
+    else if (!models.resolve(model))
       problems.push({ path: `${path}.model`, message: `no provider is configured for model ${model}` })
     if (arm.promptVariant === 'fine_tuned' && version.route.fineTunedSystemPrompt === undefined)
       problems.push({
@@ -60,7 +63,10 @@ export async function createEvalRun(
   for (const [index, name] of names.entries())
     if (names.indexOf(name) !== index)
       problems.push({ path: `arms.${index}.name`, message: `${name} is used twice` })
-  if (request.judge && !models.resolve(request.judge.model))
+  if (request.judge) await models.ensure([request.judge.model])
+  if (request.judge && !models.get(request.judge.model))
+    problems.push({ path: 'judge.model', message: `no model ${request.judge.model} in the registry` })
+  else if (request.judge && !models.resolve(request.judge.model))
     problems.push({
       path: 'judge.model',
       message: `no provider is configured for model ${request.judge.model}`,

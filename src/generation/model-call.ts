@@ -41,6 +41,11 @@ export function planModels(deps: GenerationDeps, prepared: PreparedGeneration): 
   const primary = resolve(prepared.decision.model)
   const fallback = prepared.decision.fallbackModel ? resolve(prepared.decision.fallbackModel) : undefined
   if (!primary && !fallback) {
+    if (!deps.models.get(prepared.decision.model))
+      throw new AppError(
+        'provider_not_configured',
+        `Model ${prepared.decision.model} is not in the model registry. Register it (POST /v1/model-registry or MODELS_FILE).`,
+      )
     throw new AppError(
       'provider_not_configured',
       `No model provider is configured for ${prepared.decision.model}. ${PROVIDER_SETTINGS_HINT}`,

@@ -54,6 +54,8 @@ export async function prepareGeneration(
   const passages = await retrievePassages(deps, request, task, collection, signal)
 
   const decision = decideRoute(task.route, task.taskName, request.subject ?? request.requestId)
+  // Usually answered from the process's copy; a model registered by another process is read at once.
+  await deps.models.ensure([decision.model, decision.fallbackModel])
   const maxTokens = request.maxTokens ?? task.maxTokens ?? undefined
   const temperature = request.temperature ?? task.temperature ?? undefined
   // Pack for the smaller window of the two models the request may end up on.

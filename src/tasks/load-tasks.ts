@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type pg from 'pg'
 import { AppError } from '../errors.js'
-import { type PutTaskResult, putTask } from './manage-tasks.js'
+import type { ModelRegistry } from '../generation/model-registry.js'
+import { type PutTaskResult, putTask, routeModels } from './manage-tasks.js'
 import { TaskDefinition, TaskName } from './task-definition.js'
 
 export interface LoadedTask {
@@ -17,7 +18,12 @@ export interface LoadedTask {
  * PUT /v1/tasks/{name} uses: unchanged files create no version, changed ones create and activate one.
  * All files are validated before any is stored, so a typo in one leaves the database as it was.
  */
-export async function loadTaskDirectory(db: pg.Pool, dir: string, createdBy?: string): Promise<LoadedTask[]> {
+export async function loadTaskDirectory(
+  db: pg.Pool,
+  models: Pick<ModelRegistry, 'assertRegistered'>,
+  dir: string,
+  createdBy?: string,
+): Promise<LoadedTask[]> {
   const files = (await readdir(dir)).filter((file) => file.endsWith('.json')).sort()
   if (files.length === 0) throw new AppError('not_found', `No .json task files in ${dir}.`)
   const parsed = await Promise.all(
@@ -43,9 +49,14 @@ export async function loadTaskDirectory(db: pg.Pool, dir: string, createdBy?: st
       return { file, name, definition: result.data }
     }),
   )
+  // Every model of every file is checked before any file is stored, as the definitions are.
+  await models.assertRegistered(
+    parsed.flatMap((task) => routeModels(task.definition.route, `${task.file}: route`)),
+  )
   const loaded: LoadedTask[] = []
   for (const task of parsed) {
     const result: PutTaskResult = await putTask(db, {
+      models,
       name: task.name,
       definition: task.definition,
       ...(createdBy ? { createdBy } : {}),

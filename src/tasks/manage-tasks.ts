@@ -13,11 +13,15 @@ import {
 } from '../db/tasks.js'
 import { type Queryable, withTransaction } from '../db/transaction.js'
 import { AppError } from '../errors.js'
+import type { ModelRegistry } from '../generation/model-registry.js'
+import type { ModelRoute } from '../generation/routing.js'
 import { declaredVariables, type TaskDefinition, type TaskVersion } from './task-definition.js'
 
 export interface PutTaskInput {
   name: string
   definition: TaskDefinition
+  /** The registry every model the route names must be in (400 naming each that is not). */
+  models: Pick<ModelRegistry, 'assertRegistered'>
   /** Make the new version the one requests run (default). The first version is always activated. */
   activate?: boolean
   createdBy?: string
@@ -37,6 +41,7 @@ export interface PutTaskResult {
 export async function putTask(db: pg.Pool | pg.PoolClient, input: PutTaskInput): Promise<PutTaskResult> {
   const limitedTo = input.viewer?.collections
   if (limitedTo !== undefined) assertDefinitionWithin(input.viewer ?? {}, input.definition)
+  await input.models.assertRegistered(routeModels(input.definition.route))
   return withTransaction(db, async (client) => {
     const task = await lockOrCreateTask(client, input.name)
     // Checked under the task's lock, so no concurrent PUT can move the task out between check and write.
@@ -56,6 +61,16 @@ export async function putTask(db: pg.Pool | pg.PoolClient, input: PutTaskInput):
     const row = await findTaskVersionRow(client, task.id, version)
     return { created: true, version: toTaskVersion(row!) }
   })
+}
+
+/** The models a route names, with the request path of each (for the 400 naming an unknown one). */
+export function routeModels(route: ModelRoute, prefix = 'route'): { path: string; id: string }[] {
+  return [
+    { path: `${prefix}.foundationModel`, id: route.foundationModel },
+    ...(route.fineTunedModel !== undefined
+      ? [{ path: `${prefix}.fineTunedModel`, id: route.fineTunedModel }]
+      : []),
+  ]
 }
 
 /*

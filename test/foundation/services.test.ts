@@ -48,10 +48,10 @@ describe('the services an app is built from', () => {
   it('read time from the clock a test hands in: a cached task version lasts until that clock passes its TTL', async () => {
     let clock = 1_000_000
     t = await createTestApp({ TASK_CACHE_TTL_MS: '60000' }, { now: () => clock })
-    await putTask(t.db.pool, { name: 'cached', definition: task('First.') })
+    await putTask(t.db.pool, { models: t.services.models, name: 'cached', definition: task('First.') })
     expect((await t.services.tasks.get('cached'))?.systemPrompt).toBe('First.')
     // Changed behind the cache's back, as another instance would.
-    await putTask(t.db.pool, { name: 'cached', definition: task('Second.') })
+    await putTask(t.db.pool, { models: t.services.models, name: 'cached', definition: task('Second.') })
     clock += 59_000
     expect((await t.services.tasks.get('cached'))?.systemPrompt).toBe('First.')
     clock += 2000

@@ -283,6 +283,12 @@ describe('generation metrics', () => {
     const split = { strategy: 'fine_tuned', foundationModel: FOUNDATION, fineTunedModel: FINE_TUNED }
     expect((await f.putTask('copy-spend', textTask({ route: split }))).status).toBe(201)
     const unpriced = { strategy: 'foundation', foundationModel: 'gpt-unpriced' }
+    const registered = await f.t.request('/v1/model-registry', {
+      method: 'POST',
+      key: f.t.adminKey,
+      json: { id: 'gpt-unpriced' },
+    })
+    expect(registered.status).toBe(201)
     expect((await f.putTask('copy-unpriced', textTask({ route: unpriced }))).status).toBe(201)
     const costs: number[] = []
     for (let i = 0; i < 2; i++) {

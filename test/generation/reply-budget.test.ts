@@ -10,7 +10,10 @@ let client: OpenAI
 const messages = [{ role: 'user' as const, content: 'Trailblazer tent' }]
 
 beforeAll(async () => {
-  f = await createGenerationFixture({ MODEL_CONTEXT_WINDOW: '8192' })
+  // The registry's window for the task's model (the catalog says 128k for gpt-4o-mini).
+  f = await createGenerationFixture({
+    MODELS_JSON: JSON.stringify({ models: { 'gpt-4o-mini': { contextWindow: 8192 } } }),
+  })
   await f.putTask('copy', textTask({ systemPrompt: 'You write copy.\n{{context}}' }))
   await f.putTask('greedy', textTask({ systemPrompt: 'You write copy.\n{{context}}', maxTokens: 100_000 }))
   client = new OpenAI({ apiKey: f.t.adminKey, baseURL: `${await f.listen()}/v1`, maxRetries: 0 })

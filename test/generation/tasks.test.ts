@@ -119,14 +119,14 @@ describe('tasks', () => {
 describe('examples/tasks', () => {
   it('loads the four example tasks through putTask, and a second load changes nothing', async () => {
     const { loadTaskDirectory } = await import('../../src/tasks/load-tasks.js')
-    const first = await loadTaskDirectory(t.db.pool, 'examples/tasks')
+    const first = await loadTaskDirectory(t.db.pool, t.services.models, 'examples/tasks')
     expect(first.map((task) => [task.name, task.created])).toEqual([
       ['ad-copy', true],
       ['campaign-ideation', true],
       ['email-subject-line', true],
       ['product-description', true],
     ])
-    const second = await loadTaskDirectory(t.db.pool, 'examples/tasks')
+    const second = await loadTaskDirectory(t.db.pool, t.services.models, 'examples/tasks')
     expect(second.every((task) => !task.created && task.version === 1)).toBe(true)
     const listed = await json(await t.request('/v1/tasks', { key: t.adminKey }))
     const email = listed.data.find((task: { task: string }) => task.task === 'email-subject-line')

@@ -50,7 +50,12 @@ const secrets: string[] = [METRICS_TOKEN]
 
 beforeAll(async () => {
   // Rate limits off: this file is about who may call what, not how often.
-  t = await createTestApp({ RATE_LIMIT_RPM: '0', RATE_LIMIT_TPM: '0' })
+  t = await createTestApp({
+    RATE_LIMIT_RPM: '0',
+    RATE_LIMIT_TPM: '0',
+    // The model id the generated requests name (a task naming an unregistered model is a 400).
+    MODELS_JSON: JSON.stringify({ models: { aaaaaaaaaaaa: {} } }),
+  })
   const make = async (scopes: ('admin' | 'generate' | 'review')[], collections?: string[]) => {
     const created = await createKey(t.db.pool, { name: 'matrix', scopes, collections })
     secrets.push(created.key)
@@ -216,6 +221,13 @@ const OUTSIDE_TARGETS: Record<string, (ids: OutsideIds) => Record<string, string
   '/v1/eval-runs/': () => [{ id: '00000000-0000-4000-8000-0000000000ac' }],
 }
 
+/**
+ * Families of admin operations on resources no collection owns, shared by every team: a limited key may
+ * read them (they hold nothing of any collection) but not change them (403), since a change reaches every
+ * collection's tasks (a model's endpoint receives their prompts). A security decision, like PUBLIC above.
+ */
+const SHARED_FAMILIES = ['/v1/model-registry']
+
 interface OutsideIds {
   /** Tasks bound to another collection, to none, or to ours in one version only. */
   tasks: string[]
@@ -288,6 +300,16 @@ describe('a collection-limited admin key, at every admin operation that names no
           retrieval: { collection: ALLOWED },
         })
       }
+      if (SHARED_FAMILIES.some((prefix) => o.path.startsWith(prefix))) {
+        const res = await t.app.request(built.url, built.init)
+        const body = await res.text()
+        if (o.method === 'get') {
+          expect([200, 404], `${label(o)} answered ${res.status}`).toContain(res.status)
+          for (const marker of markers) expect(body, `${label(o)} showed ${marker}`).not.toContain(marker)
+        } else expectProblem({ status: res.status, body }, 403, 'forbidden', o)
+        checked.push(label(o))
+        continue
+      }
       if (params.length === 0) {
         const res = await t.app.request(built.url, built.init)
         const body = await res.text()
@@ -315,6 +337,8 @@ describe('a collection-limited admin key, at every admin operation that names no
         'PUT /v1/tasks/{name}',
         'POST /v1/tasks/{name}/rollback',
         'GET /v1/ingest-jobs/{id}',
+        'POST /v1/model-registry',
+        'PATCH /v1/model-registry/{id}',
       ]),
     )
     expect(await snapshot()).toBe(before)

@@ -57,6 +57,7 @@ describe.runIf(usingRealPostgres())(
       RATE_LIMIT_TPM: '0',
       GENERATION_LOG_FLUSH_MS: '20',
       RATE_LIMIT_SYNC_MS: '20',
+      MODELS_JSON: JSON.stringify({ models: { 'stub-chat': {} } }),
       ...extra,
     })
 

@@ -54,6 +54,7 @@ beforeAll(async () => {
       models: {
         [FOUNDATION]: { inputPricePer1M: 0.15, outputPricePer1M: 0.6 },
         // The fine-tuned model has no price: its cost is unknown, never 0.
+        [FINE_TUNED]: {},
         [JUDGE]: { inputPricePer1M: 1, outputPricePer1M: 2 },
       },
     }),

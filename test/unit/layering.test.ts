@@ -65,6 +65,10 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
     types: ['src/auth'],
   },
   'src/jobs': { imports: ['src/db', 'src/errors.ts', 'src/lib', 'src/observability'] },
+  'src/models': {
+    imports: ['src/config.ts', 'src/db', 'src/errors.ts', 'src/generation'],
+    types: ['src/collections'],
+  },
   'ingest/loaders': { imports: [] },
   'ingest/chunking': { imports: ['ingest/loaders', 'src/tokens'] },
   'ingest/pipeline': {
@@ -119,6 +123,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/evals',
       'src/generation',
       'src/lib',
+      'src/models',
       'src/observability',
       'src/retrieval',
       'src/review',

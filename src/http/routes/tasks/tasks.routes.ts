@@ -67,6 +67,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
       const result = changed(
         name,
         await putTask(db, {
+          models: services.models,
           name,
           definition,
           activate: c.req.valid('query').activate === 'true',

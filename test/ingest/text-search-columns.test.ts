@@ -5,8 +5,9 @@ import { createTestDatabase } from '../support/test-db.js'
 
 /**
  * Migration 0010 turned the generated `tsv` and `word_count` into columns one trigger fills (one
- * to_tsvector a row instead of two). They must stay exactly what the generated columns were, whoever
- * writes the row and however.
+ * to_tsvector a row instead of two); migration 0015 added `bm25_terms` (the BM25 arm's sparse vector) to
+ * the same trigger. They must stay exactly what the generated columns were, whoever writes the row and
+ * however.
  */
 let db: Database
 let collectionId: number
@@ -40,7 +41,8 @@ async function drifted(): Promise<number> {
     `SELECT count(*)::int AS n FROM chunks
      WHERE collection_id = $1 AND (
        tsv IS DISTINCT FROM to_tsvector(ts_config, heading_path || ' ' || text)
-       OR word_count IS DISTINCT FROM tsvector_word_count(to_tsvector(ts_config, heading_path || ' ' || text)))`,
+       OR word_count IS DISTINCT FROM tsvector_word_count(to_tsvector(ts_config, heading_path || ' ' || text))
+       OR bm25_terms IS DISTINCT FROM bm25_term_vector(to_tsvector(ts_config, heading_path || ' ' || text)))`,
     [collectionId],
   )
   return rows[0]!.n
@@ -74,9 +76,14 @@ describe('chunk text search columns', () => {
 
   it('cannot be written directly: the trigger recomputes what a statement sets', async () => {
     await db.pool.query(
-      "UPDATE chunks SET tsv = 'forged'::tsvector, word_count = 99 WHERE collection_id = $1",
+      "UPDATE chunks SET tsv = 'forged'::tsvector, word_count = 99, bm25_terms = '{1:5}/805306368' WHERE collection_id = $1",
       [collectionId],
     )
+    expect(await drifted()).toBe(0)
+    // The BM25 vector alone (the trigger's column list names it, so this statement fires it too).
+    await db.pool.query("UPDATE chunks SET bm25_terms = '{1:5}/805306368' WHERE collection_id = $1", [
+      collectionId,
+    ])
     expect(await drifted()).toBe(0)
     const { rows } = await db.pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM chunks WHERE collection_id = $1 AND tsv @@ 'forged'::tsquery",

@@ -65,6 +65,13 @@ async function statistics(pool: pg.Pool | pg.PoolClient, collectionId: number) {
         ) t) AS terms`,
     [collectionId],
   )
+  // The BM25 vectors (migration 0015) are per chunk: each must be what its text gives now.
+  const vectors = await pool.query<{ stale: number }>(
+    `SELECT count(*)::int AS stale FROM chunks WHERE collection_id = $1
+       AND bm25_terms IS DISTINCT FROM bm25_term_vector(to_tsvector(ts_config, heading_path || ' ' || text))`,
+    [collectionId],
+  )
+  expect(vectors.rows[0]!.stale).toBe(0)
   return { kept: kept.rows[0], recount: recount.rows[0] }
 }
 
@@ -118,6 +125,38 @@ describe('BM25 scoring', () => {
     expect(relaxed.map((h) => h.chunkId)).toEqual([ids.get('all.md')![0], ids.get('short.md')![0]])
     const excluded = await bm25(collectionId, 'smoking -older', { mustMatch: 'smoking -older' })
     expect(excluded.map((h) => h.chunkId)).toEqual([ids.get('short.md')![0]])
+  })
+})
+
+describe('BM25 term vectors', () => {
+  it('hold each distinct word once, at hash × 3 + its term-frequency bucket (1, 2, 3 or more)', async () => {
+    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'bm25-vectors' }, [
+      {
+        sourceId: 'a.md',
+        embed: false,
+        chunks: ['Risk risk risk risk; smoking, smoked; patient', 'The of and', 'Navy'],
+      },
+    ])
+    const { rows } = await db.pool.query<{ id: number; terms: string }>(
+      'SELECT id, bm25_terms::text AS terms FROM chunks WHERE collection_id = $1',
+      [collection.id],
+    )
+    const stored = new Map(rows.map((row) => [Number(row.id), row.terms]))
+    const index = async (word: string, bucket: number) => {
+      const { rows } = await db.pool.query<{ i: string }>(
+        'SELECT ((hashtext($1) & 268435455)::bigint * 3 + $2)::text AS i',
+        [word, bucket],
+      )
+      return Number(rows[0]!.i)
+    }
+    // risk × 4 (bucket 3), smoke × 2 (smoking, smoked: bucket 2), patient × 1.
+    const expected = [await index('risk', 3), await index('smoke', 2), await index('patient', 1)]
+      .sort((a, b) => a - b)
+      .map((i) => `${i}:1`)
+    const [first, stopWords, navy] = chunkIds.get('a.md')!
+    expect(stored.get(first!)).toBe(`{${expected.join(',')}}/805306368`)
+    expect(stored.get(stopWords!)).toBe('{}/805306368')
+    expect(stored.get(navy!)).toBe(`{${await index('navi', 1)}:1}/805306368`)
   })
 })
 

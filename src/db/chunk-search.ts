@@ -75,7 +75,7 @@ export interface SearchRow extends Omit<ChunkInsert, 'embedding'> {
 
 /**
  * The whole search as ONE statement: vector top-N through the collection's partial HNSW index,
- * BM25 top-N (the `bm25_search` function of migration 0005), fusion by weighted z-scores and the
+ * BM25 top-N (the `bm25_search` function of migrations 0005, 0006 and 0016), fusion by weighted z-scores and the
  * fetch of the winning rows.
  *
  * Two things are interpolated rather than bound, both integers from the collections row: the

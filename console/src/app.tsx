@@ -5,6 +5,7 @@ import { call, forgetKey, messageOf, SIGNED_OUT_EVENT, storedKey } from './api.j
 import { CollectionPage } from './pages/collection.js'
 import { CollectionsPage } from './pages/collections.js'
 import { DocumentPage } from './pages/document.js'
+import { EvalRunPage } from './pages/eval-run.js'
 import { RetrievalPage } from './pages/retrieval.js'
 import { ReviewPage } from './pages/review.js'
 import { SignIn } from './pages/sign-in.js'
@@ -99,7 +100,7 @@ function skipToMain() {
 
 function isUnder(route: Route, section: 'collections' | 'tasks'): boolean {
   if (section === 'collections') return ['collections', 'collection', 'document'].includes(route.page)
-  return route.page === 'tasks' || route.page === 'task'
+  return route.page === 'tasks' || route.page === 'task' || route.page === 'eval-run'
 }
 
 function NavLink({ to, label, active }: { to: string; label: string; active: boolean }) {
@@ -152,6 +153,8 @@ function Page({ route, can }: { route: Route; can: Abilities }) {
       ) : (
         <NeedsScope scope="admin" />
       )
+    case 'eval-run':
+      return can.admin ? <EvalRunPage key={route.id} id={route.id} /> : <NeedsScope scope="admin" />
     case 'review':
       return can.review ? (
         <ReviewPage key={route.task ?? ''} {...(route.task ? { task: route.task } : {})} />

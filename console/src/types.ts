@@ -215,3 +215,102 @@ export interface Dataset {
   }
   files: { train: string; validation: string; preference: string; manifest: string }
 }
+
+export interface Interval {
+  low: number
+  high: number
+}
+
+export interface EvalRate {
+  passed: number
+  decided: number
+  rate: number | null
+  interval: Interval | null
+}
+
+export interface EvalArm {
+  name: string
+  taskVersion: number
+  model: string
+  promptVariant: 'as_served' | 'fine_tuned'
+  retrieval: 'on' | 'off'
+}
+
+export interface EvalAgreement {
+  compared: number
+  agreed: number
+  rate: number | null
+  interval: Interval | null
+  judgeLenient: number
+  judgeStrict: number
+}
+
+export interface EvalArmReport extends EvalArm {
+  results: number
+  failed: number
+  checks: Record<string, EvalRate>
+  passAll: EvalRate
+  judge: { mean: number | null; interval: Interval | null; scored: number; unstableCases: number[] } | null
+  pairwise: {
+    against: string
+    compared: number
+    wins: number
+    winRate: number | null
+    interval: Interval | null
+  } | null
+  latencyMs: { p50: number | null; p95: number | null }
+  tokens: { prompt: number; completion: number; meanPrompt: number | null; meanCompletion: number | null }
+  cost: { totalUsd: number | null; perCaseUsd: number | null; pricedResults: number; unpricedResults: number }
+  invalidCitations: number
+  reviewerAgreement: EvalAgreement | null
+}
+
+export interface EvalRunSummary {
+  id: string
+  evalSetId: string
+  set: { name: string; version: number }
+  status: string
+  progress: { done: number; total: number } | null
+  stoppedReason: string | null
+  arms: EvalArm[]
+  judge: { model: string } | null
+  repetitions: number
+  createdAt: string
+  finishedAt: string | null
+}
+
+export interface EvalRun {
+  id: string
+  evalSetId: string
+  task: string
+  status: string
+  progress: {
+    phase: string
+    done: number
+    total: number
+    spentUsd?: number
+    unpricedResults?: number
+    etaSeconds: number | null
+  } | null
+  error: string | null
+  stoppedReason: string | null
+  createdAt: string
+  finishedAt: string | null
+  report: {
+    arms: EvalArmReport[]
+    reviewerAgreement: EvalAgreement | null
+    differences: { ordinal: number; passShare: (number | null)[]; failedChecks: string[][] }[]
+  }
+  baseline: {
+    runId: string
+    arms: {
+      name: string
+      checks: Record<string, { rate: number | null; baseline: number | null; delta: number | null }>
+    }[]
+  } | null
+}
+
+export interface EvalSetCase {
+  ordinal: number
+  input: string
+}

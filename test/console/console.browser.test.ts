@@ -444,6 +444,73 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     await rig.screenshot(page, 'datasets')
   })
 
+  it('lists a task’s evaluation runs and shows one side by side, with the cases where the arms differ', async () => {
+    const TUNED = 'ft:gpt-4o-mini:acme::console'
+    rig.stub.setReply('gpt-4o-mini', 'The Sprite duffle from Luma: roomy, light, built for the gym [1].')
+    rig.stub.setReply(TUNED, 'A bag.')
+    const set = await rig.api('/v1/eval-sets', {
+      method: 'POST',
+      json: {
+        task: 'product-description',
+        name: 'console',
+        cases: [
+          { input: 'Write copy for the Sprite duffle', variables: { brand: 'Luma' } },
+          { input: 'Write copy for the Joust duffle', variables: { brand: 'Luma' } },
+        ],
+        checks: [
+          { type: 'icontains', value: 'luma' },
+          { type: 'min-length', value: 5, unit: 'words' },
+        ],
+      },
+    })
+    expect(set.status).toBe(201)
+    const started = await rig.api('/v1/eval-runs', {
+      method: 'POST',
+      json: {
+        evalSetId: (await json(set)).id,
+        arms: [
+          { name: 'prompted', model: 'gpt-4o-mini' },
+          { name: 'tuned', model: TUNED },
+        ],
+      },
+    })
+    expect(started.status).toBe(202)
+    const { id } = await json(started)
+    // The server's own worker runs it.
+    await expect
+      .poll(async () => (await json(await rig.api(`/v1/eval-runs/${id}`))).status, { timeout: 60_000 })
+      .toBe('succeeded')
+
+    // The page is still on this task (the dataset test): load it again to read the new run.
+    await page.goto(`${rig.baseUrl}/console/#/tasks/product-description`)
+    await page.reload()
+    await heading('product-description').waitFor()
+    const runs = page.locator('section[aria-labelledby="eval-runs-title"]')
+    await expect.poll(textOf(runs)).toContain('console v1')
+    expect(await runs.innerText()).toContain('prompted · tuned')
+    await runs
+      .getByRole('link', { name: /Evaluation run of/ })
+      .first()
+      .click()
+    await heading(`Evaluation run ${id.slice(0, 8)}`).waitFor()
+    const table = page.locator('table.side-by-side')
+    await expect.poll(textOf(table)).toMatch(/tuned/i)
+    expect(await table.getByRole('row', { name: /^icontains/ }).innerText()).toMatch(
+      /100% \(\d+%–100%\)\s+0% \(0%–\d+%\)/,
+    )
+    expect(await table.getByRole('row', { name: /^Model/ }).innerText()).toContain(TUNED)
+    // Neither model has a price here: unknown spend is said so, never shown as $0.
+    expect(await table.getByRole('row', { name: /^Cost per case/ }).innerText()).toMatch(
+      /unpriced\s+unpriced/,
+    )
+    expect(await page.locator('.job-counts').innerText()).toContain('4 results unpriced')
+    const differences = page.locator('table.differences')
+    await expect.poll(textOf(differences)).toContain('Write copy for the Joust duffle')
+    expect(await differences.locator('tbody tr').count()).toBe(2)
+    expect(await differences.innerText()).toContain('failed icontains, min-length')
+    await rig.screenshot(page, 'eval-run')
+  })
+
   it('ran without a script error or a Content-Security-Policy violation', () => {
     // Failed requests the tests caused on purpose (401 for the wrong key, 403s) are logged by Chromium.
     const unexpected = problems.filter((p) => !/status of 40[13]/.test(p))

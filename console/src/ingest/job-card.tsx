@@ -148,6 +148,8 @@ export function JobCard(props: { id: string; onListChange: () => void; onChange:
               without embedding
               {!finished && p.etaSeconds !== null && <> · about {duration(p.etaSeconds)} left</>}
             </>
+          ) : finished ? (
+            'It ended before a worker started it.'
           ) : (
             'Waiting for a worker…'
           )}
@@ -155,7 +157,7 @@ export function JobCard(props: { id: string; onListChange: () => void; onChange:
       </div>
       {job.error && (
         <p class="job-failure">
-          <strong>Why it failed:</strong> {job.error}
+          <strong>{job.status === 'cancelled' ? 'Stopped:' : 'Why it failed:'}</strong> {job.error}
         </p>
       )}
       {problems > 0 && (

@@ -8,6 +8,7 @@ import type { DryRun, TaskDefinition, TaskVersion } from '../types.js'
 import { ErrorMessage, Loading, PageTitle } from '../ui.js'
 import { useAction, useCall } from '../use-call.js'
 import { TaskDatasets } from './task-datasets.js'
+import { TaskEvalRuns } from './task-eval-runs.js'
 
 /** A task: its versions, a diff between two, activation and rollback, and a dry run of the active one. */
 export function TaskPage({ name, can }: { name: string; can: Abilities }) {
@@ -120,6 +121,7 @@ export function TaskPage({ name, can }: { name: string; can: Abilities }) {
           <p class="muted">A dry run needs a key with the generate scope.</p>
         ))}
       {active && <TaskDatasets task={name} />}
+      {active && <TaskEvalRuns task={name} />}
     </>
   )
 }

@@ -13,6 +13,7 @@ import { registerConsoleRoutes } from './http/routes/console/console.routes.js'
 import { registerDatasetRoutes } from './http/routes/datasets/datasets.routes.js'
 import { registerEvalRunRoutes } from './http/routes/evals/eval-runs.routes.js'
 import { registerEvalSetRoutes } from './http/routes/evals/eval-sets.routes.js'
+import { registerFineTuneRoutes } from './http/routes/fine-tunes/fine-tunes.routes.js'
 import { registerGenerateRoutes } from './http/routes/generate/generate.routes.js'
 import { registerGenerationRoutes } from './http/routes/generations/generations.routes.js'
 import { registerHealthRoutes } from './http/routes/health/health.routes.js'
@@ -41,6 +42,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerChatCompletionRoutes,
   registerModelRoutes,
   registerModelRegistryRoutes,
+  registerFineTuneRoutes,
   registerGenerationRoutes,
   registerDatasetRoutes,
   registerEvalSetRoutes,

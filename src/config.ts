@@ -85,6 +85,9 @@ const Env = z
     MODEL_CONTEXT_WINDOW: z.coerce.number().int().min(512).max(10_000_000).default(128_000),
     // How long a process trusts its copy of the model registry; a model it has not seen is looked up at once.
     MODEL_REGISTRY_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+    // Fine-tune jobs: the first rest between looks at the provider's job, and the longest (it doubles while nothing changes).
+    FINE_TUNE_POLL_MS: z.coerce.number().int().min(10).max(3_600_000).default(15_000),
+    FINE_TUNE_POLL_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
     TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
     MAX_GENERATION_INPUT_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(32_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),

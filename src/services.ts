@@ -18,6 +18,9 @@ import type { SharedGenerationDeps } from './generation/types.js'
 import type { JobHandlers } from './jobs/job-handler.js'
 import { sleep } from './lib/sleep.js'
 import { createLogger } from './logger.js'
+import { FINE_TUNE_JOB_KIND } from './models/fine-tunes.js'
+import { createFineTuningClient } from './models/fine-tuning-client.js'
+import { fineTuneHandler } from './models/follow-fine-tune.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { QueryEmbeddingCache } from './retrieval/query-embedding-cache.js'
 import { type RetrievalDeps, retrievalSettingsFromConfig, retrieve } from './retrieval/retrieve.js'
@@ -168,6 +171,15 @@ export function buildServices(input: BuildServicesInput): Services {
     ingest,
     jobHandlers: {
       [EVAL_JOB_KIND]: evalRunHandler({ db: db.pool, logger, metrics, generation, embedders }),
+      [FINE_TUNE_JOB_KIND]: fineTuneHandler({
+        db: db.pool,
+        models,
+        clients: createFineTuningClient,
+        logger,
+        metrics,
+        pollMs: config.FINE_TUNE_POLL_MS,
+        maxPollMs: Math.max(config.FINE_TUNE_POLL_MS, config.FINE_TUNE_POLL_MAX_MS),
+      }),
     },
     flush: async () => {
       await generationLog.flush()

@@ -159,7 +159,9 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
           options.onJobDone?.(job, outcome)
           // The job is queued again; give the database a poll interval to come back before claiming it.
           if (outcome === 'interrupted') await sleep(pollMs, stopping.signal)
-          else if (options.onlyJobId !== undefined && outcome !== 'stopped') return
+          // A rescheduled job (a fine-tune resting between looks) is not done: wait for it.
+          else if (options.onlyJobId !== undefined && outcome !== 'stopped' && outcome !== 'rescheduled')
+            return
           continue
         }
         if (options.onlyJobId !== undefined) {

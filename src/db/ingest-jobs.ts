@@ -255,6 +255,27 @@ export async function releaseJob(db: Queryable, jobId: string, workerId: string)
   )
 }
 
+/**
+ * Queue a job this worker holds again, not to be claimed for `delayMs`, with its progress: a handler
+ * following a provider rests between looks. The claim's attempt is given back (attempts count the
+ * starts a worker did not come back from). False when the job is no longer this worker's.
+ */
+export async function rescheduleJob(
+  db: Queryable,
+  jobId: string,
+  workerId: string,
+  delayMs: number,
+  progress: object,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE ingest_jobs SET status = 'queued', locked_by = NULL, locked_until = NULL,
+       run_after = now() + $3 * interval '1 millisecond', attempts = greatest(attempts - 1, 0), progress = $4::jsonb
+     WHERE id = $1 AND locked_by = $2 AND status = 'running' AND cancel_requested_at IS NULL`,
+    [jobId, workerId, delayMs, JSON.stringify(progress)],
+  )
+  return (rowCount ?? 0) > 0
+}
+
 /** Fail jobs that keep killing their workers instead of reclaiming them forever. */
 export async function failExhaustedJobs(db: Queryable, maxAttempts: number): Promise<number> {
   const { rowCount } = await db.query(

@@ -4,8 +4,10 @@ import type { FinishedStatus, IngestJobRow } from '../db/ingest-jobs.js'
  * How a handler's run of a job ended. `stopped`: its signal was aborted (the worker is stopping, or a
  * cancel was asked for); `interrupted`: the database went away mid-job; either way the worker decides
  * what becomes of the job. `lost`: another worker holds the job now, so nobody here touches it.
+ * `rescheduled`: the handler queued the job again to rest until later (rescheduleJob: a provider's
+ * training is looked at again after a backoff, holding no worker meanwhile).
  */
-export type JobOutcome = FinishedStatus | 'lost' | 'stopped' | 'interrupted'
+export type JobOutcome = FinishedStatus | 'lost' | 'stopped' | 'interrupted' | 'rescheduled'
 
 export interface JobRunContext {
   workerId: string

@@ -219,6 +219,8 @@ const OUTSIDE_TARGETS: Record<string, (ids: OutsideIds) => Record<string, string
   // A limited key sees the sets of tasks within its collections only (test/learn/eval-sets.test.ts).
   '/v1/eval-sets/': () => [{ id: '00000000-0000-4000-8000-0000000000ab' }],
   '/v1/eval-runs/': () => [{ id: '00000000-0000-4000-8000-0000000000ac' }],
+  // A limited key sees only the fine-tunes it started (like datasets).
+  '/v1/fine-tunes/': () => [{ id: '00000000-0000-4000-8000-0000000000ad' }],
 }
 
 /**

@@ -448,6 +448,11 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     const TUNED = 'ft:gpt-4o-mini:acme::console'
     rig.stub.setReply('gpt-4o-mini', 'The Sprite duffle from Luma: roomy, light, built for the gym [1].')
     rig.stub.setReply(TUNED, 'A bag.')
+    const registered = await rig.api('/v1/model-registry', {
+      method: 'POST',
+      json: { id: TUNED, kind: 'fine_tuned', baseModel: 'gpt-4o-mini' },
+    })
+    expect(registered.status).toBe(201)
     const set = await rig.api('/v1/eval-sets', {
       method: 'POST',
       json: {
@@ -499,11 +504,11 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
       /100% \(\d+%–100%\)\s+0% \(0%–\d+%\)/,
     )
     expect(await table.getByRole('row', { name: /^Model/ }).innerText()).toContain(TUNED)
-    // Neither model has a price here: unknown spend is said so, never shown as $0.
+    // gpt-4o-mini has the catalog price; the fine-tuned model none: unknown spend is said so, never $0.
     expect(await table.getByRole('row', { name: /^Cost per case/ }).innerText()).toMatch(
-      /unpriced\s+unpriced/,
+      /\$0\.\d+\s+unpriced/,
     )
-    expect(await page.locator('.job-counts').innerText()).toContain('4 results unpriced')
+    expect(await page.locator('.job-counts').innerText()).toContain('2 results unpriced')
     const differences = page.locator('table.differences')
     await expect.poll(textOf(differences)).toContain('Write copy for the Joust duffle')
     expect(await differences.locator('tbody tr').count()).toBe(2)

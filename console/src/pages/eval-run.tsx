@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact'
 import { useEffect } from 'preact/hooks'
 import { call } from '../api.js'
 import { dateTime, duration } from '../format.js'
@@ -111,6 +112,20 @@ export function EvalRunPage({ id }: { id: string }) {
   )
 }
 
+/** A header row: the first column's heading, then one column per arm. */
+function ArmHeaders({ arms, first }: { arms: EvalArmReport[]; first: ComponentChildren }) {
+  return (
+    <tr>
+      <th scope="col">{first}</th>
+      {arms.map((a) => (
+        <th scope="col" key={a.name}>
+          {a.name}
+        </th>
+      ))}
+    </tr>
+  )
+}
+
 function SideBySide({ arms }: { arms: EvalArmReport[] }) {
   const checks = [...new Set(arms.flatMap((a) => Object.keys(a.checks)))]
   const row = (label: string, cell: (a: EvalArmReport) => string) => (
@@ -127,16 +142,7 @@ function SideBySide({ arms }: { arms: EvalArmReport[] }) {
       <p class="hint">Pass rates with their 95% Wilson intervals; a check nobody could decide shows –.</p>
       <table class="side-by-side">
         <thead>
-          <tr>
-            <th scope="col">
-              <span class="visually-hidden">Measure</span>
-            </th>
-            {arms.map((a) => (
-              <th scope="col" key={a.name}>
-                {a.name}
-              </th>
-            ))}
-          </tr>
+          <ArmHeaders arms={arms} first={<span class="visually-hidden">Measure</span>} />
         </thead>
         <tbody>
           {row('Model', (a) => `${a.model} (v${a.taskVersion})`)}
@@ -183,14 +189,7 @@ function Differences({ run }: { run: EvalRun }) {
       ) : (
         <table class="differences">
           <thead>
-            <tr>
-              <th scope="col">Case</th>
-              {arms.map((a) => (
-                <th scope="col" key={a.name}>
-                  {a.name}
-                </th>
-              ))}
-            </tr>
+            <ArmHeaders arms={arms} first="Case" />
           </thead>
           <tbody>
             {differences.map((d) => (

@@ -6,6 +6,7 @@ import { CollectionPage } from './pages/collection.js'
 import { CollectionsPage } from './pages/collections.js'
 import { DocumentPage } from './pages/document.js'
 import { EvalRunPage } from './pages/eval-run.js'
+import { ModelsPage } from './pages/models.js'
 import { RetrievalPage } from './pages/retrieval.js'
 import { ReviewPage } from './pages/review.js'
 import { SignIn } from './pages/sign-in.js'
@@ -73,6 +74,7 @@ export function App() {
               <NavLink to="#/retrieval" label="Retrieval" active={route.page === 'retrieval'} />
             )}
             {can.admin && <NavLink to="#/tasks" label="Tasks" active={isUnder(route, 'tasks')} />}
+            {can.admin && <NavLink to="#/models" label="Models" active={route.page === 'models'} />}
             {can.review && <NavLink to="#/review" label="Review" active={route.page === 'review'} />}
           </ul>
         </nav>
@@ -153,6 +155,8 @@ function Page({ route, can }: { route: Route; can: Abilities }) {
       ) : (
         <NeedsScope scope="admin" />
       )
+    case 'models':
+      return can.admin ? <ModelsPage /> : <NeedsScope scope="admin" />
     case 'eval-run':
       return can.admin ? <EvalRunPage key={route.id} id={route.id} /> : <NeedsScope scope="admin" />
     case 'review':

@@ -13,6 +13,7 @@ export type Route =
   | { page: 'task'; name: string }
   | { page: 'review'; task?: string }
   | { page: 'eval-run'; id: string }
+  | { page: 'models' }
   | { page: 'home' }
   | { page: 'not-found'; path: string }
 
@@ -29,6 +30,7 @@ export function parseRoute(hash: string): Route {
   if (first === 'retrieval') return second ? { page: 'retrieval', collection: second } : { page: 'retrieval' }
   if (first === 'tasks' && parts.length === 1) return { page: 'tasks' }
   if (first === 'tasks' && second && parts.length === 2) return { page: 'task', name: second }
+  if (first === 'models' && parts.length === 1) return { page: 'models' }
   if (first === 'eval-runs' && second && parts.length === 2) return { page: 'eval-run', id: second }
   if (first === 'review' && parts.length === 1) return { page: 'review' }
   if (first === 'review' && second && parts.length === 2) return { page: 'review', task: second }

@@ -314,3 +314,43 @@ export interface EvalSetCase {
   ordinal: number
   input: string
 }
+
+export interface RegisteredModel {
+  id: string
+  kind: 'foundation' | 'fine_tuned'
+  baseModel: string | null
+  baseURL: string | null
+  inputPricePer1M: number | null
+  outputPricePer1M: number | null
+  trainingPricePer1M: number | null
+  hostingPerHour: number | null
+  priced: boolean
+  callable: boolean
+  contextWindow: number
+  shutdownDate: string | null
+  pricesAsOf: string | null
+  fineTuneId: string | null
+  datasetId: string | null
+  source: string
+}
+
+export interface FineTune {
+  id: string
+  task: string
+  datasetId: string
+  baseModel: string
+  suffix: string | null
+  maxBudgetUsd: number
+  estimatedCostUsd: number | null
+  share: number
+  status: string
+  providerJobId: string | null
+  fineTunedModel: string | null
+  trainedTokens: number | null
+  events: { id: string; at: string; level: string; message: string }[]
+  checkpoints: { step: number; trainLoss: number | null; validLoss: number | null; at: string }[]
+  error: string | null
+  stagedVersion: number | null
+  createdAt: string
+  finishedAt: string | null
+}

@@ -51,6 +51,10 @@ const STATUS_LABELS: Record<string, string> = {
   failed: 'Failed',
   cancelled: 'Cancelled',
   canceled: 'Cancelled',
+  // Fine-tunes: the provider's steps before training.
+  pending: 'Pending',
+  uploading: 'Uploading',
+  validating_files: 'Validating files',
 }
 
 /**

@@ -42,6 +42,9 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
       INGEST_GROUP_DOCUMENTS: '4',
       // A running job sees a cancel at its next lease renewal, a third of the lease.
       JOB_LEASE_MS: '3000',
+      // The stub's fine-tuning jobs move on each poll: follow them quickly.
+      FINE_TUNE_POLL_MS: '100',
+      FINE_TUNE_POLL_MAX_MS: '400',
     })
     ;({ page, problems } = await rig.newPage())
     for (const [version, prompt] of [
@@ -514,6 +517,62 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     expect(await differences.locator('tbody tr').count()).toBe(2)
     expect(await differences.innerText()).toContain('failed icontains, min-length')
     await rig.screenshot(page, 'eval-run')
+  })
+
+  it('shows the model registry and a fine-tune followed to its model, with its events', async () => {
+    // Twelve more approved generations make a valid dataset (under the 500 mark, but trainable).
+    for (let i = 0; i < 12; i++) {
+      rig.stub.setReply('gpt-4o-mini', `Luma duffle copy number ${i}: roomy, light, made for the gym [1].`)
+      const res = await rig.api('/v1/generate', {
+        json: { task: 'product-description', input: `Duffle brief ${i}`, variables: { brand: 'Luma' } },
+      })
+      expect(res.status).toBe(200)
+      const { id } = await json(res)
+      // The generation log writes in batches: the generation can be reviewed once it is stored.
+      await expect
+        .poll(
+          async () =>
+            (
+              await rig.api(`/v1/generations/${id}/feedback`, {
+                method: 'PUT',
+                json: { approved: true, rating: 5 },
+              })
+            ).status,
+          { timeout: 10_000 },
+        )
+        .toBe(200)
+    }
+    const dataset = await json(
+      await rig.api('/v1/tasks/product-description/datasets', { json: { validationShare: 0.2, seed: 'ft' } }),
+    )
+    expect(dataset.status).toBe('not_ready')
+    const started = await rig.api('/v1/fine-tunes', {
+      json: { datasetId: dataset.id, baseModel: 'gpt-4o-mini', suffix: 'console', maxBudgetUsd: 5 },
+    })
+    expect(started.status).toBe(202)
+    const { id } = await json(started)
+    await expect
+      .poll(async () => (await json(await rig.api(`/v1/fine-tunes/${id}`))).status, { timeout: 60_000 })
+      .toBe('succeeded')
+    const tuned = (await json(await rig.api(`/v1/fine-tunes/${id}`))).fineTunedModel as string
+
+    await page.getByRole('link', { name: 'Models', exact: true }).click()
+    await heading('Models').waitFor()
+    const fineTunes = page.locator('table.fine-tunes')
+    const row = fineTunes.getByRole('row', { name: /product-description/ }).first()
+    await expect.poll(textOf(row)).toContain('Done')
+    expect(await row.innerText()).toContain(tuned)
+    expect(await row.innerText()).toMatch(/v\d+ staged/)
+    await row.getByRole('button', { name: /Open fine-tune/ }).click()
+    const detail = page.locator('.fine-tune-detail')
+    await expect.poll(textOf(detail.locator('ol.events'))).toMatch(/\S/)
+    expect(await detail.locator('ol.events li').count()).toBeGreaterThan(0)
+    // The registry lists the new model as fine-tuned from its base, with the prices it was registered with.
+    const registered = page
+      .locator('table.models')
+      .getByRole('row', { name: new RegExp(tuned.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) })
+    expect(await registered.innerText()).toContain('fine-tuned from gpt-4o-mini')
+    await rig.screenshot(page, 'models')
   })
 
   it('ran without a script error or a Content-Security-Policy violation', () => {

@@ -18,6 +18,7 @@ import { registerGenerateRoutes } from './http/routes/generate/generate.routes.j
 import { registerGenerationRoutes } from './http/routes/generations/generations.routes.js'
 import { registerHealthRoutes } from './http/routes/health/health.routes.js'
 import { isUploadPath, registerIngestRoutes } from './http/routes/ingest/ingest.routes.js'
+import { registerInsightsRoutes } from './http/routes/insights/insights.routes.js'
 import { registerKeyRoutes } from './http/routes/keys/keys.routes.js'
 import { registerMetricsRoutes } from './http/routes/metrics/metrics.routes.js'
 import { registerModelRegistryRoutes } from './http/routes/model-registry/model-registry.routes.js'
@@ -47,6 +48,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerDatasetRoutes,
   registerEvalSetRoutes,
   registerEvalRunRoutes,
+  registerInsightsRoutes,
   registerRetrieveRoutes,
   registerConsoleRoutes,
 ]

@@ -35,6 +35,12 @@ export const COMMANDS: readonly Command[] = [
     load: () => import('./evals-command.js'),
   },
   {
+    name: 'insights',
+    summary:
+      'Volume, cost, quality per arm, break-even and a verdict: should this task move to a fine-tuned model?',
+    load: () => import('./insights-command.js'),
+  },
+  {
     name: 'ingest',
     summary: 'Ingest files or folders into a collection, or embed chunks stored without embeddings',
     load: () => import('./ingest-command.js'),

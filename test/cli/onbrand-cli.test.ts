@@ -76,6 +76,27 @@ describe('the onbrand command', { timeout: 180_000 }, () => {
     expect(tasks.status).toBe(0)
   })
 
+  it('prints the insights and verdict of a task, as a table or as JSON, and exits 1 for an unknown task', async () => {
+    expect((await onbrand(['tasks', 'load', 'examples/tasks'])).status).toBe(0)
+    const table = await onbrand(['insights', 'product-description', '--window', '7d'])
+    expect(table.out).toContain('product-description (active version 1), last 7 days')
+    expect(table.out).toContain('verdict: not_enough_data')
+    expect(table.out).toContain('0 calls in the last 7 days; at least 100 are needed')
+    expect(table.status).toBe(0)
+    const asJson = await onbrand(['insights', 'product-description', '--json'])
+    expect(asJson.status).toBe(0)
+    const body = JSON.parse(asJson.out)
+    expect(body).toMatchObject({
+      task: 'product-description',
+      window: { days: 30 },
+      verdict: { decision: 'not_enough_data' },
+    })
+    const missing = await onbrand(['insights', 'no-such-task'])
+    expect(missing.out).toContain('No task named no-such-task')
+    expect(missing.status).toBe(1)
+    expect((await onbrand(['insights', 'product-description', '--window', '0d'])).status).toBe(2)
+  })
+
   it('exits 3 when the job finished but a file was rejected, naming the file', async () => {
     const docs = folder('mixed', {
       'tone.md': GUIDELINE.replace('Voice', 'Tone'),

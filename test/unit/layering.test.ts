@@ -64,6 +64,10 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
     imports: ['src/collections', 'src/db', 'src/errors.ts', 'src/generation', 'src/tokens'],
     types: ['src/auth'],
   },
+  'src/insights': {
+    imports: ['src/datasets', 'src/db', 'src/errors.ts', 'src/evals', 'src/generation', 'src/tokens'],
+    types: ['src/collections'],
+  },
   'src/jobs': { imports: ['src/db', 'src/errors.ts', 'src/lib', 'src/observability'] },
   'src/models': {
     imports: [
@@ -132,6 +136,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/errors.ts',
       'src/evals',
       'src/generation',
+      'src/insights',
       'src/lib',
       'src/models',
       'src/observability',
@@ -155,6 +160,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/db',
       'src/errors.ts',
       'src/evals',
+      'src/insights',
       'src/lib',
       'src/server.ts',
       'src/services.ts',

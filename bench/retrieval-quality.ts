@@ -213,7 +213,7 @@ async function qualityPhase(): Promise<void> {
       '- With lexical only (no embedder configured, or no chunk embedded yet) /v1/retrieve runs the BM25 arm alone whatever the weight, so hybrid equals the lexical row there: target met by construction (tested in test/retrieval/retrieve.test.ts).',
     )
     const section = `Command: \`flock /work/notes/bench.lock npm run bench:retrieval-quality\` (\`BENCH_PHASES=quality\` for this
-section alone; \`BENCH_ARMS=baseline,lexical,vector,hybrid,sweep\` picks rows; \`BENCH_RESUME=1\` keeps rows an interrupted run of
+section alone; \`BENCH_ARMS=baseline,lexical,lexical-exact,caps,vector,hybrid,sweep\` picks rows; \`BENCH_RESUME=1\` keeps rows an interrupted run of
 the same code measured). PostgreSQL ${SERVER_URL.replace(/\/\/[^@]*@/, '//')}, ${new Date().toISOString().slice(0, 10)}, 2-core machine
 shared with other helpers' tests and benchmarks. SciFact from \`../shared/corpora/benchmark-scifact\`: ${documents.length} abstracts ingested
 through the ingestion pipeline (one Markdown document each: ${chunkCount} chunks; the ingested database is kept and reused while

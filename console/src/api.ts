@@ -54,6 +54,18 @@ async function problemOf(res: Response): Promise<ApiError> {
 }
 
 export async function call<T>(path: string, options: CallOptions = {}): Promise<T> {
+  const res = await send(path, options)
+  if (res.status === 204) return undefined as T
+  return (await res.json()) as T
+}
+
+/** A file the API serves (it needs the key in a header, so a plain link cannot fetch it). */
+export async function download(path: string): Promise<Blob> {
+  return (await send(path)).blob()
+}
+
+/** One request with the key; an answer that is not OK is thrown as an ApiError. */
+async function send(path: string, options: CallOptions = {}): Promise<Response> {
   const key = options.key ?? storedKey()
   const headers = new Headers()
   if (key) headers.set('Authorization', `Bearer ${key}`)
@@ -81,8 +93,7 @@ export async function call<T>(path: string, options: CallOptions = {}): Promise<
     if (res.status === 401 && options.key === undefined) window.dispatchEvent(new Event(SIGNED_OUT_EVENT))
     throw problem
   }
-  if (res.status === 204) return undefined as T
-  return (await res.json()) as T
+  return res
 }
 
 /**

@@ -16,6 +16,14 @@ export class EmbeddingProviderError extends Error {
   }
 }
 
+/** The connection failed before or during the reply: the provider may never have seen the request. */
+export class EmbeddingConnectionError extends EmbeddingProviderError {
+  constructor(message: string) {
+    super(message, true)
+    this.name = 'EmbeddingConnectionError'
+  }
+}
+
 /** The provider answered vectors of another size than the collection was created with. */
 export class EmbeddingDimensionError extends Error {
   constructor(
@@ -110,12 +118,12 @@ export function toProviderError(error: unknown): EmbeddingProviderError {
       return new EmbeddingProviderError('The embedding provider timed out.', true, undefined, undefined, true)
     }
     if (/Connection|FetchError/i.test(kind)) {
-      return new EmbeddingProviderError('The embedding provider could not be reached.', true)
+      return new EmbeddingConnectionError('The embedding provider could not be reached.')
     }
     const message = error instanceof Error ? error.message : ''
     // undici's word for a body cut off mid-way.
     if (message === 'terminated') {
-      return new EmbeddingProviderError('The connection to the embedding provider was lost mid-reply.', true)
+      return new EmbeddingConnectionError('The connection to the embedding provider was lost mid-reply.')
     }
     // The SDK parsing a body that is not JSON, or LangChain reading a reply of the wrong shape: the
     // provider answered, with garbage (often a proxy's page, which passes).

@@ -86,30 +86,25 @@ export class ModelCircuitBreakers {
   /** The model with every call's outcome recorded against its breaker. */
   guard(settings: ModelSettings, model: ChatModel): ChatModel {
     const key = breakerKey(settings)
-    const record = <T>(call: Promise<T>): Promise<T> =>
-      call.then(
-        (value) => {
-          this.succeeded(key)
-          return value
-        },
-        (error: unknown) => {
-          this.failed(key, settings.id, error)
-          throw error
-        },
-      )
-    const breakers = this
+    const succeeded = () => this.succeeded(key)
+    const failed = (error: unknown): never => {
+      this.failed(key, settings.id, error)
+      throw error
+    }
     return {
       id: model.id,
       complete: (messages: ChatMessage[], options: ChatCallOptions) =>
-        record(model.complete(messages, options)),
+        model.complete(messages, options).then((value) => {
+          succeeded()
+          return value
+        }, failed),
       async *stream(messages: ChatMessage[], options: ChatCallOptions): AsyncIterable<ChatStreamEvent> {
         try {
           yield* model.stream(messages, options)
         } catch (error) {
-          breakers.failed(key, settings.id, error)
-          throw error
+          failed(error)
         }
-        breakers.succeeded(key)
+        succeeded()
       },
     }
   }

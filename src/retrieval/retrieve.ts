@@ -8,7 +8,11 @@ import {
 } from '../db/chunk-search.js'
 import type { Queryable } from '../db/transaction.js'
 import type { Embedder, EmbedderFactory } from '../embedding/embedder.js'
-import { EmbeddingDimensionError, EmbeddingProviderError } from '../embedding/openai-embedder.js'
+import {
+  EmbeddingConnectionError,
+  EmbeddingDimensionError,
+  EmbeddingProviderError,
+} from '../embedding/openai-embedder.js'
 import { AppError } from '../errors.js'
 import { type Metrics, observeRetrieval } from '../observability/metrics.js'
 import { type CandidateChunk, packPassages } from './packing.js'
@@ -154,7 +158,13 @@ async function embedQuery(
   signal: AbortSignal | undefined,
 ): Promise<number[]> {
   // The shared (cached) call is not tied to one caller's signal: another request may be waiting on it.
-  const compute = () => embedder.embedQuery(query)
+  // A connection that failed (a reset, a keep-alive socket the provider had closed) is tried once more at
+  // once; anything the provider answered is not.
+  const compute = () =>
+    embedder.embedQuery(query).catch((error: unknown) => {
+      if (error instanceof EmbeddingConnectionError) return embedder.embedQuery(query)
+      throw error
+    })
   const key = queryEmbeddingKey(embedder.model, embedder.dimensions, query)
   const pending = deps.queryEmbeddingCache ? deps.queryEmbeddingCache.getOrCompute(key, compute) : compute()
   let vector: number[]

@@ -50,8 +50,16 @@ describe('embedding failures, as the client hears of them', () => {
     expect((await json(res)).detail).toMatch(/^The embedding model returned 1 dimensions, not \d+\.$/)
   })
 
-  it('says it could not be reached when the connection fails, and times out with 504', async () => {
+  it('tries a dropped connection once more at once; says it could not be reached when that fails too, and times out with 504', async () => {
+    const calls = () => stub.calls.filter((c) => c.path === '/v1/embeddings').length
+    let before = calls()
     stub.dropNext({ path: 'embeddings' })
+    const retried = await retrieve()
+    expect(retried.status).toBe(200)
+    expect(calls() - before).toBe(2)
+
+    before = calls()
+    stub.dropNext({ path: 'embeddings', times: 2 })
     const dropped = await retrieve()
     expect(dropped.status).toBe(502)
     expect((await json(dropped)).detail).toContain('could not be reached')

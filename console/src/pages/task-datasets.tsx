@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { ApiError, call, storedKey } from '../api.js'
+import { call, download as downloadFile } from '../api.js'
 import { count, dateTime } from '../format.js'
 import type { Dataset, DatasetFinding } from '../types.js'
 import { ErrorMessage, Loading } from '../ui.js'
@@ -245,20 +245,7 @@ function Downloads({ dataset }: { dataset: Dataset }) {
   const { busy, error, run } = useAction()
   const download = (file: keyof Dataset['files']) =>
     run(async () => {
-      const res = await fetch(dataset.files[file], {
-        headers: { Authorization: `Bearer ${storedKey() ?? ''}` },
-        credentials: 'omit',
-        cache: 'no-store',
-      })
-      if (!res.ok) {
-        const body = (await res.json().catch(() => ({}))) as { detail?: string; code?: string }
-        throw new ApiError(
-          res.status,
-          body.code ?? 'error',
-          body.detail ?? `The server answered ${res.status}.`,
-        )
-      }
-      const url = URL.createObjectURL(await res.blob())
+      const url = URL.createObjectURL(await downloadFile(dataset.files[file]))
       const link = document.createElement('a')
       link.href = url
       link.download = `${dataset.id}-${file}.jsonl`

@@ -145,22 +145,29 @@ export interface PromptSampleRow {
   passages: StoredPassage[] | null
 }
 
-/** The newest succeeded generations of one template that kept their prompt, for the prompt's composition. */
+/**
+ * The newest succeeded generations of one template that kept their prompt, for the prompt's composition.
+ * Read version by version, each a backward walk of generations_task_idx that stops at `limit` rows
+ * (`task_version_id = ANY (…)` with ORDER BY would sort every row of the window instead).
+ */
 export async function samplePrompts(
   db: Queryable,
   range: InsightsRange,
   template: 'foundation' | 'fine_tuned',
   limit: number,
 ): Promise<PromptSampleRow[]> {
-  const params: unknown[] = []
-  const where = rangeWhere(range, params)
-  params.push(template, limit)
   const { rows } = await db.query<PromptSampleRow>(
-    `SELECT g.model, g.messages, g.passages FROM generations g
-     WHERE ${where} AND g.status = 'succeeded' AND g.messages IS NOT NULL
-       AND coalesce(g.prompt_template, 'foundation') = $${params.length - 1}
-     ORDER BY g.created_at DESC LIMIT $${params.length}`,
-    params,
+    `SELECT s.model, s.messages, s.passages
+     FROM unnest($1::bigint[]) AS version(id)
+     CROSS JOIN LATERAL (
+       SELECT g.model, g.messages, g.passages, g.created_at FROM generations g
+       WHERE g.task_version_id = version.id AND g.created_at >= $2 AND g.created_at < $3
+         AND g.status = 'succeeded' AND g.messages IS NOT NULL
+         AND coalesce(g.prompt_template, 'foundation') = $4
+         AND ($6::text[] IS NULL OR g.collection_id IN (SELECT id FROM collections WHERE name = ANY ($6::text[])))
+       ORDER BY g.created_at DESC LIMIT $5) AS s
+     ORDER BY s.created_at DESC LIMIT $5`,
+    [range.versionIds, range.from, range.to, template, limit, range.collections ?? null],
   )
   return rows
 }

@@ -65,6 +65,7 @@ interface Seed {
   rejected?: number
   corrected?: number
   fellBack?: number
+  collection?: string
 }
 
 async function seed(s: Seed): Promise<void> {
@@ -74,13 +75,14 @@ async function seed(s: Seed): Promise<void> {
   await t.db.pool.query(
     `INSERT INTO generations (request_id, task_version_id, endpoint, strategy, route_reason, model, fell_back, input,
        output, prompt_tokens, completion_tokens, cost_usd, latency_ms, status, created_at, messages, passages,
-       prompt_template, route_arm, review_state)
+       prompt_template, route_arm, review_state, collection_id)
      SELECT 'seed-' || i, $1, 'generate', 'foundation', 'seeded', $2, i > $3 - $4, '{"input": "Brief"}'::jsonb,
        'Copy.', $5, $6, $7, 100 + i % 100, 'succeeded', now() - make_interval(secs => i * $8 / $3::float8),
        '[{"role": "system", "content": "You write product copy."}, {"role": "user", "content": "A tent brief"}]'::jsonb,
        '[]'::jsonb, 'foundation', $9,
        CASE WHEN i <= $10 THEN 'approved' WHEN i <= $10 + $11 THEN 'rejected'
-            WHEN i <= $10 + $11 + $12 THEN 'corrected' ELSE 'unreviewed' END
+            WHEN i <= $10 + $11 + $12 THEN 'corrected' ELSE 'unreviewed' END,
+       (SELECT id FROM collections WHERE name = $13)
      FROM generate_series(1, $3::int) AS i`,
     [
       s.versionId,
@@ -95,6 +97,7 @@ async function seed(s: Seed): Promise<void> {
       approved,
       rejected,
       corrected,
+      s.collection ?? null,
     ],
   )
 }
@@ -418,6 +421,28 @@ describe('GET /v1/tasks/{name}/insights: requests', () => {
     expect((await t.request('/v1/tasks/low/insights', { key: reviewer.key })).status).toBe(200)
     const app = await t.makeKey(['generate'])
     expect((await t.request('/v1/tasks/low/insights', { key: app.key })).status).toBe(403)
+  })
+
+  it('shows a key limited to some collections only the generations of its collections', async () => {
+    await t.db.pool.query(
+      `INSERT INTO collections (name, embedding_model, embedding_dimensions) VALUES ('team-a', 'm', 8), ('team-b', 'm', 8)`,
+    )
+    const v = await putTask(
+      'scoped',
+      { strategy: 'foundation', foundationModel: 'gpt-4o' },
+      {
+        retrieval: { collection: 'team-a' },
+      },
+    )
+    await seed({ versionId: v, n: 150, model: 'gpt-4o', spanHours: 23, collection: 'team-a' })
+    await seed({ versionId: v, n: 50, model: 'gpt-4o', spanHours: 23, collection: 'team-b' })
+    expect((await insights('scoped')).volume.calls).toBe(200)
+    const teamA = await t.makeKey(['admin'], ['team-a'])
+    const limited = await t.request('/v1/tasks/scoped/insights', { key: teamA.key })
+    expect(limited.status).toBe(200)
+    expect((await json(limited)).volume.calls).toBe(150)
+    const teamB = await t.makeKey(['review'], ['team-b'])
+    expect((await t.request('/v1/tasks/scoped/insights', { key: teamB.key })).status).toBe(404)
   })
 
   it('narrows the window: 7 days of a 29.5-day spread', async () => {

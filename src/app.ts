@@ -23,6 +23,7 @@ import { registerKeyRoutes } from './http/routes/keys/keys.routes.js'
 import { registerMetricsRoutes } from './http/routes/metrics/metrics.routes.js'
 import { registerModelRegistryRoutes } from './http/routes/model-registry/model-registry.routes.js'
 import { registerModelRoutes } from './http/routes/models/models.routes.js'
+import { registerPromotionRoutes } from './http/routes/promotions/promotions.routes.js'
 import { registerRetrieveRoutes } from './http/routes/retrieve/retrieve.routes.js'
 import { registerTaskRoutes } from './http/routes/tasks/tasks.routes.js'
 import { requireUtf8Json } from './http/utf8-json.js'
@@ -44,6 +45,7 @@ const ROUTES: ((app: App, services: Services) => void)[] = [
   registerModelRoutes,
   registerModelRegistryRoutes,
   registerFineTuneRoutes,
+  registerPromotionRoutes,
   registerGenerationRoutes,
   registerDatasetRoutes,
   registerEvalSetRoutes,

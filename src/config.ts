@@ -88,6 +88,8 @@ const Env = z
     // Fine-tune jobs: the first rest between looks at the provider's job, and the longest (it doubles while nothing changes).
     FINE_TUNE_POLL_MS: z.coerce.number().int().min(10).max(3_600_000).default(15_000),
     FINE_TUNE_POLL_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
+    // Promotion is refused when the model's pass rate in its latest evaluation is under the active model's by more.
+    PROMOTION_MARGIN: z.coerce.number().min(0).max(1).default(0.02),
     TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
     MAX_GENERATION_INPUT_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(32_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),

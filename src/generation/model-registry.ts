@@ -48,8 +48,11 @@ export interface ModelRegistry {
    * TTL or lacks one of them (a model registered by another process, such as the worker, is seen at once).
    */
   ensure(ids: readonly (string | undefined)[]): Promise<void>
-  /** Refuse (400, naming each) the ids that are not registered; asks the database, not the copy. */
-  assertRegistered(models: readonly { path: string; id: string }[]): Promise<void>
+  /**
+   * Refuse (400, naming each) the ids that are not registered; asks the database (through `db` when
+   * given: a transaction's client), not the copy.
+   */
+  assertRegistered(models: readonly { path: string; id: string }[], db?: Queryable): Promise<void>
   /** Drop this process's copy (after a write), so the next read sees the database. */
   invalidate(): void
 }
@@ -144,11 +147,11 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
         else if (missedAt.size < 10_000) missedAt.set(id, at)
       }
     },
-    async assertRegistered(models) {
+    async assertRegistered(models, through) {
       if (!seeded) await refresh()
       const unknown = new Set(
         await findUnknownModels(
-          db,
+          through ?? db,
           models.map((m) => m.id),
         ),
       )

@@ -41,7 +41,7 @@ export interface PutTaskResult {
 export async function putTask(db: pg.Pool | pg.PoolClient, input: PutTaskInput): Promise<PutTaskResult> {
   const limitedTo = input.viewer?.collections
   if (limitedTo !== undefined) assertDefinitionWithin(input.viewer ?? {}, input.definition)
-  await input.models.assertRegistered(routeModels(input.definition.route))
+  await input.models.assertRegistered(routeModels(input.definition.route), db)
   return withTransaction(db, async (client) => {
     const task = await lockOrCreateTask(client, input.name)
     // Checked under the task's lock, so no concurrent PUT can move the task out between check and write.
@@ -123,18 +123,28 @@ export async function activateTaskVersion(
   })
 }
 
-/** Activate the newest version older than the active one. */
+export interface RollBackHooks {
+  /** The version to go back to instead of the newest older one (a promotion's), read under the task's lock. */
+  target?(client: pg.PoolClient, taskId: number, activeVersion: number | null): Promise<number | undefined>
+  /** Record the rollback in the same transaction. */
+  done?(client: pg.PoolClient, taskId: number, from: number | null, to: TaskVersionRow): Promise<void>
+}
+
+/** Activate the newest version older than the active one (or the version `hooks.target` names). */
 export async function rollBackTask(
   db: pg.Pool | pg.PoolClient,
   name: string,
   viewer: CollectionAllowlist = {},
+  hooks: RollBackHooks = {},
 ): Promise<TaskVersion> {
   return withTransaction(db, async (client) => {
     const task = await lockTaskIfVisible(client, name, viewer)
     const versions = await listTaskVersionRows(client, task.id)
-    const previous = versions
-      .filter((v) => task.activeVersion !== null && v.version < task.activeVersion)
-      .at(-1)
+    const chosen = await hooks.target?.(client, task.id, task.activeVersion)
+    const previous =
+      chosen !== undefined
+        ? versions.find((v) => v.version === chosen)
+        : versions.filter((v) => task.activeVersion !== null && v.version < task.activeVersion).at(-1)
     if (!previous) {
       throw new AppError(
         'conflict',
@@ -142,6 +152,7 @@ export async function rollBackTask(
       )
     }
     await setActiveVersion(client, task.id, previous.version)
+    await hooks.done?.(client, task.id, task.activeVersion, previous)
     return { ...toTaskVersion(previous), active: true }
   })
 }

@@ -75,6 +75,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/datasets',
       'src/db',
       'src/errors.ts',
+      'src/evals',
       'src/generation',
       'src/jobs',
       'src/observability',

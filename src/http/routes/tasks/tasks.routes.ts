@@ -1,5 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { INT4_MAX } from '../../../db/storable.js'
+import { rollBack } from '../../../models/promote.js'
 import type { Services } from '../../../services.js'
 import {
   activateTaskVersion,
@@ -7,7 +8,6 @@ import {
   listTasks,
   listTaskVersions,
   putTask,
-  rollBackTask,
 } from '../../../tasks/manage-tasks.js'
 import { TaskDefinition, TaskName } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
@@ -155,13 +155,16 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, services: Services)
       method: 'post',
       path: '/v1/tasks/{name}/rollback',
       tags: ['tasks'],
-      summary: 'Activate the newest version older than the active one',
+      summary: 'Undo the latest promotion, or activate the newest version older than the active one',
+      description:
+        'Right after a promotion (POST /v1/tasks/{name}/promote) the version active before it comes back; otherwise the newest older version. ' +
+        'Recorded with who and when in GET /v1/tasks/{name}/promotions.',
       request: { params: NameParam },
       responses: { 200: json(TaskVersionBody, 'Now active'), ...problemResponses(400, 404, 409) },
     }),
     async (c) => {
       const { name } = c.req.valid('param')
-      return c.json(changed(name, await rollBackTask(db, name, c.get('apiKey'))), 200)
+      return c.json(changed(name, await rollBack(db, c.get('apiKey'), name)), 200)
     },
   )
 }

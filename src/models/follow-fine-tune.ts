@@ -311,19 +311,20 @@ function providerStatus(status: string): FineTuneStatus {
   }
 }
 
+/** The events kept, oldest first: the provider lists them newest first, often several in one second. */
 function mergeEvents(
   kept: FineTuneEvent[],
-  fresh: { id: string; createdAt: number; level: string; message: string }[],
+  newestFirst: { id: string; createdAt: number; level: string; message: string }[],
 ): FineTuneEvent[] {
-  const byId = new Map(kept.map((e) => [e.id, e]))
-  for (const e of fresh)
-    byId.set(e.id, {
+  const seen = new Set(kept.map((e) => e.id))
+  const fresh = [...newestFirst]
+    .reverse()
+    .filter((e) => !seen.has(e.id))
+    .map((e) => ({
       id: e.id,
       at: new Date(e.createdAt * 1000).toISOString(),
       level: e.level,
       message: e.message,
-    })
-  return [...byId.values()]
-    .sort((a, b) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id))
-    .slice(-KEPT_EVENTS)
+    }))
+  return [...kept, ...fresh].slice(-KEPT_EVENTS)
 }

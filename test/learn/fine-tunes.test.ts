@@ -101,6 +101,9 @@ describe('POST /v1/fine-tunes', () => {
     expect(done.status, done.error).toBe('succeeded')
     expect(done.fineTunedModel).toMatch(/^ft:gpt-4o-mini:onbrand-stub:tune:/)
     expect(done.events.length).toBeGreaterThan(2)
+    // Oldest first, as they happened (the provider lists them newest first).
+    expect(done.events[0].message).toMatch(/^Created fine-tuning job/)
+    expect(done.events.at(-1).message).toMatch(/succeeded|completed/i)
     expect(done.checkpoints.length).toBeGreaterThan(0)
     const losses = done.checkpoints.map((c: { trainLoss: number }) => c.trainLoss)
     expect([...losses].sort((a, b) => b - a)).toEqual(losses)
@@ -184,8 +187,8 @@ describe('POST /v1/fine-tunes', () => {
     const dies = new AbortController()
     const job = (await claimJob(f.t.db.pool, 'dies', 30_000, created.jobId, ['fine_tune']))!
     const running = f.t.services.jobHandlers.fine_tune!(job, { workerId: 'dies', signal: dies.signal })
-    await expect.poll(uploads, { timeout: 5000 }).toBe(uploadsBefore + 2)
-    await expect.poll(() => f.stub.activeRequests(), { timeout: 5000 }).toBeGreaterThan(0)
+    await expect.poll(uploads, { timeout: 20_000 }).toBe(uploadsBefore + 2)
+    await expect.poll(() => f.stub.activeRequests(), { timeout: 20_000 }).toBeGreaterThan(0)
     dies.abort()
     expect(await running).toBe('stopped')
     await f.t.db.pool.query(`UPDATE ingest_jobs SET status = 'queued', locked_by = NULL WHERE id = $1`, [

@@ -11,6 +11,7 @@ import { RetrievalPage } from './pages/retrieval.js'
 import { ReviewPage } from './pages/review.js'
 import { SignIn } from './pages/sign-in.js'
 import { TaskPage } from './pages/task.js'
+import { TaskInsightsPage } from './pages/task-insights.js'
 import { TasksPage } from './pages/tasks.js'
 import { href, type Route, useRoute } from './router.js'
 import type { CurrentKey } from './types.js'
@@ -102,7 +103,7 @@ function skipToMain() {
 
 function isUnder(route: Route, section: 'collections' | 'tasks'): boolean {
   if (section === 'collections') return ['collections', 'collection', 'document'].includes(route.page)
-  return route.page === 'tasks' || route.page === 'task' || route.page === 'eval-run'
+  return ['tasks', 'task', 'task-insights', 'eval-run'].includes(route.page)
 }
 
 function NavLink({ to, label, active }: { to: string; label: string; active: boolean }) {
@@ -154,6 +155,12 @@ function Page({ route, can }: { route: Route; can: Abilities }) {
         <TaskPage key={route.name} name={route.name} can={can} />
       ) : (
         <NeedsScope scope="admin" />
+      )
+    case 'task-insights':
+      return can.review ? (
+        <TaskInsightsPage key={route.name} name={route.name} />
+      ) : (
+        <NeedsScope scope="review" />
       )
     case 'models':
       return can.admin ? <ModelsPage /> : <NeedsScope scope="admin" />

@@ -11,6 +11,7 @@ export type Route =
   | { page: 'retrieval'; collection?: string }
   | { page: 'tasks' }
   | { page: 'task'; name: string }
+  | { page: 'task-insights'; name: string }
   | { page: 'review'; task?: string }
   | { page: 'eval-run'; id: string }
   | { page: 'models' }
@@ -30,6 +31,8 @@ export function parseRoute(hash: string): Route {
   if (first === 'retrieval') return second ? { page: 'retrieval', collection: second } : { page: 'retrieval' }
   if (first === 'tasks' && parts.length === 1) return { page: 'tasks' }
   if (first === 'tasks' && second && parts.length === 2) return { page: 'task', name: second }
+  if (first === 'tasks' && second && third === 'insights' && parts.length === 3)
+    return { page: 'task-insights', name: second }
   if (first === 'models' && parts.length === 1) return { page: 'models' }
   if (first === 'eval-runs' && second && parts.length === 2) return { page: 'eval-run', id: second }
   if (first === 'review' && parts.length === 1) return { page: 'review' }

@@ -354,3 +354,61 @@ export interface FineTune {
   createdAt: string
   finishedAt: string | null
 }
+
+/** GET /v1/tasks/{name}/insights (the parts the console shows). */
+export interface InsightsInterval {
+  low: number
+  high: number
+}
+
+export interface InsightsStats {
+  calls: number
+  failed: number
+  fellBack: number
+  fallbackRate: number | null
+  costUsd: number | null
+  costPerCallUsd: number | null
+  unpricedCalls: number
+  latencyMs: { p50: number | null; p95: number | null }
+  review: {
+    reviewed: number
+    approved: number
+    rejected: number
+    corrected: number
+    approvalRate: number | null
+    approvalInterval: InsightsInterval | null
+    correctionRate: number | null
+  }
+}
+
+export interface TaskInsights {
+  task: string
+  activeVersion: number
+  window: { days: number; coveredDays: number }
+  volume: {
+    calls: number
+    failed: number
+    callsPerDay: number
+    projectedMonthly: number
+    perDay: { date: string; calls: number; failed: number; costUsd: number | null }[]
+  }
+  arms: (InsightsStats & {
+    arm: 'foundation' | 'fine_tuned'
+    models: (InsightsStats & { model: string | null; evaluation: { passRate: number | null } | null })[]
+  })[]
+  examples: { clean: number; approved: number; corrected: number; target: number; missing: number }
+  stability: { requirementChanges: number; changesPerWeek: number }
+  candidate: { model: string; state: 'live' | 'staged'; version: number } | null
+  breakEven: {
+    priced: boolean
+    blockedBy: string[]
+    savingPerCallUsd: number | null
+    trainingCostUsd: number | null
+    paybackDays: number | null
+  }
+  verdict: {
+    decision: string
+    summary: string
+    reasons: { code: string; message: string; numbers: Record<string, number | string | boolean | null> }[]
+  }
+}

@@ -575,6 +575,41 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     await rig.screenshot(page, 'models')
   })
 
+  it('shows a task’s insights: the verdict with its reasons, charts per day and per arm, examples against 500', async () => {
+    const expected = await json(await rig.api('/v1/tasks/product-description/insights?window=30d'))
+    await page.goto(`${rig.baseUrl}/console/#/tasks/product-description`)
+    await heading('product-description').waitFor()
+    await page.getByRole('link', { name: 'Insights and verdict' }).click()
+    await heading('Insights: product-description').waitFor()
+    const verdict = page.locator('section[aria-labelledby="verdict-title"]')
+    // Fewer than 100 calls served so far: the verdict says so, with the number.
+    await expect.poll(textOf(verdict)).toContain('Not enough data')
+    expect(expected.verdict.decision).toBe('not_enough_data')
+    expect(await verdict.innerText()).toContain(
+      `${expected.volume.calls} calls in the last 30 days; at least 100 are needed to say anything.`,
+    )
+    // Three charts drawn by uPlot (served from the project), each with its numbers as a table.
+    const charts = page.locator('figure.chart')
+    await expect.poll(countOf(charts.locator('canvas'))).toBe(3)
+    const volume = page.getByRole('figure', { name: 'Calls per day' })
+    expect(await volume.locator('table.chart-data').innerText()).toContain(String(expected.volume.calls))
+    const approval = page.getByRole('figure', { name: /Approval rate per arm/ })
+    const foundation = expected.arms.find((a: { arm: string }) => a.arm === 'foundation')
+    expect(await approval.locator('tbody tr').first().innerText()).toContain(
+      `${(foundation.review.approvalRate * 100).toFixed(1)}%`,
+    )
+    const cost = page.getByRole('figure', { name: 'Cost per call, per arm' })
+    expect(await cost.locator('tbody tr').first().innerText()).toContain(String(foundation.calls))
+    const examples = page.locator('section[aria-labelledby="examples-title"]')
+    expect(await examples.innerText()).toContain(
+      `${expected.examples.clean} of 500 approved or corrected examples`,
+    )
+    expect(await attributeOf(page.locator('meter#examples-meter'), 'value')()).toBe(
+      String(expected.examples.clean),
+    )
+    await rig.screenshot(page, 'insights')
+  })
+
   it('ran without a script error or a Content-Security-Policy violation', () => {
     // Failed requests the tests caused on purpose (401 for the wrong key, 403s) are logged by Chromium.
     const unexpected = problems.filter((p) => !/status of 40[13]/.test(p))

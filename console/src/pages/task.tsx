@@ -42,6 +42,10 @@ export function TaskPage({ name, can }: { name: string; can: Abilities }) {
         <a href={href('tasks')}>Tasks</a> /
       </p>
       <PageTitle>{name}</PageTitle>
+      <p>
+        <a href={href('tasks', name, 'insights')}>Insights and verdict</a>: should this task move to a
+        fine-tuned model?
+      </p>
       <ErrorMessage error={versions.error ?? error} />
       {done && (
         <p class="notice" role="status">

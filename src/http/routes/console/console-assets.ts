@@ -26,6 +26,9 @@ const VENDOR: Record<string, string> = {
   'vendor/preact-hooks.mjs': 'preact/hooks/dist/hooks.mjs',
   'vendor/preact-jsx-runtime.mjs': 'preact/jsx-runtime/dist/jsxRuntime.mjs',
   'vendor/diff/': 'diff/libesm',
+  // uPlot (canvas charts, no inline styles or scripts): the insights page's charts.
+  'vendor/uplot.mjs': 'uplot/dist/uPlot.esm.js',
+  'vendor/uplot.css': 'uplot/dist/uPlot.min.css',
 }
 
 /** Bare module names → URLs, for the page's import map. */
@@ -34,6 +37,7 @@ export const IMPORTS: Record<string, string> = {
   'preact/hooks': `${ASSET_PREFIX}vendor/preact-hooks.mjs`,
   'preact/jsx-runtime': `${ASSET_PREFIX}vendor/preact-jsx-runtime.mjs`,
   diff: `${ASSET_PREFIX}vendor/diff/index.js`,
+  uplot: `${ASSET_PREFIX}vendor/uplot.mjs`,
 }
 
 const TYPES: Record<string, string> = {

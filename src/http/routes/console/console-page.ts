@@ -35,6 +35,7 @@ const HEAD = `<meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Onbrand console</title>
 <link rel="icon" href="${ASSET_PREFIX}favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="${ASSET_PREFIX}vendor/uplot.css">
 <link rel="stylesheet" href="${ASSET_PREFIX}console.css">`
 
 /** The console's single page; the modules render everything else (hash routes, so one URL serves all). */

@@ -10,7 +10,7 @@ export const usage = `Usage:
   the verdict"). --json prints what GET /v1/tasks/TASK/insights answers.`
 
 const usd = (n: number | null) =>
-  n === null ? 'unknown' : `$${n.toFixed(n !== 0 && Math.abs(n) < 0.01 ? 6 : 2)}`
+  n === null ? 'unknown' : `${n < 0 ? '-' : ''}$${Math.abs(n).toFixed(n !== 0 && Math.abs(n) < 0.01 ? 6 : 2)}`
 const pct = (n: number | null) => (n === null ? '-' : `${(n * 100).toFixed(1)}%`)
 
 export function formatInsights(i: TaskInsights): string {
@@ -18,6 +18,14 @@ export function formatInsights(i: TaskInsights): string {
     `${i.task} (active version ${i.activeVersion}), last ${i.window.days} days`,
     `verdict: ${i.verdict.decision} — ${i.verdict.summary}`,
     ...i.verdict.reasons.map((r) => `  - ${r.message}`),
+    ...(i.candidate
+      ? [`candidate: ${i.candidate.model} (${i.candidate.state}, version ${i.candidate.version})`]
+      : []),
+    ...(i.evaluation
+      ? [
+          `evaluation ${i.evaluation.runId}: ${i.evaluation.candidate.arm} ${pct(i.evaluation.candidate.rate)} of ${i.evaluation.candidate.decided}, ${i.evaluation.foundation.arm} ${pct(i.evaluation.foundation.rate)} of ${i.evaluation.foundation.decided} passed every check`,
+        ]
+      : []),
     '',
     `volume: ${i.volume.calls} calls (${i.volume.failed} failed), ${i.volume.callsPerDay}/day, about ${i.volume.projectedMonthly}/month`,
     `${'arm'.padEnd(11)} ${'model'.padEnd(29)} ${'calls'.padStart(6)} ${'cost/call'.padStart(10)} ${'p50 ms'.padStart(7)} ${'p95 ms'.padStart(7)} ${'fallback'.padStart(9)}   ${'approval (reviewed) [95% CI]'.padEnd(30)} ${'corrected'.padStart(9)}  eval`,

@@ -90,7 +90,8 @@ export interface VerdictFacts {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 const pct = (n: number | null) => (n === null ? 'n/a' : `${(n * 100).toFixed(1)}%`)
-const usd = (n: number | null) => (n === null ? 'unknown' : `$${n.toFixed(n < 0.01 ? 6 : 2)}`)
+const usd = (n: number | null) =>
+  n === null ? 'unknown' : `${n < 0 ? '-' : ''}$${Math.abs(n).toFixed(Math.abs(n) < 0.01 ? 6 : 2)}`
 
 function verdict(decision: Decision, summary: string, reasons: Reason[]): Verdict {
   return { decision, summary, reasons }

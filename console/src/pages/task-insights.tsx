@@ -21,7 +21,9 @@ const ARM_LABEL = { foundation: 'Foundation', fine_tuned: 'Fine-tuned' } as cons
 const pct = (n: number | null | undefined) =>
   n === null || n === undefined ? '–' : `${(n * 100).toFixed(1)}%`
 const usd = (n: number | null) =>
-  n === null ? 'unknown (unpriced)' : `$${n.toFixed(n !== 0 && Math.abs(n) < 0.01 ? 6 : 2)}`
+  n === null
+    ? 'unknown (unpriced)'
+    : `${n < 0 ? '-' : ''}$${Math.abs(n).toFixed(n !== 0 && Math.abs(n) < 0.01 ? 6 : 2)}`
 
 /** A task's insights: volume, cost and approval per arm, examples against 500, and the verdict. */
 export function TaskInsightsPage({ name }: { name: string }) {

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { insertDataset } from '../../src/db/datasets.js'
 import { insertEvalResult, insertEvalRun, setEvalRunJob } from '../../src/db/eval-runs.js'
 import { insertKindJob } from '../../src/db/ingest-jobs.js'
+import { systemText } from '../../src/generation/prompt.js'
+import { countTokens } from '../../src/tokens/tokenizer.js'
 import { createTestApp, json, type TestApp } from '../support/test-app.js'
 
 /**
@@ -26,6 +28,7 @@ beforeAll(async () => {
           inputPricePer1M: 0.3,
           outputPricePer1M: 1.2,
           hostingPerHour: 5,
+          shutdownDate: '2099-01-01',
         },
         'mystery-model': {},
       },
@@ -66,6 +69,8 @@ interface Seed {
   corrected?: number
   fellBack?: number
   collection?: string
+  messages?: { role: string; content: string }[]
+  passages?: unknown[]
 }
 
 async function seed(s: Seed): Promise<void> {
@@ -78,8 +83,7 @@ async function seed(s: Seed): Promise<void> {
        prompt_template, route_arm, review_state, collection_id)
      SELECT 'seed-' || i, $1, 'generate', 'foundation', 'seeded', $2, i > $3 - $4, '{"input": "Brief"}'::jsonb,
        'Copy.', $5, $6, $7, 100 + i % 100, 'succeeded', now() - make_interval(secs => i * $8 / $3::float8),
-       '[{"role": "system", "content": "You write product copy."}, {"role": "user", "content": "A tent brief"}]'::jsonb,
-       '[]'::jsonb, 'foundation', $9,
+       $14::jsonb, $15::jsonb, 'foundation', $9,
        CASE WHEN i <= $10 THEN 'approved' WHEN i <= $10 + $11 THEN 'rejected'
             WHEN i <= $10 + $11 + $12 THEN 'corrected' ELSE 'unreviewed' END,
        (SELECT id FROM collections WHERE name = $13)
@@ -98,6 +102,13 @@ async function seed(s: Seed): Promise<void> {
       rejected,
       corrected,
       s.collection ?? null,
+      JSON.stringify(
+        s.messages ?? [
+          { role: 'system', content: 'You write product copy.' },
+          { role: 'user', content: 'A tent brief' },
+        ],
+      ),
+      JSON.stringify(s.passages ?? []),
     ],
   )
 }
@@ -320,6 +331,15 @@ describe('GET /v1/tasks/{name}/insights: the verdict', () => {
     expect(body.breakEven.hostingPerCallUsd).toBeCloseTo(0.12166667, 8)
     expect(body.breakEven.fineTunedCostPerCallUsd).toBeCloseTo(0.12250667, 8)
     expect(body.candidate).toMatchObject({ model: HOSTED, state: 'live', strategy: 'split' })
+    const hosted = body.models.find((m: { id: string }) => m.id === HOSTED)
+    expect(hosted).toMatchObject({
+      role: 'candidate',
+      kind: 'fine_tuned',
+      priced: true,
+      shutdownDate: '2099-01-01',
+    })
+    const days = (Date.parse('2099-01-01T00:00:00Z') - Date.now()) / 86_400_000
+    expect(Math.abs(hosted.daysUntilShutdown - days)).toBeLessThanOrEqual(1)
     expect(body.verdict.decision).toBe('never_breaks_even')
     expect(body.verdict.reasons[0].code).toBe('no_saving')
   })
@@ -402,6 +422,61 @@ describe('GET /v1/tasks/{name}/insights: the verdict', () => {
     const tuned = body.arms.find((a: { arm: string }) => a.arm === 'fine_tuned')
     expect(tuned).toMatchObject({ calls: 500, fellBack: 120, fallbackRate: 0.24 })
     expect(tuned.review).toMatchObject({ reviewed: 40, approved: 12, corrected: 8, correctionRate: 0.2 })
+  })
+})
+
+describe('GET /v1/tasks/{name}/insights: prompt composition', () => {
+  it('splits the prompt into instructions, passages and input, and counts what the fine-tuned template saves', async () => {
+    const full = 'You write product copy for outdoor gear. Never promise waterproofing.\n\n{{context}}'
+    const short = 'Product copy.\n\n{{context}}'
+    const v = await putTask(
+      'composed',
+      { strategy: 'foundation', foundationModel: 'gpt-4o', fineTunedSystemPrompt: short },
+      { systemPrompt: full },
+    )
+    const passage = {
+      sourceId: 'tents.md',
+      title: 'Tents',
+      headingPath: 'Tents > Care',
+      text: 'Dry the tent.',
+    }
+    const system = systemText(full, {}, [passage])
+    await seed({
+      versionId: v,
+      n: 10,
+      model: 'gpt-4o',
+      spanHours: 2,
+      messages: [
+        { role: 'system', content: system },
+        { role: 'user', content: 'A tent brief' },
+      ],
+      passages: [{ ...passage, documentId: 1, kind: 'guideline', chunkIds: [1] }],
+    })
+    const body = await insights('composed')
+    const [foundation, fineTuned] = body.promptComposition.byTemplate
+    const block = system.slice(system.indexOf('<reference_data>'))
+    expect(block.endsWith('</reference_data>')).toBe(true)
+    expect(foundation).toEqual({
+      template: 'foundation',
+      sampled: 10,
+      meanTokens: {
+        instructions: countTokens(system.replace(block, ''), 'o200k_base'),
+        passages: countTokens(block, 'o200k_base'),
+        // "A| tent| brief"
+        input: 3,
+      },
+    })
+    expect(foundation.meanTokens.passages).toBeGreaterThan(20)
+    expect(fineTuned).toEqual({ template: 'fine_tuned', sampled: 0, meanTokens: null })
+    // The templates without their passages: 13 tokens against 3 ("Product| copy|.\\n\\n").
+    const fullTokens = 13
+    expect(body.promptComposition.template).toEqual({
+      foundationTokens: fullTokens,
+      fineTunedTokens: 3,
+      savedTokens: fullTokens - 3,
+    })
+    // At gpt-4o's fine-tuned input price, $3.75 per 1M.
+    expect(body.promptComposition.savedUsdPerCall).toBeCloseTo(((fullTokens - 3) * 3.75) / 1e6, 10)
   })
 })
 

@@ -80,6 +80,18 @@ export const TaskDefinition = z
   .openapi('TaskDefinition')
 export type TaskDefinition = z.infer<typeof TaskDefinition>
 
+/** A stored version as the API answers it (TaskVersion below). */
+export const TaskVersionBody = z
+  .object({
+    task: z.string(),
+    version: z.number().int(),
+    active: z.boolean(),
+    variables: z.array(z.string()).openapi({ description: 'Variables the system prompt declares' }),
+    definition: TaskDefinition,
+    createdAt: z.string(),
+  })
+  .openapi('TaskVersion')
+
 export interface TaskVersion {
   task: string
   version: number

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -158,6 +158,37 @@ describe('the model registry', () => {
 })
 
 describe('tasks and the registry', () => {
+  it('registers, at upgrade, every model a stored task names, and the catalog then fills in what it knows', async () => {
+    t = await createTestApp()
+    const { insertTaskVersion, lockOrCreateTask } = await import('../../src/db/tasks.js')
+    const { TaskDefinition } = await import('../../src/tasks/task-definition.js')
+    // A database as it was before migration 0011: a task, and no registry rows.
+    await t.db.pool.query('DELETE FROM models')
+    const task = await lockOrCreateTask(t.db.pool, 'old')
+    const route = {
+      strategy: 'split',
+      foundationModel: 'gpt-4o-mini',
+      fineTunedModel: 'ft:gpt-4o-mini:acme:old',
+      share: 0.1,
+    }
+    await insertTaskVersion(t.db.pool, task.id, TaskDefinition.parse({ systemPrompt: 'Old.', route }), null)
+    const migration = readFileSync('migrations/0011_model_registry.sql', 'utf8')
+    await t.db.pool.query(migration.slice(migration.indexOf('INSERT INTO models')))
+    const { rows } = await t.db.pool.query(
+      'SELECT id, kind, source, input_price_per_1m FROM models ORDER BY id',
+    )
+    expect(rows).toEqual([
+      { id: 'ft:gpt-4o-mini:acme:old', kind: 'fine_tuned', source: 'task', input_price_per_1m: null },
+      { id: 'gpt-4o-mini', kind: 'foundation', source: 'task', input_price_per_1m: null },
+    ])
+    await t.services.models.ensure([])
+    expect(t.services.models.get('gpt-4o-mini')).toMatchObject({ source: 'catalog', inputPricePer1M: 0.15 })
+    expect(t.services.models.get('ft:gpt-4o-mini:acme:old')).toMatchObject({
+      source: 'task',
+      inputPricePer1M: null,
+    })
+  })
+
   it('refuses a task naming an unknown model with a 400 naming it, and takes it once registered', async () => {
     t = await createTestApp()
     const task = {

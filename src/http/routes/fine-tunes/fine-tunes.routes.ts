@@ -9,7 +9,7 @@ import {
 } from '../../../models/fine-tunes.js'
 import { stageModel } from '../../../models/stage-model.js'
 import type { Services } from '../../../services.js'
-import { TaskName } from '../../../tasks/task-definition.js'
+import { TaskName, TaskVersionBody } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
@@ -159,7 +159,7 @@ export function registerFineTuneRoutes(app: OpenAPIHono<AppEnv>, services: Servi
         201: {
           description: 'The staged version',
           content: {
-            'application/json': { schema: z.record(z.string(), z.unknown()).openapi('StagedTaskVersion') },
+            'application/json': { schema: TaskVersionBody },
           },
         },
         ...problemResponses(400, 404, 409, 413),

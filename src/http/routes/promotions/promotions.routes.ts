@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { listTaskPromotions, PromoteRequest, promoteModel } from '../../../models/promote.js'
 import type { Services } from '../../../services.js'
-import { TaskName } from '../../../tasks/task-definition.js'
+import { TaskName, TaskVersionBody } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
@@ -54,9 +54,7 @@ export function registerPromotionRoutes(app: OpenAPIHono<AppEnv>, services: Serv
           description: 'Promoted',
           content: {
             'application/json': {
-              schema: z
-                .object({ promotion: Promotion, version: z.record(z.string(), z.unknown()) })
-                .openapi('PromotionResult'),
+              schema: z.object({ promotion: Promotion, version: TaskVersionBody }).openapi('PromotionResult'),
             },
           },
         },

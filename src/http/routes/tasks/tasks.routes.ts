@@ -9,21 +9,10 @@ import {
   listTaskVersions,
   putTask,
 } from '../../../tasks/manage-tasks.js'
-import { TaskDefinition, TaskName } from '../../../tasks/task-definition.js'
+import { TaskDefinition, TaskName, TaskVersionBody } from '../../../tasks/task-definition.js'
 import type { AppEnv } from '../../context.js'
 import { problemResponses } from '../../problem.js'
 import { protectedRoute } from '../../protected-route.js'
-
-const TaskVersionBody = z
-  .object({
-    task: z.string(),
-    version: z.number().int(),
-    active: z.boolean(),
-    variables: z.array(z.string()).openapi({ description: 'Variables the system prompt declares' }),
-    definition: TaskDefinition,
-    createdAt: z.string(),
-  })
-  .openapi('TaskVersion')
 
 const json = (schema: z.ZodType, description: string) => ({
   description,

@@ -25,6 +25,11 @@ export const COMMANDS: readonly Command[] = [
     load: () => import('./tasks-command.js'),
   },
   {
+    name: 'models',
+    summary: 'List the model registry: prices, context windows, shutdown dates, endpoints',
+    load: () => import('./models-command.js'),
+  },
+  {
     name: 'datasets',
     summary: 'Build, show and export fine-tuning datasets of reviewed generations',
     load: () => import('./datasets-command.js'),

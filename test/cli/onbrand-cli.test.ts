@@ -76,6 +76,18 @@ describe('the onbrand command', { timeout: 180_000 }, () => {
     expect(tasks.status).toBe(0)
   })
 
+  it('lists the model registry, an unpriced model as unpriced rather than $0', async () => {
+    const models = await onbrand(['models'], {
+      MODELS_JSON: JSON.stringify({ models: { 'local-llama': {} } }),
+    })
+    expect(models.status).toBe(0)
+    expect(models.out).toMatch(
+      /^gpt-4o-mini\s+foundation\s+-\s+\$0\.15 \/ \$0\.6\s+\$3\s+-\s+128000\s+-\s+default \(not callable\)$/m,
+    )
+    expect(models.out).toMatch(/^local-llama\s+foundation\s+-\s+unpriced\s+unpriced\s/m)
+    expect((await onbrand(['models', 'remove'])).status).toBe(2)
+  })
+
   it('prints the insights and verdict of a task, as a table or as JSON, and exits 1 for an unknown task', async () => {
     expect((await onbrand(['tasks', 'load', 'examples/tasks'])).status).toBe(0)
     const table = await onbrand(['insights', 'product-description', '--window', '7d'])

@@ -163,6 +163,7 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
       'src/evals',
       'src/insights',
       'src/lib',
+      'src/models',
       'src/server.ts',
       'src/services.ts',
       'src/tasks',

@@ -7,4 +7,10 @@ export const InsightsWindow = z
   .default('30d')
   .transform((value) => Number(value.slice(0, -1)))
   .refine((days) => days <= 365, 'at most 365d')
-  .openapi({ description: 'Days to look back over, as 30d (1d–365d)', example: '30d', type: 'string' })
+  .openapi({
+    description: 'Days to look back over, as 30d (1d–365d)',
+    example: '30d',
+    type: 'string',
+    pattern: '^[1-9][0-9]{0,2}d$',
+    default: '30d',
+  })

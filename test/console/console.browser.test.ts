@@ -608,6 +608,9 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
       String(expected.examples.clean),
     )
     await rig.screenshot(page, 'insights')
+    // A shorter window asks the server again.
+    await page.getByLabel('Window').selectOption('7d')
+    await expect.poll(textOf(verdict)).toContain('in the last 7 days')
   })
 
   it('ran without a script error or a Content-Security-Policy violation', () => {

@@ -1,4 +1,4 @@
-import { useMemo } from 'preact/hooks'
+import { useMemo, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
 import { call } from '../api.js'
 import { barOptions, Chart, whiskers } from '../chart.js'
@@ -17,6 +17,11 @@ const DECISIONS: Record<string, { label: string; tone: string }> = {
   roll_back: { label: 'Roll back', tone: 'failed' },
   never_breaks_even: { label: 'Never breaks even', tone: 'failed' },
 }
+const WINDOWS = [
+  ['7d', 'Last 7 days'],
+  ['30d', 'Last 30 days'],
+  ['90d', 'Last 90 days'],
+] as const
 const ARM_LABEL = { foundation: 'Foundation', fine_tuned: 'Fine-tuned' } as const
 const pct = (n: number | null | undefined) =>
   n === null || n === undefined ? '–' : `${(n * 100).toFixed(1)}%`
@@ -27,7 +32,8 @@ const usd = (n: number | null) =>
 
 /** A task's insights: volume, cost and approval per arm, examples against 500, and the verdict. */
 export function TaskInsightsPage({ name }: { name: string }) {
-  const path = `/v1/tasks/${encodeURIComponent(name)}/insights?window=30d`
+  const [span, setSpan] = useState('30d')
+  const path = `/v1/tasks/${encodeURIComponent(name)}/insights?window=${span}`
   const insights = useCall((signal) => call<TaskInsights>(path, { signal }), [path])
   const data = insights.data
   return (
@@ -36,6 +42,16 @@ export function TaskInsightsPage({ name }: { name: string }) {
         <a href={href('tasks')}>Tasks</a> / <a href={href('tasks', name)}>{name}</a> /
       </p>
       <PageTitle>Insights: {name}</PageTitle>
+      <p>
+        <label for="insights-window">Window</label>{' '}
+        <select id="insights-window" value={span} onChange={(e) => setSpan(e.currentTarget.value)}>
+          {WINDOWS.map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </p>
       <ErrorMessage error={insights.error} />
       {insights.loading && !data && <Loading what="insights" />}
       {data && <InsightsBody insights={data} />}

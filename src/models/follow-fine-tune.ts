@@ -211,19 +211,56 @@ async function startProviderJob(
       : undefined
   const created =
     existing ??
-    (await client.createJob(
-      {
-        model: row.baseModel,
-        trainingFile: trainingFileId,
-        ...(validationFileId ? { validationFile: validationFileId } : {}),
-        ...(row.suffix ? { suffix: row.suffix } : {}),
-        hyperparameters: row.hyperparameters,
-        metadata,
-      },
-      signal,
-    ))
+    (await createOutliving(db, client, row, signal, {
+      model: row.baseModel,
+      trainingFile: trainingFileId,
+      ...(validationFileId ? { validationFile: validationFileId } : {}),
+      ...(row.suffix ? { suffix: row.suffix } : {}),
+      hyperparameters: row.hyperparameters,
+      metadata,
+    }))
   await updateFineTune(db, row.id, { providerJobId: created.id, status: providerStatus(created.status) })
   return (await findFineTune(db, row.id))!
+}
+
+/**
+ * Create the provider's job without handing it the worker's signal: a stop or a cancel arriving while
+ * the request is out must not leave a job training (and billing) that nobody knows of. The handler
+ * returns at once on the signal; the request finishes behind it, its id is saved, and the job is
+ * cancelled at the provider if a cancel was asked for meanwhile.
+ */
+async function createOutliving(
+  db: Queryable,
+  client: FineTuningClient,
+  row: FineTuneRow,
+  signal: AbortSignal,
+  body: Parameters<FineTuningClient['createJob']>[0],
+): Promise<ProviderJob> {
+  const creating = client.createJob(body)
+  if (signal.aborted) signal.throwIfAborted()
+  let onAbort = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([creating, aborted])
+  } catch (error) {
+    if (signal.aborted) {
+      creating
+        .then(async (job) => {
+          // The id only: the status is the next claim's to set (or stays `cancelled`).
+          await updateFineTune(db, row.id, { providerJobId: job.id })
+          const ingestJob = row.jobId ? await findJob(db, row.jobId) : undefined
+          if (ingestJob?.cancelRequestedAt || ingestJob?.status === 'cancelled')
+            await client.cancelJob(job.id)
+        })
+        .catch(() => {})
+    }
+    throw error
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
 }
 
 async function readAll(db: Queryable, datasetId: string, split: 'train' | 'validation'): Promise<string> {

@@ -203,6 +203,51 @@ describe('POST /v1/fine-tunes', () => {
   })
 })
 
+describe('a cancel while the provider is creating the job', () => {
+  it('leaves no job training: the create is let finish, then the job is cancelled at the provider', async () => {
+    const { fineTuneHandler } = await import('../../src/models/follow-fine-tune.js')
+    const { createFineTuningClient } = await import('../../src/models/fine-tuning-client.js')
+    let release = () => {}
+    let creating = false
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const handler = fineTuneHandler({
+      db: f.t.db.pool,
+      models: f.t.services.models,
+      logger: f.t.services.logger,
+      pollMs: 10,
+      maxPollMs: 40,
+      clients: (settings) => {
+        const real = createFineTuningClient(settings)
+        return {
+          ...real,
+          createJob: async (body, signal) => {
+            creating = true
+            await gate
+            return real.createJob(body, signal)
+          },
+        }
+      },
+    })
+    const created = await json(
+      await post('/v1/fine-tunes', { datasetId, baseModel: FOUNDATION, maxBudgetUsd: 1 }),
+    )
+    const job = (await claimJob(f.t.db.pool, 'w2', 30_000, created.jobId, ['fine_tune']))!
+    const stop = new AbortController()
+    const running = handler(job, { workerId: 'w2', signal: stop.signal })
+    await expect.poll(() => creating, { timeout: 20_000 }).toBe(true)
+    expect((await post(`/v1/fine-tunes/${created.id}/cancel`, {})).status).toBe(200)
+    stop.abort() // what the worker's heartbeat does once it sees the cancel
+    expect(await running).toBe('stopped')
+    const jobsBefore = f.stub.fineTuneJobs().length
+    release()
+    await expect.poll(() => f.stub.fineTuneJobs().length, { timeout: 20_000 }).toBe(jobsBefore + 1)
+    const providerJob = f.stub.fineTuneJobs().at(-1)!
+    await expect.poll(() => f.stub.fineTuneJobs().at(-1)!.status, { timeout: 20_000 }).toBe('cancelled')
+    const after = await get(`/v1/fine-tunes/${created.id}`)
+    expect(after).toMatchObject({ status: 'cancelled', providerJobId: providerJob.id })
+  })
+})
+
 describe('POST /v1/tasks/{name}/stage', () => {
   it('stages a model trained elsewhere as an inactive split version, and refuses an unknown one (400)', async () => {
     expect(

@@ -171,3 +171,12 @@ export async function samplePrompts(
   )
   return rows
 }
+
+/** Versions of a task that were rolled back from: a fine-tuned route that was tried and withdrawn. */
+export async function rolledBackVersions(db: Queryable, taskId: number): Promise<number[]> {
+  const { rows } = await db.query<{ version: number }>(
+    `SELECT DISTINCT from_version AS version FROM promotions WHERE task_id = $1 AND action = 'rollback'`,
+    [taskId],
+  )
+  return rows.map((r) => r.version)
+}

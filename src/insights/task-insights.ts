@@ -8,6 +8,7 @@ import {
   type InsightsRange,
   readArmStats,
   readDailyVolume,
+  rolledBackVersions,
   samplePrompts,
 } from '../db/insights.js'
 import { findTask, listTaskVersionRows, type TaskVersionRow } from '../db/tasks.js'
@@ -93,8 +94,11 @@ function requirementChanges(versions: TaskVersionRow[], from: Date) {
   })
 }
 
-/** The fine-tuned model the verdict is about: the one serving, else one staged in a newer version. */
-function findCandidate(versions: TaskVersionRow[], active: TaskVersionRow) {
+/**
+ * The fine-tuned model the verdict is about: the one serving, else one staged in a newer version (not one
+ * rolled back from: that model was tried and withdrawn).
+ */
+function findCandidate(versions: TaskVersionRow[], active: TaskVersionRow, rolledBack: number[]) {
   const route = active.route
   const serving =
     route.fineTunedModel !== undefined &&
@@ -107,7 +111,10 @@ function findCandidate(versions: TaskVersionRow[], active: TaskVersionRow) {
       version: active,
     }
   const staged = versions
-    .filter((v) => v.version > active.version && v.route.fineTunedModel !== undefined)
+    .filter(
+      (v) =>
+        v.version > active.version && v.route.fineTunedModel !== undefined && !rolledBack.includes(v.version),
+    )
     .at(-1)
   if (staged)
     return {
@@ -142,7 +149,7 @@ export async function getTaskInsights(deps: InsightsDeps, request: InsightsReque
     samplePrompts(db, range, 'foundation', COMPOSITION_SAMPLE),
     samplePrompts(db, range, 'fine_tuned', COMPOSITION_SAMPLE),
   ])
-  const candidate = findCandidate(versions, active)
+  const candidate = findCandidate(versions, active, await rolledBackVersions(db, task.id))
   const foundationModel = active.route.foundationModel
   const targetModel = candidate?.model ?? latestDataset?.baseModel ?? foundationModel
   const seen = stats.filter((s) => s.level === 0 && s.model !== null).map((s) => s.model!)

@@ -389,6 +389,26 @@ describe('GET /v1/tasks/{name}/insights: the verdict', () => {
     expect(base.evaluation).toMatchObject({ runId, arm: 'base', passRate: 0.9, decided: 20 })
   })
 
+  it('after a rollback, the withdrawn model is no longer a candidate: the verdict is about prompting again', async () => {
+    const v = await putTask('withdrawn', { strategy: 'foundation', foundationModel: 'gpt-4o' })
+    await putTask(
+      'withdrawn',
+      { strategy: 'fine_tuned', foundationModel: 'gpt-4o', fineTunedModel: FT },
+      {
+        activate: false,
+      },
+    )
+    await seed({ versionId: v, n: 1000, model: 'gpt-4o', spanHours: 23, approved: 100 })
+    expect((await insights('withdrawn')).candidate).toMatchObject({ model: FT, state: 'staged', version: 2 })
+    await t.db.pool.query(
+      `INSERT INTO promotions (task_id, action, model, strategy, from_version, to_version)
+       SELECT id, 'rollback', 'gpt-4o', 'foundation', 2, 1 FROM tasks WHERE name = 'withdrawn'`,
+    )
+    const body = await insights('withdrawn')
+    expect(body.candidate).toBeNull()
+    expect(body.verdict.decision).toBe('collect_examples')
+  })
+
   it('roll_back: a live fine-tuned arm that reviewers approve less and that keeps falling back', async () => {
     const v = await putTask('live', {
       strategy: 'split',

@@ -229,6 +229,8 @@ const OUTSIDE_TARGETS: Record<string, (ids: OutsideIds) => Record<string, string
  * collection's tasks (a model's endpoint receives their prompts). A security decision, like PUBLIC above.
  */
 const SHARED_FAMILIES = ['/v1/model-registry']
+/** The registry's writes at /v1/models too (its reads there are the OpenAI SDK's list of tasks). */
+const SHARED_OPERATIONS = ['POST /v1/models', 'PATCH /v1/models/{id}']
 
 interface OutsideIds {
   /** Tasks bound to another collection, to none, or to ours in one version only. */
@@ -302,7 +304,10 @@ describe('a collection-limited admin key, at every admin operation that names no
           retrieval: { collection: ALLOWED },
         })
       }
-      if (SHARED_FAMILIES.some((prefix) => o.path.startsWith(prefix))) {
+      if (
+        SHARED_FAMILIES.some((prefix) => o.path.startsWith(prefix)) ||
+        SHARED_OPERATIONS.includes(label(o))
+      ) {
         const res = await t.app.request(built.url, built.init)
         const body = await res.text()
         if (o.method === 'get') {
@@ -341,6 +346,8 @@ describe('a collection-limited admin key, at every admin operation that names no
         'GET /v1/ingest-jobs/{id}',
         'POST /v1/model-registry',
         'PATCH /v1/model-registry/{id}',
+        'POST /v1/models',
+        'PATCH /v1/models/{id}',
       ]),
     )
     expect(await snapshot()).toBe(before)

@@ -119,6 +119,37 @@ describe('the model registry', () => {
     expect((await patch(t, 'gpt-4o', {})).status).toBe(400)
   })
 
+  it('takes the same writes at /v1/models, while GET /v1/models stays the OpenAI SDK’s list of tasks', async () => {
+    t = await createTestApp()
+    const id = 'ft:gpt-4o-mini:acme::alias'
+    const created = await t.request('/v1/models', {
+      method: 'POST',
+      key: t.adminKey,
+      json: { id, kind: 'fine_tuned', baseModel: 'gpt-4o-mini', inputPricePer1M: 0.3, outputPricePer1M: 1.2 },
+    })
+    expect(created.status).toBe(201)
+    const changed = await t.request(`/v1/models/${encodeURIComponent(id)}`, {
+      method: 'PATCH',
+      key: t.adminKey,
+      json: { shutdownDate: '2027-06-30' },
+    })
+    expect(changed.status).toBe(200)
+    const stored = await json(
+      await t.request(`/v1/model-registry/${encodeURIComponent(id)}`, { key: t.adminKey }),
+    )
+    expect(stored).toMatchObject({ id, kind: 'fine_tuned', inputPricePer1M: 0.3, shutdownDate: '2027-06-30' })
+    const list = await json(await t.request('/v1/models', { key: t.adminKey }))
+    expect(list.object).toBe('list')
+    expect(list.data.map((m: { id: string }) => m.id)).not.toContain(id)
+    const generateOnly = await t.makeKey(['generate'])
+    const refused = await t.request('/v1/models', {
+      method: 'POST',
+      key: generateOnly.key,
+      json: { id: 'x' },
+    })
+    expect(refused.status).toBe(403)
+  })
+
   it('seeds from MODELS_FILE over the catalog, keeping an inline key in the process only', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onbrand-models-'))
     const file = join(dir, 'models.json')

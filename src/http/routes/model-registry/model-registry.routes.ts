@@ -92,48 +92,53 @@ export function registerModelRegistryRoutes(app: OpenAPIHono<AppEnv>, services: 
     async (c) => c.json(await getModel(models, c.req.valid('param').id), 200),
   )
 
-  app.openapi(
-    protectedRoute(services, 'admin', {
-      method: 'post',
-      path: '/v1/model-registry',
-      tags: ['models'],
-      summary: 'Register a model (a foundation model, or one fine-tuned elsewhere) with its prices',
-      description:
-        'Prices come in pairs (input with output). A model without them is registered unpriced: its calls are costed as null, never 0. ' +
-        'The API key is named by its environment variable (`apiKeyEnv`), never sent or stored. 409 when the id is taken. ' +
-        'The registry is shared by every collection: a key limited to some collections may read it, not change it (403).',
-      request: {
-        body: { required: true, content: { 'application/json': { schema: RegisterModelRequest } } },
+  // Writes also answer at /v1/models (the issue's and most registries' path). Reads stay apart: GET
+  // /v1/models is the OpenAI SDK's `client.models.list()`, which lists the tasks a key may call.
+  for (const base of ['/v1/model-registry', '/v1/models']) {
+    const alias = base === '/v1/models' ? ' (the same as at /v1/model-registry)' : ''
+    app.openapi(
+      protectedRoute(services, 'admin', {
+        method: 'post',
+        path: base,
+        tags: ['models'],
+        summary: `Register a model (a foundation model, or one fine-tuned elsewhere) with its prices${alias}`,
+        description:
+          'Prices come in pairs (input with output). A model without them is registered unpriced: its calls are costed as null, never 0. ' +
+          'The API key is named by its environment variable (`apiKeyEnv`), never sent or stored. 409 when the id is taken. ' +
+          'The registry is shared by every collection: a key limited to some collections may read it, not change it (403).',
+        request: {
+          body: { required: true, content: { 'application/json': { schema: RegisterModelRequest } } },
+        },
+        responses: { 201: json('Registered'), ...problemResponses(400, 403, 409, 413) },
+      }),
+      async (c) => {
+        assertMayChangeRegistry(c.get('apiKey'))
+        const view = await registerModel(db, models, {
+          request: c.req.valid('json'),
+          createdBy: c.get('apiKey').id,
+        })
+        return c.json(view, 201)
       },
-      responses: { 201: json('Registered'), ...problemResponses(400, 403, 409, 413) },
-    }),
-    async (c) => {
-      assertMayChangeRegistry(c.get('apiKey'))
-      const view = await registerModel(db, models, {
-        request: c.req.valid('json'),
-        createdBy: c.get('apiKey').id,
-      })
-      return c.json(view, 201)
-    },
-  )
+    )
 
-  app.openapi(
-    protectedRoute(services, 'admin', {
-      method: 'patch',
-      path: '/v1/model-registry/{id}',
-      tags: ['models'],
-      summary: 'Change a model’s endpoint, prices, context window or shutdown date (null clears a field)',
-      description:
-        'Other processes see the change within MODEL_REGISTRY_TTL_MS. A field the models file sets is written again from the file at the next start.',
-      request: {
-        params: IdParam,
-        body: { required: true, content: { 'application/json': { schema: UpdateModelRequest } } },
+    app.openapi(
+      protectedRoute(services, 'admin', {
+        method: 'patch',
+        path: `${base}/{id}`,
+        tags: ['models'],
+        summary: `Change a model’s endpoint, prices, context window or shutdown date (null clears a field)${alias}`,
+        description:
+          'Other processes see the change within MODEL_REGISTRY_TTL_MS. A field the models file sets is written again from the file at the next start.',
+        request: {
+          params: IdParam,
+          body: { required: true, content: { 'application/json': { schema: UpdateModelRequest } } },
+        },
+        responses: { 200: json('Changed'), ...problemResponses(400, 403, 404, 413) },
+      }),
+      async (c) => {
+        assertMayChangeRegistry(c.get('apiKey'))
+        return c.json(await updateModel(db, models, c.req.valid('param').id, c.req.valid('json')), 200)
       },
-      responses: { 200: json('Changed'), ...problemResponses(400, 403, 404, 413) },
-    }),
-    async (c) => {
-      assertMayChangeRegistry(c.get('apiKey'))
-      return c.json(await updateModel(db, models, c.req.valid('param').id, c.req.valid('json')), 200)
-    },
-  )
+    )
+  }
 }

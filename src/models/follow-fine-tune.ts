@@ -137,7 +137,9 @@ async function followOnce(
       .sort((a, b) => a.step - b.step)
     const status = providerStatus(providerJob.status)
     await updateFineTune(deps.db, id, {
-      status,
+      // `succeeded` is written by succeed() together with the model and the staged version, so a client
+      // never reads a fine-tune that succeeded without its model; until then it is still running.
+      status: status === 'succeeded' ? 'running' : status,
       events,
       checkpoints,
       trainedTokens: providerJob.trainedTokens,

@@ -25,11 +25,14 @@ export function acquireDataDirLock(dataDir: string): () => void {
   }
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (tryCreate(lockPath)) return release
-    const holder = readHolder(lockPath)
-    if (holder === process.pid) return release
-    if (holder !== undefined && isAlive(holder)) throw inUse(dataDir, holder)
-    // Absent (released meanwhile), unreadable or held by a dead process: take it over, then retry.
-    removeStaleLock(lockPath, holder)
+    const seen = readLock(lockPath)
+    // Released (or taken over) meanwhile: try to create it again. Never remove a lock not seen: another
+    // process may have created it since, and removing it would let two processes hold it.
+    if (seen.state === 'absent') continue
+    if (seen.state === 'pid' && seen.pid === process.pid) return release
+    if (seen.state === 'pid' && isAlive(seen.pid)) throw inUse(dataDir, seen.pid)
+    // Held by a dead process, or not a pid at all: take it over, then retry.
+    removeStaleLock(lockPath, seen)
   }
   throw new StartupError(`Could not take the lock of the embedded database in ${dataDir}; try again.`)
 }
@@ -49,8 +52,8 @@ function tryCreate(lockPath: string): boolean {
   }
 }
 
-/** Remove the lock only if it still names `stale` (a dead or unreadable holder), one process at a time. */
-function removeStaleLock(lockPath: string, stale: number | undefined): void {
+/** Remove the lock only if it is still the stale one seen (a dead holder, or garbage), one process at a time. */
+function removeStaleLock(lockPath: string, stale: Exclude<LockState, { state: 'absent' }>): void {
   const takeover = `${lockPath}.takeover`
   try {
     mkdirSync(takeover)
@@ -60,7 +63,12 @@ function removeStaleLock(lockPath: string, stale: number | undefined): void {
     return // another process is taking over; the caller retries and finds its result
   }
   try {
-    if (readHolder(lockPath) === stale) rmSync(lockPath, { force: true })
+    // Under the takeover nobody else removes the lock, and nobody creates one while it exists: if it is
+    // still the one seen, it is still stale when removed.
+    const now = readLock(lockPath)
+    const same =
+      now.state === stale.state && (now.state !== 'pid' || now.pid === (stale as { pid: number }).pid)
+    if (same) rmSync(lockPath, { force: true })
   } finally {
     rmdirSync(takeover)
   }
@@ -81,13 +89,24 @@ function inUse(dataDir: string, holder: number): StartupError {
   )
 }
 
-function readHolder(lockPath: string): number | undefined {
+type LockState = { state: 'absent' } | { state: 'pid'; pid: number } | { state: 'garbage' }
+
+/** What the lock file holds, read once: absent, a pid, or something else (unreadable counts as garbage). */
+function readLock(lockPath: string): LockState {
+  let text: string
   try {
-    const pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10)
-    return Number.isFinite(pid) ? pid : undefined
-  } catch {
-    return undefined
+    text = readFileSync(lockPath, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' }
+    return { state: 'garbage' }
   }
+  const pid = Number.parseInt(text, 10)
+  return Number.isFinite(pid) ? { state: 'pid', pid } : { state: 'garbage' }
+}
+
+function readHolder(lockPath: string): number | undefined {
+  const seen = readLock(lockPath)
+  return seen.state === 'pid' ? seen.pid : undefined
 }
 
 function isAlive(pid: number): boolean {

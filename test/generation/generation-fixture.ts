@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
+import { startWorker } from '../../ingest/jobs/worker.js'
 import type { ServiceOverrides } from '../../src/services.js'
 import { type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js'
 import { seedCollection } from '../support/seed-chunks.js'
@@ -19,6 +20,8 @@ export interface GenerationFixture {
   generationRows(): Promise<Record<string, unknown>[]>
   /** Serve the app on 127.0.0.1 (for SDK clients and disconnect tests); returns its base URL. */
   listen(): Promise<string>
+  /** A worker with the app's job handlers (as the API process runs one), working on one job only. */
+  workOn(jobId: string, options?: { leaseMs?: number }): ReturnType<typeof startWorker>
   close(): Promise<void>
 }
 
@@ -92,6 +95,14 @@ export async function createGenerationFixture(
     chunkIds,
     putTask: (name, definition) =>
       t.request(`/v1/tasks/${name}`, { method: 'PUT', key: t.adminKey, json: definition }),
+    workOn: (jobId, options = {}) =>
+      startWorker({
+        deps: t.services.ingest,
+        handlers: t.services.jobHandlers,
+        pollIntervalMs: 10,
+        onlyJobId: jobId,
+        ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+      }),
     generate: (body, key) =>
       t.request('/v1/generate', { method: 'POST', key: key ?? t.adminKey, json: body }),
     chatBodies: () =>

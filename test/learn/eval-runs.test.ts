@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startWorker } from '../../ingest/jobs/worker.js'
 import { claimJob } from '../../src/db/ingest-jobs.js'
 import { wilson } from '../../src/evals/statistics.js'
 import {
@@ -22,22 +21,12 @@ const getRun = async (id: string) => json(await f.t.request(`/v1/eval-runs/${id}
 const chatCalls = (model: string) =>
   f.stub.calls.filter((call) => call.path === '/v1/chat/completions' && call.body.model === model)
 
-/** A worker with the app's job handlers (as the API process runs one), working on one job only. */
-const workOn = (jobId: string, leaseMs?: number) =>
-  startWorker({
-    deps: f.t.services.ingest,
-    handlers: f.t.services.jobHandlers,
-    pollIntervalMs: 20,
-    onlyJobId: jobId,
-    ...(leaseMs ? { leaseMs } : {}),
-  })
-
 /** Start a run and let a worker take it to the end. */
 async function runToEnd(body: Record<string, unknown>): Promise<any> {
   const res = await post('/v1/eval-runs', body)
   expect(res.status).toBe(202)
   const { id, jobId } = await json(res)
-  await workOn(jobId).done
+  await f.workOn(jobId).done
   return getRun(id)
 }
 
@@ -323,7 +312,7 @@ describe('POST /v1/eval-runs', () => {
         [jobId],
       )
       calls = 0
-      await workOn(jobId).done
+      await f.workOn(jobId).done
       const run = await getRun(id)
       expect(run.status).toBe('succeeded')
       expect(run.report.arms[0].results).toBe(8)
@@ -345,7 +334,7 @@ describe('POST /v1/eval-runs', () => {
         concurrency: 1,
       })
       const { id, jobId } = await json(res)
-      const worker = workOn(jobId, 1000)
+      const worker = f.workOn(jobId, { leaseMs: 1000 })
       for (let i = 0; i < 200 && ((await getRun(id)).progress?.done ?? 0) < 1; i++)
         await new Promise((r) => setTimeout(r, 25))
       const cancelled = await json(

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startWorker } from '../../ingest/jobs/worker.js'
 import { claimJob, findJob } from '../../src/db/ingest-jobs.js'
 import {
   createGenerationFixture,
@@ -16,15 +15,6 @@ let invalidDatasetId = ''
 const post = (path: string, body: unknown) =>
   f.t.request(path, { method: 'POST', key: f.t.adminKey, json: body })
 const get = async (path: string) => json(await f.t.request(path, { key: f.t.adminKey }))
-
-/** A worker with the app's job handlers, on one job until it is finished. */
-const workOn = (jobId: string) =>
-  startWorker({
-    deps: f.t.services.ingest,
-    handlers: f.t.services.jobHandlers,
-    pollIntervalMs: 10,
-    onlyJobId: jobId,
-  })
 
 beforeAll(async () => {
   f = await createGenerationFixture({ FINE_TUNE_POLL_MS: '10', FINE_TUNE_POLL_MAX_MS: '40' })
@@ -95,7 +85,7 @@ describe('POST /v1/fine-tunes', () => {
     const created = await json(res)
     expect(created).toMatchObject({ status: 'pending', task: 'tune', share: 0.1, baseModel: FOUNDATION })
     expect(created.estimatedCostUsd).toBeGreaterThan(0)
-    const worker = workOn(created.jobId)
+    const worker = f.workOn(created.jobId)
     await worker.done
     const done = await get(`/v1/fine-tunes/${created.id}`)
     expect(done.status, done.error).toBe('succeeded')
@@ -145,7 +135,7 @@ describe('POST /v1/fine-tunes', () => {
     const created = await json(
       await post('/v1/fine-tunes', { datasetId, baseModel: FOUNDATION, maxBudgetUsd: 1 }),
     )
-    await workOn(created.jobId).done
+    await f.workOn(created.jobId).done
     const failed = await get(`/v1/fine-tunes/${created.id}`)
     expect(failed.status).toBe('failed')
     expect(failed.error).toContain('invalid_training_file: Line 3 is not a chat example.')
@@ -195,7 +185,7 @@ describe('POST /v1/fine-tunes', () => {
       created.jobId,
     ])
 
-    await workOn(created.jobId).done
+    await f.workOn(created.jobId).done
     const done = await get(`/v1/fine-tunes/${created.id}`)
     expect(done.status, done.error).toBe('succeeded')
     expect(uploads()).toBe(uploadsBefore + 2)

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startWorker } from '../../ingest/jobs/worker.js'
 import {
   createGenerationFixture,
   FINE_TUNED,
@@ -30,12 +29,7 @@ async function evaluate(): Promise<string> {
   })
   expect(res.status).toBe(202)
   const { id, jobId } = await json(res)
-  await startWorker({
-    deps: f.t.services.ingest,
-    handlers: f.t.services.jobHandlers,
-    pollIntervalMs: 10,
-    onlyJobId: jobId,
-  }).done
+  await f.workOn(jobId).done
   return id
 }
 

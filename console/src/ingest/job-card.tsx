@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { ApiError, call } from '../api.js'
 import { count, dateTime, duration, plural } from '../format.js'
+import { PostButton } from '../post-button.js'
 import type { IngestJob } from '../types.js'
 import { ErrorMessage, StatusBadge } from '../ui.js'
 import { useAction } from '../use-call.js'
@@ -55,46 +56,42 @@ function JobActions(props: {
   const { job, finished } = props
   const action = useAction()
   const short = job.id.slice(0, 8)
-  const post = (verb: string, then: () => void) =>
-    action.run(async () => {
-      await call(`/v1/ingest-jobs/${encodeURIComponent(job.id)}/${verb}`, { method: 'POST' })
-      then()
-    })
+  const path = (verb: string) => `/v1/ingest-jobs/${encodeURIComponent(job.id)}/${verb}`
   return (
     <span class="job-actions">
       {!finished && !job.cancelRequested && (
-        <button
-          type="button"
+        <PostButton
+          action={action}
+          path={path('cancel')}
+          onDone={props.refresh}
           class="secondary small"
-          disabled={action.busy}
-          onClick={() => post('cancel', props.refresh)}
-          aria-label={`Cancel job ${short}`}
+          label={`Cancel job ${short}`}
         >
           Cancel
-        </button>
+        </PostButton>
       )}
       {!finished && job.cancelRequested && <span class="muted">Stopping…</span>}
       {job.retryable && (
-        <button
-          type="button"
+        <PostButton
+          action={action}
+          path={path('retry')}
+          onDone={props.onListChange}
           class="small"
-          disabled={action.busy}
-          onClick={() => post('retry', props.onListChange)}
-          aria-label={`Retry job ${short}`}
+          label={`Retry job ${short}`}
         >
           Retry
-        </button>
+        </PostButton>
       )}
       {finished && (
-        <button
-          type="button"
+        <PostButton
+          action={action}
+          path={path('dismiss')}
+          onDone={props.onListChange}
           class="secondary small"
-          disabled={action.busy}
-          onClick={() => post('dismiss', props.onListChange)}
-          aria-label={`Dismiss job ${short}`}
+          label={`Dismiss job ${short}`}
         >
           Dismiss
-        </button>
+        </PostButton>
       )}
       {action.error !== undefined && <ErrorMessage error={action.error} />}
     </span>

@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact'
 import { useEffect } from 'preact/hooks'
 import { call } from '../api.js'
 import { dateTime, duration } from '../format.js'
+import { PostButton } from '../post-button.js'
 import { href } from '../router.js'
 import type { EvalAgreement, EvalArmReport, EvalRate, EvalRun, EvalSetCase, Interval } from '../types.js'
 import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../ui.js'
@@ -58,19 +59,14 @@ export function EvalRunPage({ id }: { id: string }) {
               {r.finishedAt && <>, finished {dateTime(r.finishedAt)}</>}
             </span>
             {live && (
-              <button
-                type="button"
+              <PostButton
+                action={cancel}
+                path={`/v1/eval-runs/${encodeURIComponent(id)}/cancel`}
+                onDone={run.reload}
                 class="secondary small"
-                disabled={cancel.busy}
-                onClick={() =>
-                  cancel.run(async () => {
-                    await call(`/v1/eval-runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' })
-                    run.reload()
-                  })
-                }
               >
                 Cancel run
-              </button>
+              </PostButton>
             )}
           </div>
           <ErrorMessage error={cancel.error} />

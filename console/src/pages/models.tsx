@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { call } from '../api.js'
 import { count, dateTime } from '../format.js'
+import { PostButton } from '../post-button.js'
 import { href } from '../router.js'
 import type { FineTune, RegisteredModel } from '../types.js'
 import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../ui.js'
@@ -156,19 +157,14 @@ function FineTuneDetail({ fineTune: f, onChange }: { fineTune: FineTune; onChang
         {f.trainedTokens !== null && <>, {count(f.trainedTokens)} tokens trained</>}, split share{' '}
         {Math.round(f.share * 100)}% when staged.
         {!FINISHED.has(f.status) && (
-          <button
-            type="button"
+          <PostButton
+            action={cancel}
+            path={`/v1/fine-tunes/${encodeURIComponent(f.id)}/cancel`}
+            onDone={onChange}
             class="secondary small"
-            disabled={cancel.busy}
-            onClick={() =>
-              cancel.run(async () => {
-                await call(`/v1/fine-tunes/${encodeURIComponent(f.id)}/cancel`, { method: 'POST' })
-                onChange()
-              })
-            }
           >
             Cancel fine-tune
-          </button>
+          </PostButton>
         )}
       </p>
       <ErrorMessage error={cancel.error} />

@@ -65,10 +65,7 @@ function removeStaleLock(lockPath: string, stale: Exclude<LockState, { state: 'a
   try {
     // Under the takeover nobody else removes the lock, and nobody creates one while it exists: if it is
     // still the one seen, it is still stale when removed.
-    const now = readLock(lockPath)
-    const same =
-      now.state === stale.state && (now.state !== 'pid' || now.pid === (stale as { pid: number }).pid)
-    if (same) rmSync(lockPath, { force: true })
+    if (sameLock(readLock(lockPath), stale)) rmSync(lockPath, { force: true })
   } finally {
     rmdirSync(takeover)
   }
@@ -102,6 +99,11 @@ function readLock(lockPath: string): LockState {
   }
   const pid = Number.parseInt(text, 10)
   return Number.isFinite(pid) ? { state: 'pid', pid } : { state: 'garbage' }
+}
+
+function sameLock(a: LockState, b: LockState): boolean {
+  if (a.state === 'pid' && b.state === 'pid') return a.pid === b.pid
+  return a.state === b.state
 }
 
 function readHolder(lockPath: string): number | undefined {

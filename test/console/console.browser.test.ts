@@ -369,11 +369,21 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     // Blind: nothing names the model or the route.
     expect(await tab.locator('main').innerText()).not.toContain('gpt-4o-mini')
 
+    // A reviewer who presses E the moment item 2 shows: the key is sent in the first task after the render
+    // that shows it, before the page's effects run (they wait for the next frame). A listener that only sees
+    // state through its effects dropped that key, as if the approval of item 1 were still being sent.
+    await tab.evaluate(`{
+      const observer = new MutationObserver(() => {
+        if (!document.getElementById('item-title')?.textContent?.includes('Item 2 of 3')) return
+        observer.disconnect()
+        setTimeout(() => window.dispatchEvent(new KeyboardEvent('keydown', { key: 'e' })))
+      })
+      observer.observe(document.body, { subtree: true, childList: true, characterData: true })
+    }`)
     await tab.keyboard.press('a')
     await expect.poll(textOf(tab.getByRole('status').first())).toContain('Approved item 1. 2 left')
     await expect.poll(textOf(itemTitle)).toBe('Item 2 of 3')
 
-    await tab.keyboard.press('e')
     const editor = tab.getByLabel('Corrected output')
     await editor.waitFor()
     await expect.poll(() => tab.evaluate('document.activeElement?.id')).toBe('corrected-output')

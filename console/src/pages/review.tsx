@@ -195,10 +195,16 @@ function ReviewSession({ task }: { task: string }) {
     if (editing) editor.current?.focus()
   }, [editing])
 
+  // The key listener reads what was rendered last. Effects run after paint, so a listener re-added in an effect
+  // would, between a render and the next frame, still act on the state before it (a key pressed as soon as
+  // "Item 2" shows was dropped as if the verdict on item 1 were still being sent).
+  const shortcuts = useRef({ commands, blocked: true })
+  shortcuts.current = { commands, blocked: !item || sending.busy || editing }
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return
-      if (!item || sending.busy || editing) return
+      const { commands, blocked } = shortcuts.current
+      if (blocked) return
       const key = { arrowright: 'n', arrowleft: 'p' }[event.key.toLowerCase()] ?? event.key.toLowerCase()
       const action = commands.find((command) => command.key === key && !command.disabled)?.run
       if (!action) return
@@ -207,7 +213,7 @@ function ReviewSession({ task }: { task: string }) {
     }
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
-  })
+  }, [])
 
   const verdict = item ? verdicts[item.generationId] : undefined
   const waiting = overview.data?.tasks.find((t) => t.name === task)?.waiting ?? 0

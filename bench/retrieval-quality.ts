@@ -68,7 +68,7 @@ if (phases.includes('guidelines')) {
   writeSection(
     BENCHMARKS,
     '## Retrieval quality on the style guides',
-    `## Retrieval quality on the style guides\n\nCommand: \`flock /work/notes/bench.lock env BENCH_PHASES=guidelines npm run bench:retrieval-quality\`.\n${section}`,
+    `## Retrieval quality on the style guides\n\nCommand: \`env BENCH_PHASES=guidelines npm run bench:retrieval-quality\`.\n${section}`,
   )
 }
 // After the short guideline suite, so a run stopped during the long SciFact phase has written that already.
@@ -90,7 +90,7 @@ if (phases.includes('latency') || phases.includes('latency-build')) {
     writeSection(
       BENCHMARKS,
       '## Retrieval latency at 100k chunks',
-      `Command: \`flock /work/notes/bench.lock env ${LATENCY_ENV.filter(
+      `Command: \`env ${LATENCY_ENV.filter(
         (name) => process.env[name] !== undefined,
       )
         .map((name) => `${name}=${process.env[name]}`)
@@ -212,7 +212,7 @@ async function qualityPhase(): Promise<void> {
     lines.push(
       '- With lexical only (no embedder configured, or no chunk embedded yet) /v1/retrieve runs the BM25 arm alone whatever the weight, so hybrid equals the lexical row there: target met by construction (tested in test/retrieval/retrieve.test.ts).',
     )
-    const section = `Command: \`flock /work/notes/bench.lock npm run bench:retrieval-quality\` (\`BENCH_PHASES=quality\` for this
+    const section = `Command: \`npm run bench:retrieval-quality\` (\`BENCH_PHASES=quality\` for this
 section alone; \`BENCH_ARMS=baseline,lexical,lexical-exact,caps,vector,hybrid,sweep\` picks rows; \`BENCH_RESUME=1\` keeps rows an interrupted run of
 the same code measured). PostgreSQL ${SERVER_URL.replace(/\/\/[^@]*@/, '//')}, ${new Date().toISOString().slice(0, 10)}, 2-core machine
 shared with other helpers' tests and benchmarks. SciFact from \`../shared/corpora/benchmark-scifact\`: ${documents.length} abstracts ingested

@@ -174,7 +174,7 @@ async function qualityPhase(): Promise<void> {
       label: 'vector',
       name: 'Onbrand vector (GloVe SIF, `lexicalWeight: 0`)',
       lexicalWeight: 0,
-      mode: 'hybrid',
+      mode: 'vector',
     },
     {
       label: 'hybrid',

@@ -19,7 +19,7 @@ import pino from 'pino'
 import { createApp } from '../src/app.js'
 import { createKey } from '../src/auth/manage-keys.js'
 import { loadConfig } from '../src/config.js'
-import { buildSearchQuery, findSearchableCollection, searchChunks } from '../src/db/chunk-search.js'
+import { buildSearchStatements, findSearchableCollection, searchChunks } from '../src/db/chunk-search.js'
 import { hnswIndexName, insertCollection, vectorExpression } from '../src/db/collections.js'
 import { ensureVectorAvailable, loadMigrations, migrate } from '../src/db/migrate.js'
 import { openDatabase } from '../src/db/pool.js'
@@ -305,10 +305,11 @@ for (const ef of SWEEP) {
 }
 const recall = sweep.find((row) => row.ef === settings.efSearchDefault)!.recall
 const sample = queries[WARMUP]!
-const { text, values } = buildSearchQuery(
+// The vector arm's statement: the one that must use the HNSW index.
+const { text, values } = buildSearchStatements(
   target,
   searchOptionsFor(requestFor(sample.text), settings, sample.vector, target),
-)
+).vector!
 const plan = (await exact.query(`EXPLAIN ${text}`, values)).rows
   .map((r) => r['QUERY PLAN'] as string)
   .join('\n')

@@ -22,6 +22,7 @@ import { FINE_TUNE_JOB_KIND } from './models/fine-tunes.js'
 import { createFineTuningClient } from './models/fine-tuning-client.js'
 import { fineTuneHandler } from './models/follow-fine-tune.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
+import { CollectionCache } from './retrieval/collection-cache.js'
 import { QueryEmbeddingCache } from './retrieval/query-embedding-cache.js'
 import { type RetrievalDeps, retrievalSettingsFromConfig, retrieve } from './retrieval/retrieve.js'
 import { ActiveTaskCache } from './tasks/active-task-cache.js'
@@ -124,6 +125,7 @@ export function buildServices(input: BuildServicesInput): Services {
       ttlMs: config.QUERY_EMBEDDING_CACHE_TTL_MS,
       now,
     }),
+    collectionCache: new CollectionCache(),
     settings: retrievalSettingsFromConfig(config),
     metrics,
   }

@@ -84,7 +84,7 @@ export async function measureGuidelineSuite(options: {
       label: 'vector',
       name: 'Onbrand vector (GloVe SIF, `lexicalWeight: 0`)',
       lexicalWeight: 0,
-      mode: 'hybrid',
+      mode: 'vector',
     },
     {
       label: 'hybrid',

@@ -25,7 +25,7 @@ export interface Arm {
   label: string
   lexicalWeight?: number
   /** The mode /v1/retrieve must answer in, checked on every query. */
-  mode: 'lexical' | 'hybrid'
+  mode: 'lexical' | 'hybrid' | 'vector'
   /** Server settings for this arm (e.g. BM25_MAX_CANDIDATES); default: the server's defaults. */
   env?: Record<string, string>
 }

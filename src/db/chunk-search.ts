@@ -1,20 +1,30 @@
+import type pg from 'pg'
 import pgvector from 'pgvector'
+import { fuseArms } from '../retrieval/fusion.js'
 import type { ChunkInsert } from './chunks.js'
 import { assertSafeInteger, vectorExpression } from './collections.js'
 import type { Queryable } from './transaction.js'
-
-/** What the search needs to know about a collection; id and dimensions end up in the SQL text. */
-export interface SearchTarget {
-  collectionId: number
-  embeddingModel: string
-  embeddingDimensions: number
-  textSearchConfig: string
-}
 
 /** BM25 term-frequency saturation (k1) and length normalisation (b). */
 export interface Bm25Parameters {
   k1: number
   b: number
+}
+
+/**
+ * What the search needs to know about a collection; id and dimensions end up in the SQL text. Every
+ * field is also checked against the collection row by the statements themselves (see guardClause), so
+ * a description kept from an earlier lookup cannot silently search with stale settings.
+ */
+export interface SearchTarget {
+  collectionId: number
+  name: string
+  embeddingModel: string
+  embeddingDimensions: number
+  textSearchConfig: string
+  /** The collection's own ranking settings (a request may override them in SearchOptions). */
+  bm25: Bm25Parameters
+  lexicalWeight: number
 }
 
 /** What retrieval may filter on (document kind, source id prefix, metadata containment). */
@@ -73,10 +83,23 @@ export interface SearchRow extends Omit<ChunkInsert, 'embedding'> {
   fusedRank: number
 }
 
+/** One arm's statement: its top candidates, each with the columns of its chunk and document. */
+export interface ArmStatement {
+  text: string
+  values: unknown[]
+}
+
 /**
- * The whole search as ONE statement: vector top-N through the collection's partial HNSW index,
- * BM25 top-N (the `bm25_search` function of migrations 0005, 0006 and 0016), fusion by weighted z-scores and the
- * fetch of the winning rows.
+ * The statements of a search, one an arm: vector top-N through the collection's partial HNSW index,
+ * BM25 top-N (the `bm25_search` function of migrations 0005, 0006 and 0016). Absent: the arm does not
+ * run: the vector arm without a query vector, the lexical arm at lexical weight 0 when the vector arm
+ * runs (its rows could only fill places after every vector hit).
+ *
+ * Each statement returns its rows whole (chunk and document columns), so the two can run at once on two
+ * connections of a pool (one after the other on a single connection: PGlite, a transaction's client),
+ * and fusion (fusion.ts) needs no third round trip. Each also re-checks the collection row it was
+ * built from (`guard`): a cached description that went stale (renamed, deleted, re-weighted) makes
+ * both arms return nothing, which the caller takes as the cue to look the collection up again.
  *
  * Two things are interpolated rather than bound, both integers from the collections row: the
  * collection id and the dimension count. A partial index is only usable when the planner can prove
@@ -88,49 +111,83 @@ export interface SearchRow extends Omit<ChunkInsert, 'embedding'> {
  * it pulls the first row from the index scan, and pgvector reads `hnsw.*` when the scan starts. Being
  * local, the settings end with the statement's transaction and never leak to the next user of the
  * pooled connection. Tests prove both facts on PGlite and PostgreSQL.
- *
- * Fusion (see fusion.ts for the definition the tests compare with): each arm's scores become z-scores
- * over that arm's candidates (BM25 scores and cosine similarities live on unrelated scales); a chunk
- * an arm did not return gets that arm's lowest z-score; the fused score is the weighted sum.
  */
-export function buildSearchQuery(
+export function buildSearchStatements(
   target: SearchTarget,
   options: SearchOptions,
-): { text: string; values: unknown[] } {
+): { vector?: ArmStatement; lexical?: ArmStatement } {
   assertSafeInteger(target.collectionId)
-  const values: unknown[] = []
-  const param = (value: unknown, cast = ''): string => {
-    values.push(value)
-    return `$${values.length}${cast}`
+  const runLexical = options.queryVector === undefined || options.lexicalWeight > 0
+  return {
+    ...(options.queryVector === undefined
+      ? {}
+      : { vector: vectorStatement(target, options, options.queryVector) }),
+    ...(runLexical ? { lexical: lexicalStatement(target, options) } : {}),
   }
-  const collection = `c.collection_id = ${target.collectionId}`
-  const candidates = param(options.candidates, '::int')
+}
 
-  let vectorArm = 'SELECT NULL::bigint AS id, NULL::float8 AS distance, NULL::bigint AS rank WHERE false'
-  if (options.queryVector !== undefined) {
-    // Bound only when the arm uses them: a parameter the statement never mentions has no type.
-    const filters = filterClauses(options.filters, param)
-    const documentsJoin = filters.length > 0 ? 'JOIN documents d ON d.id = c.document_id' : ''
-    const filterSql = filters.map((clause) => `\n        AND ${clause}`).join('')
-    const dims = target.embeddingDimensions
-    const distance = `${vectorExpression(dims)} <=> ${param(pgvector.toSql(options.queryVector), `::vector(${dims})`)}`
-    const settings = [
-      `set_config('hnsw.ef_search', ${param(String(options.efSearch), '::text')}, true)`,
-      `set_config('hnsw.iterative_scan', ${param(options.iterativeScan, '::text')}, true)`,
-      `set_config('hnsw.max_scan_tuples', ${param(String(options.maxScanTuples), '::text')}, true)`,
-    ].join(' || ')
-    vectorArm = `SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
+/** Bind parameters in order of mention; a parameter the statement never mentions would have no type. */
+function parameters(): { values: unknown[]; param: (value: unknown, cast?: string) => string } {
+  const values: unknown[] = []
+  return {
+    values,
+    param: (value, cast = '') => {
+      values.push(value)
+      return `$${values.length}${cast}`
+    },
+  }
+}
+
+const ROW_COLUMNS = `c.id, c.document_id AS "documentId", c.ordinal, c.heading_path AS "headingPath", c.text,
+    c.token_count AS "tokenCount", c.content_hash AS "contentHash", d.source_id AS "sourceId", d.title,
+    d.kind, d.metadata`
+
+/**
+ * A one-time filter (an InitPlan, evaluated once before any row): the collection row still holds every
+ * field of `target`. When it does not (renamed, deleted and recreated, re-weighted), the arm returns no
+ * rows at all.
+ */
+function guardClause(target: SearchTarget, param: (value: unknown, cast?: string) => string): string {
+  return `(SELECT EXISTS (SELECT 1 FROM collections g WHERE g.id = ${target.collectionId}
+      AND g.name = ${param(target.name, '::text')} AND g.embedding_model = ${param(target.embeddingModel, '::text')}
+      AND g.embedding_dimensions = ${target.embeddingDimensions}
+      AND g.text_search_config = ${param(target.textSearchConfig, '::regconfig')}
+      AND g.bm25_k1 = ${param(target.bm25.k1, '::float8')} AND g.bm25_b = ${param(target.bm25.b, '::float8')}
+      AND g.lexical_weight = ${param(target.lexicalWeight, '::float8')}))`
+}
+
+function vectorStatement(target: SearchTarget, options: SearchOptions, queryVector: number[]): ArmStatement {
+  const { values, param } = parameters()
+  const filters = filterClauses(options.filters, param)
+  const filterSql = filters.map((clause) => `\n        AND ${clause}`).join('')
+  const dims = target.embeddingDimensions
+  const distance = `${vectorExpression(dims)} <=> ${param(pgvector.toSql(queryVector), `::vector(${dims})`)}`
+  const settings = [
+    `set_config('hnsw.ef_search', ${param(String(options.efSearch), '::text')}, true)`,
+    `set_config('hnsw.iterative_scan', ${param(options.iterativeScan, '::text')}, true)`,
+    `set_config('hnsw.max_scan_tuples', ${param(String(options.maxScanTuples), '::text')}, true)`,
+  ].join(' || ')
+  // The documents join inside the ordered scan only when a filter needs it, as before: the plan stays
+  // Limit over the HNSW index scan; the 'candidates' rows found then get their document columns.
+  const documentsJoin = filters.length > 0 ? 'JOIN documents d ON d.id = c.document_id' : ''
+  const text = `SELECT ${ROW_COLUMNS}, c.distance
     FROM (
-      SELECT c.id, ${distance} AS distance
+      SELECT c.id, c.document_id, c.ordinal, c.heading_path, c.text, c.token_count, c.content_hash,
+        ${distance} AS distance
       FROM chunks c ${documentsJoin}
-      WHERE ${collection}
+      WHERE c.collection_id = ${target.collectionId}
         AND c.embedding_model = ${param(target.embeddingModel, '::text')}${filterSql}
         AND (SELECT ${settings}) IS NOT NULL
+        AND ${guardClause(target, param)}
       ORDER BY ${distance}
-      LIMIT ${candidates}
-    ) nearest`
-  }
+      LIMIT ${param(options.candidates, '::int')}
+    ) c
+    JOIN documents d ON d.id = c.document_id`
+  return { text, values }
+}
 
+function lexicalStatement(target: SearchTarget, options: SearchOptions): ArmStatement {
+  const { values, param } = parameters()
   const config = param(target.textSearchConfig, '::regconfig')
   const query = param(options.query, '::text')
   const mustMatch =
@@ -150,49 +207,79 @@ export function buildSearchQuery(
     param(options.relaxWhenEmpty, '::boolean'),
     param(options.bm25.k1, '::float8'),
     param(options.bm25.b, '::float8'),
-    candidates,
+    param(options.candidates, '::int'),
     param(kinds, '::text[]'),
     param(prefixes, '::text[]'),
     param(metadata, '::jsonb[]'),
     param(options.lexicalMaxScored, '::int'),
   ].join(', ')
-  const lexicalWeight = param(options.lexicalWeight, '::float8')
-  const text = `WITH vector_arm AS MATERIALIZED (
-    ${vectorArm}
-  ),
-  lexical_arm AS MATERIALIZED (
-    SELECT chunk_id AS id, bm25 AS score, row_number() OVER (ORDER BY bm25 DESC, chunk_id) AS rank
-    FROM bm25_search(${lexicalArgs})
-  ),
-  vector_z AS (
-    SELECT id, distance, rank, (1 - distance - avg(1 - distance) OVER ()) / nullif(stddev_pop(1 - distance) OVER (), 0) AS z
-    FROM vector_arm
-  ),
-  lexical_z AS (
-    SELECT id, score, rank, (score - avg(score) OVER ()) / nullif(stddev_pop(score) OVER (), 0) AS z
-    FROM lexical_arm
-  ),
-  fused AS (
-    SELECT coalesce(v.id, l.id) AS id, v.distance, v.rank AS vector_rank, l.score AS lexical_score,
-      l.rank AS lexical_rank,
-      (1 - ${lexicalWeight}) * coalesce(v.z, (SELECT min(z) FROM vector_z), 0)
-        + ${lexicalWeight} * coalesce(l.z, (SELECT min(z) FROM lexical_z), 0) AS fused
-    FROM vector_z v FULL JOIN lexical_z l ON l.id = v.id
-  ),
-  ranked AS (
-    SELECT f.*, row_number() OVER (ORDER BY fused DESC, least(vector_rank, lexical_rank), id) AS fused_rank
-    FROM fused f
-  )
-  SELECT c.id, c.document_id AS "documentId", c.ordinal, c.heading_path AS "headingPath", c.text,
-    c.token_count AS "tokenCount", c.content_hash AS "contentHash", d.source_id AS "sourceId", d.title,
-    d.kind, d.metadata, r.distance, r.vector_rank AS "vectorRank", r.lexical_score AS "lexicalScore",
-    r.lexical_rank AS "lexicalRank", r.fused, r.fused_rank AS "fusedRank"
-  FROM ranked r
-  JOIN chunks c ON c.id = r.id
-  JOIN documents d ON d.id = c.document_id
-  WHERE r.fused_rank <= ${param(options.limit, '::int')}
-  ORDER BY r.fused_rank`
+  const text = `SELECT ${ROW_COLUMNS}, s.bm25 AS score
+    FROM bm25_search(${lexicalArgs}) s
+    JOIN chunks c ON c.id = s.chunk_id
+    JOIN documents d ON d.id = c.document_id
+    WHERE ${guardClause(target, param)}`
   return { text, values }
+}
+
+type ArmRow = Omit<
+  SearchRow,
+  'distance' | 'vectorRank' | 'lexicalScore' | 'lexicalRank' | 'fused' | 'fusedRank'
+>
+
+/** What a search found: the fused rows, and how many rows each arm returned (null: the arm did not run). */
+export interface SearchResult {
+  rows: SearchRow[]
+  vectorCount: number | null
+  lexicalCount: number | null
+}
+
+/**
+ * Both arms (at once when `db` is a pool with a second connection free), fused by weighted z-scores
+ * (fusion.ts), best first, at most `limit` rows. The vector arm is re-sorted by exact distance
+ * because `relaxed_order` may return rows slightly out of order.
+ */
+export async function runSearch(
+  db: Queryable,
+  target: SearchTarget,
+  options: SearchOptions,
+): Promise<SearchResult> {
+  const statements = buildSearchStatements(target, options)
+  const run = <T extends pg.QueryResultRow>(statement: ArmStatement | undefined) =>
+    statement === undefined
+      ? undefined
+      : db.query<T>(statement.text, statement.values).then((result) => result.rows)
+  const [vectorRows, lexicalRows] = await Promise.all([
+    run<ArmRow & { distance: number }>(statements.vector),
+    run<ArmRow & { score: number }>(statements.lexical),
+  ])
+  const vector = [...(vectorRows ?? [])].sort((a, b) => a.distance - b.distance || a.id - b.id)
+  const lexical = [...(lexicalRows ?? [])].sort((a, b) => b.score - a.score || a.id - b.id)
+  const byId = new Map<number, ArmRow>()
+  for (const row of [...vector, ...lexical]) if (!byId.has(row.id)) byId.set(row.id, row)
+  const distances = new Map(vector.map((row) => [row.id, row.distance]))
+  const scores = new Map(lexical.map((row) => [row.id, row.score]))
+  const fused = fuseArms(
+    vector.map((row) => ({ id: row.id, score: 1 - row.distance })),
+    lexical.map((row) => ({ id: row.id, score: row.score })),
+    options.lexicalWeight,
+  )
+  const rows = fused.slice(0, options.limit).map((item, i): SearchRow => {
+    const {
+      distance: _d,
+      score: _s,
+      ...columns
+    } = byId.get(item.id) as ArmRow & { distance?: number; score?: number }
+    return {
+      ...columns,
+      distance: distances.get(item.id) ?? null,
+      vectorRank: item.vectorRank,
+      lexicalScore: scores.get(item.id) ?? null,
+      lexicalRank: item.lexicalRank,
+      fused: item.fused,
+      fusedRank: i + 1,
+    }
+  })
+  return { rows, vectorCount: vectorRows?.length ?? null, lexicalCount: lexicalRows?.length ?? null }
 }
 
 export async function searchChunks(
@@ -200,9 +287,7 @@ export async function searchChunks(
   target: SearchTarget,
   options: SearchOptions,
 ): Promise<SearchRow[]> {
-  const { text, values } = buildSearchQuery(target, options)
-  const { rows } = await db.query<SearchRow>(text, values)
-  return rows
+  return (await runSearch(db, target, options)).rows
 }
 
 function filterSets(filters: ChunkFilters | readonly ChunkFilters[] | undefined): readonly ChunkFilters[] {
@@ -234,9 +319,6 @@ function filterClauses(
 }
 
 export interface SearchableCollection extends SearchTarget {
-  name: string
-  bm25: Bm25Parameters
-  lexicalWeight: number
   /** Whether any chunk carries an embedding from the collection's model; if not, search is lexical. */
   hasEmbeddings: boolean
 }

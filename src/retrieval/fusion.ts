@@ -5,8 +5,7 @@
  * scored below BM25 alone). An item an arm did not return gets that arm's lowest z-score; the fused
  * score is `(1 − w)·z_vector + w·z_lexical`, w the lexical weight.
  *
- * The search SQL computes the same in float8; this function is the unit-tested definition and the
- * reference the integration tests compare with.
+ * The search (src/db/chunk-search.ts) fuses the two arms' rows with this function.
  */
 export interface FusedItem<Id> {
   id: Id
@@ -40,19 +39,24 @@ export function fuseArms<Id extends number | string>(
 ): FusedItem<Id>[] {
   const vectorZ = zScores(vector)
   const lexicalZ = zScores(lexical)
-  const floor = (z: Map<Id, number>) => (z.size > 0 ? Math.min(...z.values()) : 0)
+  const floor = (z: Map<Id, number>) => (z.size > 0 ? [...z.values()].reduce((a, b) => Math.min(a, b)) : 0)
   const vectorFloor = floor(vectorZ)
   const lexicalFloor = floor(lexicalZ)
-  const rankOf = (arm: readonly ArmResult<Id>[], id: Id) => {
-    const index = arm.findIndex((item) => item.id === id)
-    return index < 0 ? null : index + 1
+  const ranks = (arm: readonly ArmResult<Id>[]) => {
+    const byId = new Map<Id, number>()
+    arm.forEach((item, index) => {
+      if (!byId.has(item.id)) byId.set(item.id, index + 1)
+    })
+    return byId
   }
+  const vectorRanks = ranks(vector)
+  const lexicalRanks = ranks(lexical)
   const ids = [...new Set([...vector.map((item) => item.id), ...lexical.map((item) => item.id)])]
   return ids
     .map((id) => ({
       id,
-      vectorRank: rankOf(vector, id),
-      lexicalRank: rankOf(lexical, id),
+      vectorRank: vectorRanks.get(id) ?? null,
+      lexicalRank: lexicalRanks.get(id) ?? null,
       fused:
         (1 - lexicalWeight) * (vectorZ.get(id) ?? vectorFloor) +
         lexicalWeight * (lexicalZ.get(id) ?? lexicalFloor),

@@ -1,10 +1,11 @@
 import type { Config } from '../config.js'
 import {
   findSearchableCollection,
+  runSearch,
   type SearchableCollection,
   type SearchOptions,
+  type SearchResult,
   type SearchRow,
-  searchChunks,
 } from '../db/chunk-search.js'
 import type { Queryable } from '../db/transaction.js'
 import type { Embedder, EmbedderFactory } from '../embedding/embedder.js'
@@ -15,6 +16,7 @@ import {
 } from '../embedding/openai-embedder.js'
 import { AppError } from '../errors.js'
 import { type Metrics, observeRetrieval } from '../observability/metrics.js'
+import { type CollectionCache, sameCollection } from './collection-cache.js'
 import { type CandidateChunk, packPassages } from './packing.js'
 import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-cache.js'
 import { RetrievalFilters, type RetrievalResult, type RetrieveInput, RetrieveRequest } from './types.js'
@@ -33,6 +35,8 @@ export interface RetrievalDeps {
   db: Queryable
   embedders: EmbedderFactory
   queryEmbeddingCache?: QueryEmbeddingCache
+  /** Collections as last looked up; absent: every retrieval looks its collection up. */
+  collectionCache?: CollectionCache
   settings: RetrievalSettings
   /** Where each retrieval's latency is recorded; absent in callers without an app (CLI, some tests). */
   metrics?: Metrics
@@ -51,38 +55,70 @@ export function retrievalSettingsFromConfig(config: Config): RetrievalSettings {
 const MAX_CANDIDATES = 1000
 
 /**
- * Hybrid retrieval for one query: vector and full-text search fused by reciprocal rank, filtered,
+ * Hybrid retrieval for one query: vector and full-text search fused by weighted z-scores, filtered,
  * packed into a token budget. Knows nothing of HTTP; the caller checks the key's collection
  * allowlist before calling. Throws AppError validation_failed / not_found / upstream_error.
  */
 export async function retrieve(deps: RetrievalDeps, input: RetrieveInput): Promise<RetrievalResult> {
   const started = performance.now()
   const { request, scopeFilters } = parseInput(input, deps.settings)
-  const collection = await findSearchableCollection(deps.db, request.collection)
-  if (collection === undefined)
-    throw new AppError('not_found', `No collection named "${request.collection}".`)
+  const cached = deps.collectionCache?.get(request.collection)
+  let found = await search(
+    deps,
+    request,
+    scopeFilters,
+    cached ?? (await lookUp(deps, request.collection)),
+    input,
+  )
+  // The statements return nothing when the collection row no longer says what the cached entry does
+  // (chunk-search.ts, guardClause), and an arm also finds nothing when the collection lost its
+  // embeddings: after an empty arm, a cached collection is looked up again and, if it changed, searched anew.
+  if (cached !== undefined && (found.search.vectorCount === 0 || found.search.lexicalCount === 0)) {
+    const fresh = await lookUp(deps, request.collection)
+    if (!sameCollection(fresh, cached)) found = await search(deps, request, scopeFilters, fresh, input)
+  }
+  const packed = packPassages(found.search.rows.map(toCandidate), {
+    k: request.k,
+    kUnit: request.kUnit,
+    budgetTokens: request.budgetTokens,
+  })
+  observeRetrieval(deps.metrics, { latencyMs: performance.now() - started, mode: found.mode })
+  return { mode: found.mode, ...packed }
+}
 
+async function lookUp(deps: RetrievalDeps, name: string): Promise<SearchableCollection> {
+  const collection = await findSearchableCollection(deps.db, name)
+  if (collection === undefined) {
+    deps.collectionCache?.delete(name)
+    throw new AppError('not_found', `No collection named "${name}".`)
+  }
+  deps.collectionCache?.set(collection)
+  return collection
+}
+
+async function search(
+  deps: RetrievalDeps,
+  request: RetrieveRequest,
+  scopeFilters: RetrievalFilters | undefined,
+  collection: SearchableCollection,
+  input: RetrieveInput,
+): Promise<{ mode: RetrievalResult['mode']; search: SearchResult }> {
   // Vectors are only comparable within one model: without an embedder for the collection's model,
   // or before any chunk has an embedding from it, the search is lexical only. So it is at lexical
   // weight 1, where the vector arm could only reorder what BM25 did not find: no query embedding then.
-  const lexicalOnly = (request.lexicalWeight ?? collection.lexicalWeight) >= 1
+  // At weight 0 the BM25 arm does not run (buildSearchStatements): vector mode.
+  const lexicalWeight = request.lexicalWeight ?? collection.lexicalWeight
   const embedder =
-    collection.hasEmbeddings && !lexicalOnly
+    collection.hasEmbeddings && lexicalWeight < 1
       ? deps.embedders(collection.embeddingModel, collection.embeddingDimensions)
       : undefined
   const queryVector = embedder ? await embedQuery(deps, embedder, request.query, input.signal) : undefined
   input.signal?.throwIfAborted()
 
   const options = searchOptionsFor(request, deps.settings, queryVector, collection, scopeFilters)
-  const rows = await searchChunks(deps.db, collection, options)
-  const packed = packPassages(rows.map(toCandidate), {
-    k: request.k,
-    kUnit: request.kUnit,
-    budgetTokens: request.budgetTokens,
-  })
-  const mode = queryVector ? 'hybrid' : 'lexical'
-  observeRetrieval(deps.metrics, { latencyMs: performance.now() - started, mode })
-  return { mode, ...packed }
+  const found = await runSearch(deps.db, collection, options)
+  const mode = found.lexicalCount === null ? 'vector' : found.vectorCount === null ? 'lexical' : 'hybrid'
+  return { mode, search: found }
 }
 
 /** The search options retrieve() sends for a request; exported so the benchmark sends the same SQL. */

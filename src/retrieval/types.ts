@@ -105,7 +105,8 @@ export const RetrieveRequest = z
       .openapi({
         description:
           "The full-text (BM25) arm's weight in fusion, 0–1; the vector arm gets the rest (at 1 it does not run: " +
-          "lexical mode, no query embedding). Default: the collection's.",
+          'lexical mode, no query embedding; at 0 the BM25 arm does not run: vector mode, unless the ' +
+          "collection has no embeddings yet). Default: the collection's.",
       }),
     filters: RetrievalFilters.optional(),
     budgetTokens: z.number().int().min(L.budgetMin).max(L.budgetMax).default(L.budgetDefault),
@@ -172,7 +173,8 @@ export interface Passage {
 }
 
 export interface RetrievalResult {
-  mode: 'hybrid' | 'lexical'
+  /** Which arms ran: both, BM25 only (no embeddings, or lexical weight 1), vector only (lexical weight 0). */
+  mode: 'hybrid' | 'lexical' | 'vector'
   passages: Passage[]
   usedTokens: number
 }

@@ -348,7 +348,8 @@ describe('questions, documents and weights', () => {
     expect(lexicalOnly.mode).toBe('lexical') // weight 1: no query embedding, no vector arm
     expect(stub.embeddingCalls()).toBe(before)
     const vectorOnly = await retrieve(d, { collection: 'brand', query, lexicalWeight: 0 })
-    expect(vectorOnly.mode).toBe('hybrid')
+    expect(vectorOnly.mode).toBe('vector') // weight 0: no BM25 arm
+    expect(vectorOnly.passages.every((p) => p.ranks.lexical === null && p.scores.lexical === null)).toBe(true)
     const byLexical = lexicalOnly.passages.filter((p) => p.ranks.lexical !== null)
     expect(byLexical.map((p) => p.ranks.lexical)).toEqual(byLexical.map((_, i) => i + 1))
     expect(vectorOnly.passages.map((p) => p.ranks.vector)).toEqual(vectorOnly.passages.map((_, i) => i + 1))

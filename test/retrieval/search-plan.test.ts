@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  buildSearchQuery,
+  buildSearchStatements,
   findSearchableCollection,
   type SearchableCollection,
   type SearchOptions,
@@ -86,7 +86,7 @@ async function withIndexPreferred<T>(work: (client: pg.PoolClient) => Promise<T>
 }
 
 async function plan(client: pg.PoolClient, search: SearchOptions): Promise<string> {
-  const { text, values } = buildSearchQuery(collection, search)
+  const { text, values } = buildSearchStatements(collection, search).vector!
   const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)
   return rows.map((row) => row['QUERY PLAN']).join('\n')
 }

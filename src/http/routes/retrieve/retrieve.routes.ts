@@ -45,8 +45,10 @@ const PassageSchema = z
 const RetrieveResponse = z
   .object({
     collection: z.string(),
-    mode: z.enum(['hybrid', 'lexical']).openapi({
-      description: '`lexical` when the collection has no embedder configured or no embeddings yet',
+    mode: z.enum(['hybrid', 'lexical', 'vector']).openapi({
+      description:
+        'The arms that ran. `lexical` at lexicalWeight 1, or when the collection has no embedder configured ' +
+        'or no embeddings yet; `vector` at lexicalWeight 0 (the BM25 arm does not run); `hybrid` otherwise.',
     }),
     passages: z.array(PassageSchema),
     usedTokens: z.number().int(),

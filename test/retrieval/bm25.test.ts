@@ -181,6 +181,10 @@ describe('BM25 early termination', () => {
       for (const limit of [1, 3, 10, 40]) {
         const top = await bm25(collection.id, query.join(' '), { limit })
         expect(top).toEqual(full.slice(0, limit))
+        // A cap that every word fits under: one pass over all of them (migration 0017), the same answer.
+        const uncapped = await bm25(collection.id, query.join(' '), { limit, maxCandidates: 1_000_000 })
+        expect(uncapped.map((h) => h.chunkId)).toEqual(top.map((h) => h.chunkId))
+        for (const [j, hit] of uncapped.entries()) expect(hit.bm25).toBeCloseTo(top[j]!.bm25, 9)
       }
     }
   })

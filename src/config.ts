@@ -110,7 +110,7 @@ const Env = z
     // Retrieval: candidates per search arm, HNSW search breadth.
     RETRIEVAL_CANDIDATES: z.coerce.number().int().min(10).max(1000).default(40),
     // Most chunks the BM25 arm scores per query (0: no cap, exact BM25 however many chunks that takes).
-    BM25_MAX_CANDIDATES: z.coerce.number().int().min(0).max(10_000_000).default(4000),
+    BM25_MAX_CANDIDATES: z.coerce.number().int().min(0).max(10_000_000).default(2000),
     EF_SEARCH_DEFAULT: z.coerce.number().int().min(10).max(1000).default(128),
     EF_SEARCH_MAX: z.coerce.number().int().min(10).max(1000).default(400),
     HNSW_MAX_SCAN_TUPLES: z.coerce.number().int().min(1000).max(10_000_000).default(20_000),

@@ -90,9 +90,7 @@ if (phases.includes('latency') || phases.includes('latency-build')) {
     writeSection(
       BENCHMARKS,
       '## Retrieval latency at 100k chunks',
-      `Command: \`env ${LATENCY_ENV.filter(
-        (name) => process.env[name] !== undefined,
-      )
+      `Command: \`env ${LATENCY_ENV.filter((name) => process.env[name] !== undefined)
         .map((name) => `${name}=${process.env[name]}`)
         .join(
           ' ',

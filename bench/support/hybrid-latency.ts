@@ -2,10 +2,12 @@ import { performance } from 'node:perf_hooks'
 import { PGVectorStore } from '@langchain/community/vectorstores/pgvector'
 import { Embeddings } from '@langchain/core/embeddings'
 import pg from 'pg'
+import pgvector from 'pgvector'
 import pino from 'pino'
 import { createApp } from '../../src/app.js'
 import { createKey } from '../../src/auth/manage-keys.js'
 import { loadConfig } from '../../src/config.js'
+import { findSearchableCollection, runSearch } from '../../src/db/chunk-search.js'
 import {
   findCollectionByName,
   hnswIndexName,
@@ -15,6 +17,8 @@ import {
 import { loadMigrations } from '../../src/db/migrate.js'
 import type { Database } from '../../src/db/pool.js'
 import type { EmbedderFactory } from '../../src/embedding/embedder.js'
+import { retrievalSettingsFromConfig, searchOptionsFor } from '../../src/retrieval/retrieve.js'
+import { RetrieveRequest } from '../../src/retrieval/types.js'
 import { buildServices } from '../../src/services.js'
 import { percentile, seededRandom } from '../retrieval-data.js'
 import { cachedBenchDatabase, fingerprintOf } from './bench-cache.js'
@@ -24,8 +28,9 @@ import { GLOVE_DIMENSIONS, GLOVE_MODEL, type GloveSif } from './glove-embeddings
  * Latency at about 100k chunks of varied text: documents recombined from the sentences of the SciFact
  * abstracts (real scientific vocabulary and word frequencies, so a claim matches as many chunks as it
  * would in a real collection), GloVe SIF vectors, the SciFact claims as queries. Times, query by query
- * in rotating order: POST /v1/retrieve hybrid and lexical (in process, no port), and LangChain's
- * PGVectorStore.similaritySearch (vector only) on its own table holding the same texts and vectors.
+ * in rotating order: POST /v1/retrieve hybrid, lexical and vector (in process, no port), and LangChain's
+ * PGVectorStore.similaritySearch (vector only) on its own table holding the same texts and vectors; and
+ * the vector arm's recall against exact nearest neighbours, next to LangChain's.
  * Query vectors are precomputed for both sides, so no embedding time is measured.
  */
 export interface LatencyInput {
@@ -46,6 +51,9 @@ export interface LatencyInput {
 
 const CHUNKS_PER_DOCUMENT = 10
 const WARMUP = 20
+/** The ef_search retrieval used at k 10 before it followed the candidate count (EF_SEARCH_DEFAULT). */
+const WIDE_EF = 128
+const RECALL_QUERIES = 100
 
 class FixedEmbeddings extends Embeddings {
   constructor(private readonly vectors: Map<string, number[]>) {
@@ -117,7 +125,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
         overrides: { embedders },
       }),
     )
-    return async (query: string, lexicalOnly: boolean) => {
+    return async (query: string, body: { lexicalWeight?: number; efSearch?: number } = {}) => {
       const res = await app.request('/v1/retrieve', {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -125,7 +133,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
           collection: 'latency',
           query,
           k: 10,
-          ...(lexicalOnly ? { lexicalWeight: 1 } : {}),
+          ...body,
         }),
       })
       if (res.status !== 200) throw new Error(`retrieve answered ${res.status}: ${await res.text()}`)
@@ -136,11 +144,13 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
   const exact = retriever({ BM25_MAX_CANDIDATES: '0' })
   const cap = loadConfig({}).BM25_MAX_CANDIDATES
   const systems = {
-    hybrid: (q: string) => capped(q, false),
-    lexical: (q: string) => capped(q, true),
+    hybrid: (q: string) => capped(q),
+    lexical: (q: string) => capped(q, { lexicalWeight: 1 }),
+    vector: (q: string) => capped(q, { lexicalWeight: 0 }),
+    vectorWide: (q: string) => capped(q, { lexicalWeight: 0, efSearch: WIDE_EF }),
     langchain: (q: string) => store.similaritySearch(q, 10),
-    exactHybrid: (q: string) => exact(q, false),
-    exactLexical: (q: string) => exact(q, true),
+    exactHybrid: (q: string) => exact(q),
+    exactLexical: (q: string) => exact(q, { lexicalWeight: 1 }),
   }
   const names = (Object.keys(systems) as (keyof typeof systems)[]).filter(
     (name) => input.withExact || !name.startsWith('exact'),
@@ -168,6 +178,14 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
     )
     matched.push(rows[0]!.n)
   }
+  const recall = await vectorRecall(
+    db,
+    url,
+    input.queries.slice(0, RECALL_QUERIES),
+    queryVectors,
+    store,
+    input.log,
+  )
   const sweep = await capSweep(db, collection.id, input.queries.slice(0, input.sweepQueries), input.log)
   await store.end()
   await db.close()
@@ -193,11 +211,22 @@ the rarest words of the question first, as many as fit, every word counting in t
 | --- | ---: | ---: | ---: |
 ${line(`**\`POST /v1/retrieve\` hybrid** (BM25 + HNSW, fused, packed; cap ${cap.toLocaleString('en')})`, timings.hybrid)}
 ${line(`\`POST /v1/retrieve\` lexical (\`lexicalWeight: 1\`: BM25 arm only; cap ${cap.toLocaleString('en')})`, timings.lexical)}
-${line('LangChain `PGVectorStore.similaritySearch` (vector only, HNSW m 16, ef_construction 64)', timings.langchain)}
+${line(`\`POST /v1/retrieve\` vector (\`lexicalWeight: 0\`: HNSW arm only; ef_search ${recall.defaultEf}, the arm's candidate count)`, timings.vector)}
+${line(`\`POST /v1/retrieve\` vector, \`efSearch: ${WIDE_EF}\` (the default before ef_search followed the candidate count)`, timings.vectorWide)}
+${line('LangChain `PGVectorStore.similaritySearch` (vector only, HNSW m 16, ef_construction 64, ef_search 40)', timings.langchain)}
 ${line('`POST /v1/retrieve` hybrid, exact BM25 (`BM25_MAX_CANDIDATES=0`)', timings.exactHybrid)}
 ${line('`POST /v1/retrieve` lexical, exact BM25 (`BM25_MAX_CANDIDATES=0`)', timings.exactLexical)}
 
 - Target: hybrid p50 ≤ 2× LangChain's vector-only p50: **${hybridRatio <= 2 ? 'met' : 'not met'}** (${hybridRatio.toFixed(2)}×).
+- Hybrid over its slower arm: ${ms(percentile(timings.hybrid, 50) - Math.max(percentile(timings.vector, 50), percentile(timings.lexical, 50)))} ms at p50
+  (hybrid p50 minus the larger of the vector and lexical p50s; the arms run at once on two connections).
+
+Vector recall against exact search (a sequential scan, no index) on the first ${recall.queries} claims: the share of the exact
+10 nearest chunks found in the top 10 of the vector arm, as \`/v1/retrieve\` runs it at \`lexicalWeight: 0\`, k = 10.
+
+| Vector search | ef_search | recall@10 |
+| --- | ---: | ---: |
+${recall.rows.map((r) => `| ${r.label} | ${r.ef} | ${f(r.recall)} |`).join('\n')}
 
 What the cap costs and buys at this size: \`bm25_search\` alone (the statement's lexical arm, sent directly, 40 rows),
 ${sweep.queries} claims, each cap per claim in rotating order; "agreement" is the share of exact BM25's top 10 chunks
@@ -207,6 +236,75 @@ that the capped arm also returns in its top 10 (the exact run is the uncapped fu
 | ---: | ---: | ---: | ---: |
 ${sweep.rows.map((r) => `| ${r.cap === 0 ? '0 (exact)' : r.cap.toLocaleString('en')} | ${ms(r.p50)} | ${ms(r.p99)} | ${f(r.agreement)} |`).join('\n')}
 `
+}
+
+/**
+ * Recall@10 of the vector arm against exact nearest neighbours (index scans off), for the statement
+ * /v1/retrieve sends at lexical weight 0 and k 10 (at its own ef_search and at WIDE_EF and more), and
+ * for LangChain's similaritySearch.
+ */
+async function vectorRecall(
+  db: Database,
+  url: string,
+  queries: string[],
+  vectors: Map<string, number[]>,
+  store: PGVectorStore,
+  log: (message: string) => void,
+): Promise<{ queries: number; defaultEf: number; rows: { label: string; ef: number; recall: number }[] }> {
+  const config = loadConfig({ DATABASE_URL: url })
+  const settings = retrievalSettingsFromConfig(config)
+  const target = (await findSearchableCollection(db.pool, 'latency'))!
+  const optionsAt = (query: string, efSearch?: number) =>
+    searchOptionsFor(
+      RetrieveRequest.parse({ collection: 'latency', query, k: 10, lexicalWeight: 0, efSearch }),
+      settings,
+      vectors.get(query)!,
+      target,
+    )
+  const defaultEf = optionsAt(queries[0]!).efSearch
+  const client = await db.pool.connect()
+  const truths: Set<number>[] = []
+  try {
+    for (const query of queries) {
+      await client.query('BEGIN')
+      await client.query('SET LOCAL enable_indexscan = off')
+      const { rows } = await client.query<{ id: number }>(
+        `SELECT id FROM chunks WHERE collection_id = ${target.collectionId}
+         ORDER BY ${vectorExpression(GLOVE_DIMENSIONS)} <=> $1::vector(${GLOVE_DIMENSIONS}), id LIMIT 10`,
+        [pgvector.toSql(vectors.get(query)!)],
+      )
+      await client.query('COMMIT')
+      truths.push(new Set(rows.map((r) => r.id)))
+    }
+  } finally {
+    client.release()
+  }
+  const recallOf = (tops: number[][]) =>
+    tops.reduce((sum, ids, i) => sum + ids.filter((id) => truths[i]!.has(id)).length, 0) /
+    (queries.length * 10)
+  const rows: { label: string; ef: number; recall: number }[] = []
+  for (const ef of [...new Set([defaultEf, 64, WIDE_EF, 200])]) {
+    const tops: number[][] = []
+    for (const query of queries) {
+      const { rows: found } = await runSearch(
+        db.pool,
+        target,
+        optionsAt(query, ef === defaultEf ? undefined : ef),
+      )
+      tops.push(found.filter((r) => r.vectorRank !== null && r.vectorRank <= 10).map((r) => r.id))
+    }
+    const label =
+      ef === defaultEf ? '`/v1/retrieve` vector arm (default)' : '`/v1/retrieve` vector arm, `efSearch`'
+    rows.push({ label, ef, recall: recallOf(tops) })
+  }
+  const langchain: number[][] = []
+  for (const query of queries) {
+    const documents = await store.similaritySearch(query, 10)
+    langchain.push(documents.map((d) => Number(d.metadata.chunkId)))
+  }
+  rows.push({ label: 'LangChain `similaritySearch`', ef: 40, recall: recallOf(langchain) })
+  log(`vector recall: ${rows.map((r) => `ef ${r.ef} ${r.recall.toFixed(3)}`).join(', ')}`)
+  return { queries: queries.length, defaultEf, rows }
 }
 
 const SWEEP_CAPS = [0, 1000, 2000, 4000, 8000, 16000]

@@ -24,6 +24,7 @@ import { RetrievalFilters, type RetrievalResult, type RetrieveInput, RetrieveReq
 export interface RetrievalSettings {
   /** Floor on candidates per arm; the actual count is max(4k, this). */
   minCandidates: number
+  /** Largest ef_search a request that names none gets: it gets the vector arm's candidate count, up to this. */
   efSearchDefault: number
   efSearchMax: number
   maxScanTuples: number
@@ -147,7 +148,10 @@ export function searchOptionsFor(
       settings.bm25MaxCandidates === 0 ? null : Math.max(settings.bm25MaxCandidates, candidates),
     // Headroom over k so dropped duplicates and over-budget chunks can be replaced.
     limit: Math.min(2 * candidates, 3 * wanted),
-    efSearch: request.efSearch ?? settings.efSearchDefault,
+    // HNSW's breadth sized to what the arm returns (an index scan yields its ef_search best): at k 10,
+    // the 40 of LangChain and pgvector's default; EF_SEARCH_DEFAULT bounds it for large k, where the
+    // iterative scan supplies the rest. Recall and time of each at 100k chunks: BENCHMARKS.md.
+    efSearch: request.efSearch ?? Math.min(settings.efSearchDefault, candidates),
     maxScanTuples: settings.maxScanTuples,
     iterativeScan: 'relaxed_order',
   }

@@ -55,3 +55,22 @@ describe('when a query is search syntax', () => {
     expect(capped(0, 10).lexicalMaxScored).toBeNull()
   })
 })
+
+describe('the HNSW breadth of a request', () => {
+  const settings = { ...testRetrievalSettings, minCandidates: 40, efSearchDefault: 128 }
+  const at = (fields: Record<string, unknown>) =>
+    searchOptionsFor(
+      RetrieveRequest.parse({ collection: 'c', query: 'q', ...fields }),
+      settings,
+      undefined,
+      collection,
+    )
+
+  it("is the vector arm's candidate count, at most EF_SEARCH_DEFAULT, unless the request names one", () => {
+    expect(at({ k: 10 })).toMatchObject({ candidates: 40, efSearch: 40 })
+    expect(at({ k: 20 })).toMatchObject({ candidates: 80, efSearch: 80 })
+    expect(at({ k: 50 })).toMatchObject({ candidates: 200, efSearch: 128 })
+    expect(at({ k: 100, kUnit: 'documents' })).toMatchObject({ candidates: 1000, efSearch: 128 })
+    expect(at({ k: 10, efSearch: 300 })).toMatchObject({ candidates: 40, efSearch: 300 })
+  })
+})

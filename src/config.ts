@@ -109,7 +109,7 @@ const Env = z
     INGEST_FILE_RETENTION_HOURS: z.coerce.number().min(0).max(87_600).default(168),
     // Retrieval: candidates per search arm, HNSW search breadth.
     RETRIEVAL_CANDIDATES: z.coerce.number().int().min(10).max(1000).default(40),
-    // Most chunks the BM25 arm scores per query (0: no cap, exact BM25 however many chunks that takes).
+    // The BM25 arm's candidate budget per query, in postings (0: no cap, exact BM25 however long it takes).
     BM25_MAX_CANDIDATES: z.coerce.number().int().min(0).max(10_000_000).default(2000),
     EF_SEARCH_DEFAULT: z.coerce.number().int().min(10).max(1000).default(128),
     EF_SEARCH_MAX: z.coerce.number().int().min(10).max(1000).default(400),

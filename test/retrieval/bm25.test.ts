@@ -191,7 +191,7 @@ describe('BM25 early termination', () => {
 })
 
 describe('BM25 candidate cap', () => {
-  it('ranks exactly the chunks holding the rarest words the cap allows, every word counting', async () => {
+  it('ranks exactly the chunks holding the rarest word or two of the words 6 × the cap allows, every word counting', async () => {
     const words = Array.from({ length: 40 }, (_, i) => `capword${String.fromCharCode(97 + (i % 26))}${i}`)
     let seed = 11
     const random = () => {
@@ -218,30 +218,86 @@ describe('BM25 candidate cap', () => {
       [collection.id, query],
     )
     expect(terms).toHaveLength(5)
-    let postings = 0
-    const holding = new Set<number>()
-    for (const [i, term] of terms.entries()) {
-      postings += term.df
-      for (const id of term.chunks) holding.add(id)
-      // A cap between this word's running total and the next one's allows exactly words 0..i.
-      const cap = i + 1 < terms.length ? postings + Math.floor(terms[i + 1]!.df / 2) : postings
+    const totals = terms.map((_, i) => terms.slice(0, i + 1).reduce((sum, t) => sum + t.df, 0))
+    /** How many of the rarest words fit under a budget of postings (always at least the rarest). */
+    const fitting = (budget: number) => Math.max(1, totals.filter((total) => total <= budget).length)
+    /** The chunks holding any of the first n words, or at least two of the first m. */
+    const holding = (n: number, m: number) => {
+      const count = new Map<number, number>()
+      for (const term of terms.slice(0, m))
+        for (const id of term.chunks) count.set(id, (count.get(id) ?? 0) + 1)
+      const ids = new Set([...count].filter(([, k]) => k >= 2).map(([id]) => id))
+      for (const term of terms.slice(0, n)) for (const id of term.chunks) ids.add(id)
+      return ids
+    }
+    const seen = { exact: 0, pairs: 0, widened: 0, leftOut: 0 }
+    // Caps from below the rarest word's chunks to above all the words' postings.
+    for (const cap of [1, ...totals.flatMap((total) => [total - 1, total]), totals.at(-1)! * 2]) {
+      const single = fitting(cap)
+      const paired = Math.max(single, fitting(6 * cap))
       for (const limit of [3, 10, 1000]) {
         const capped = await bm25(collection.id, query, { limit, maxCandidates: cap })
-        const expected = full.filter((hit) => holding.has(hit.chunkId)).slice(0, limit)
-        // Exact when the MaxScore bound stops first (then the full top lies among those chunks anyway).
+        let expected: Hit[]
+        if (single === terms.length) {
+          // Every word fits: one pass over all of them, the exact top.
+          expected = full.slice(0, limit)
+          seen.exact++
+        } else {
+          const first = holding(1, paired)
+          const firstHits = full.filter((hit) => first.has(hit.chunkId))
+          if (paired >= 2 && firstHits.length >= limit) {
+            expected = firstHits.slice(0, limit)
+            seen.pairs++
+            if (firstHits.length < full.length) seen.leftOut++
+          } else {
+            // Too few: the pass of the words the cap allows, the pairs added.
+            const wider = holding(single, paired)
+            expected = full.filter((hit) => wider.has(hit.chunkId)).slice(0, limit)
+            seen.widened++
+          }
+        }
         // Scores agree to float precision: the sum adds the words in whatever order the join yields.
         expect(capped.map((h) => h.chunkId)).toEqual(expected.map((h) => h.chunkId))
         for (const [j, hit] of capped.entries()) expect(hit.bm25).toBeCloseTo(expected[j]!.bm25, 9)
       }
     }
-    // Even a cap below the rarest word's chunks takes that word: a query with indexed words finds chunks.
-    const tiny = await bm25(collection.id, query, { limit: 10, maxCandidates: 1 })
-    expect(tiny.map((h) => h.chunkId)).toEqual(
+    // Each way the cap can go was taken, and the pairs pass did leave out chunks holding a query word.
+    expect(seen.exact).toBeGreaterThan(0)
+    expect(seen.pairs).toBeGreaterThan(0)
+    expect(seen.widened).toBeGreaterThan(0)
+    expect(seen.leftOut).toBeGreaterThan(0)
+  })
+  it("keeps the rarest word's chunks, and leaves out a chunk holding one other word, however well it scores", async () => {
+    // Rarest first: rareword (1 chunk), xword (3), yword (6), zword (10). A holds the rarest word alone,
+    // B only xword (three times): both would make the full top 4.
+    const texts: Record<string, string> = {
+      A: 'rareword',
+      B: 'xword xword xword',
+      C1: 'xword yword',
+      C2: 'xword yword zword',
+      ...Object.fromEntries([1, 2, 3, 4].map((i) => [`D${i}`, 'yword zword'])),
+      ...Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`E${i}`, 'zword filler'])),
+      ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`F${i}`, 'filler text'])),
+    }
+    const { collection, chunkIds } = await seedCollection(
+      db.pool,
+      { name: 'bm25-pairs' },
+      Object.entries(texts).map(([sourceId, text]) => ({ sourceId, embed: false, chunks: [text] })),
+    )
+    const id = (sourceId: string) => chunkIds.get(sourceId)![0]!
+    const query = 'rareword xword yword zword'
+    const full = await bm25(collection.id, query, { limit: 100 })
+    expect(full.slice(0, 4).map((h) => h.chunkId)).toEqual(expect.arrayContaining([id('A'), id('B')]))
+    // A cap of 4 postings allows rareword and xword; 6 × 4 all four words, for pairs.
+    const capped = await bm25(collection.id, query, { limit: 4, maxCandidates: 4 })
+    const singles = new Set([id('B'), ...[1, 2, 3, 4, 5].map((i) => id(`E${i}`))])
+    expect(capped.map((h) => h.chunkId)).toEqual(
       full
-        .filter((hit) => terms[0]!.chunks.includes(hit.chunkId))
-        .slice(0, 10)
+        .filter((hit) => !singles.has(hit.chunkId))
+        .slice(0, 4)
         .map((h) => h.chunkId),
     )
+    expect(capped.map((h) => h.chunkId)).toContain(id('A'))
   })
 })
 

@@ -117,13 +117,18 @@ export function buildSearchStatements(
   options: SearchOptions,
 ): { vector?: ArmStatement; lexical?: ArmStatement } {
   assertSafeInteger(target.collectionId)
-  const runLexical = options.queryVector === undefined || options.lexicalWeight > 0
+  const runLexical = runsLexicalArm(options)
   return {
     ...(options.queryVector === undefined
       ? {}
       : { vector: vectorStatement(target, options, options.queryVector) }),
     ...(runLexical ? { lexical: lexicalStatement(target, options) } : {}),
   }
+}
+
+/** The BM25 arm runs unless the vector arm does and the lexical weight is 0. */
+function runsLexicalArm(options: Pick<PendingSearchOptions, 'queryVector' | 'lexicalWeight'>): boolean {
+  return options.queryVector === undefined || options.lexicalWeight > 0
 }
 
 /** Bind parameters in order of mention; a parameter the statement never mentions would have no type. */
@@ -156,7 +161,11 @@ function guardClause(target: SearchTarget, param: (value: unknown, cast?: string
       AND g.lexical_weight = ${param(target.lexicalWeight, '::float8')}))`
 }
 
-function vectorStatement(target: SearchTarget, options: SearchOptions, queryVector: number[]): ArmStatement {
+function vectorStatement(
+  target: SearchTarget,
+  options: Omit<SearchOptions, 'queryVector'>,
+  queryVector: number[],
+): ArmStatement {
   const { values, param } = parameters()
   const filters = filterClauses(options.filters, param)
   const filterSql = filters.map((clause) => `\n        AND ${clause}`).join('')
@@ -186,7 +195,7 @@ function vectorStatement(target: SearchTarget, options: SearchOptions, queryVect
   return { text, values }
 }
 
-function lexicalStatement(target: SearchTarget, options: SearchOptions): ArmStatement {
+function lexicalStatement(target: SearchTarget, options: Omit<SearchOptions, 'queryVector'>): ArmStatement {
   const { values, param } = parameters()
   const config = param(target.textSearchConfig, '::regconfig')
   const query = param(options.query, '::text')
@@ -233,26 +242,40 @@ export interface SearchResult {
   lexicalCount: number | null
 }
 
+/** Search options whose query vector may still be on its way (the query being embedded). */
+export type PendingSearchOptions = Omit<SearchOptions, 'queryVector'> & {
+  queryVector?: number[] | Promise<number[]>
+}
+
 /**
  * Both arms (at once when `db` is a pool with a second connection free), fused by weighted z-scores
  * (fusion.ts), best first, at most `limit` rows. The vector arm is re-sorted by exact distance
  * because `relaxed_order` may return rows slightly out of order.
+ *
+ * The BM25 arm needs no query vector, so it is sent at once, while the query is still being embedded;
+ * the vector arm follows when the vector arrives. A failed embedding fails the search (the BM25 rows
+ * are dropped). Sending the BM25 arm first also matters when the vector is at hand: sent second, it often
+ * left only after the vector arm had finished (the backend woken by the first statement can take this
+ * process's core until it is done; at 100k chunks vector-first measured no faster than one arm after the other).
  */
 export async function runSearch(
   db: Queryable,
   target: SearchTarget,
-  options: SearchOptions,
+  options: PendingSearchOptions,
 ): Promise<SearchResult> {
-  const statements = buildSearchStatements(target, options)
-  const run = <T extends pg.QueryResultRow>(statement: ArmStatement | undefined) =>
-    statement === undefined
+  assertSafeInteger(target.collectionId)
+  const run = <T extends pg.QueryResultRow>(statement: ArmStatement) =>
+    db.query<T>(statement.text, statement.values).then((result) => result.rows)
+  const lexicalRows = runsLexicalArm(options)
+    ? run<ArmRow & { score: number }>(lexicalStatement(target, options))
+    : undefined
+  // Handled here at once: if it failed while the query is still being embedded, the rejection would
+  // otherwise count as unhandled. Promise.all below still sees it.
+  lexicalRows?.catch(() => {})
+  const vectorRows =
+    options.queryVector === undefined
       ? undefined
-      : db.query<T>(statement.text, statement.values).then((result) => result.rows)
-  // The BM25 arm, usually the slower, is sent first. Sent second, it often left only after the vector
-  // arm finished: the backend woken by the first statement can take this process's core until it is done
-  // (measured at 100k chunks: vector first was no faster than one arm after the other).
-  const lexicalRows = run<ArmRow & { score: number }>(statements.lexical)
-  const vectorRows = run<ArmRow & { distance: number }>(statements.vector)
+      : run<ArmRow & { distance: number }>(vectorStatement(target, options, await options.queryVector))
   const [vectorFound, lexicalFound] = await Promise.all([vectorRows, lexicalRows])
   const vector = [...(vectorFound ?? [])].sort((a, b) => a.distance - b.distance || a.id - b.id)
   const lexical = [...(lexicalFound ?? [])].sort((a, b) => b.score - a.score || a.id - b.id)

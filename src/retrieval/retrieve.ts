@@ -113,10 +113,19 @@ async function search(
     collection.hasEmbeddings && lexicalWeight < 1
       ? deps.embedders(collection.embeddingModel, collection.embeddingDimensions)
       : undefined
-  const queryVector = embedder ? await embedQuery(deps, embedder, request.query, input.signal) : undefined
   input.signal?.throwIfAborted()
+  // Not awaited here: the BM25 arm is sent while the query is being embedded (runSearch awaits it at once).
+  const queryVector = embedder
+    ? embedQuery(deps, embedder, request.query, input.signal).then((vector) => {
+        input.signal?.throwIfAborted()
+        return vector
+      })
+    : undefined
 
-  const options = searchOptionsFor(request, deps.settings, queryVector, collection, scopeFilters)
+  const options = {
+    ...searchOptionsFor(request, deps.settings, undefined, collection, scopeFilters),
+    queryVector,
+  }
   const found = await runSearch(deps.db, collection, options)
   const mode = found.lexicalCount === null ? 'vector' : found.vectorCount === null ? 'lexical' : 'hybrid'
   return { mode, search: found }

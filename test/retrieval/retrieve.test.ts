@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { findSearchableCollection, searchChunks } from '../../src/db/chunk-search.js'
 import type { Database } from '../../src/db/pool.js'
+import type { Queryable } from '../../src/db/transaction.js'
+import type { EmbedderFactory } from '../../src/embedding/embedder.js'
 import { AppError } from '../../src/errors.js'
 import { fuseArms } from '../../src/retrieval/fusion.js'
 import { retrieve } from '../../src/retrieval/retrieve.js'
@@ -370,6 +372,41 @@ describe('questions, documents and weights', () => {
     } finally {
       await db.pool.query('UPDATE collections SET lexical_weight = 0.8 WHERE id = $1', [rows[0]!.id])
     }
+  })
+})
+
+describe('the order of the statements', () => {
+  it('sends the BM25 arm while the query is still being embedded, the vector arm once it is', async () => {
+    const sent: string[] = []
+    const recording: Queryable = {
+      query: ((text: string, values?: unknown[]) => {
+        if (text.includes('bm25_search')) sent.push('lexical')
+        else if (text.includes('<=>')) sent.push('vector')
+        return db.pool.query(text, values)
+      }) as Queryable['query'],
+    }
+    let release: (vector: number[]) => void = () => {}
+    const embedding = new Promise<number[]>((resolve) => {
+      release = resolve
+    })
+    const embedders: EmbedderFactory = (model, dimensions) => ({
+      model,
+      dimensions,
+      embedDocuments: async () => [],
+      embedQuery: () => embedding,
+    })
+    const query = 'promotions code'
+    const pending = retrieve(
+      { db: recording, embedders, settings: testRetrievalSettings },
+      { collection: 'brand', query },
+    )
+    await vi.waitFor(() => expect(sent).toEqual(['lexical']))
+    release(deterministicEmbedding(query, 256))
+    const result = await pending
+    expect(sent).toEqual(['lexical', 'vector'])
+    expect(result.mode).toBe('hybrid')
+    const reference = await retrieve(deps(), { collection: 'brand', query })
+    expect(result.passages.map((p) => p.chunkIds)).toEqual(reference.passages.map((p) => p.chunkIds))
   })
 })
 

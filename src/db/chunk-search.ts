@@ -54,8 +54,9 @@ export interface SearchOptions {
   /** Rows each arm contributes before fusion. */
   candidates: number
   /**
-   * Most chunks the BM25 arm scores (bm25_search's max_candidates, migration 0006): past it, the arm
-   * ranks the chunks holding the query's rarest words exactly instead of all chunks. null: exact.
+   * The BM25 arm's candidate budget in postings (bm25_search's max_candidates, migrations 0006, 0018,
+   * 0019): past it, the arm ranks exactly the chunks holding the query's rarest word or two of its rarer
+   * words instead of all chunks. null: exact.
    */
   lexicalMaxScored: number | null
   /** Fused rows returned (with their text), best first. */
@@ -91,7 +92,7 @@ export interface ArmStatement {
 
 /**
  * The statements of a search, one an arm: vector top-N through the collection's partial HNSW index,
- * BM25 top-N (the `bm25_search` function of migrations 0005, 0006, 0016 and 0017). Absent: the arm does not
+ * BM25 top-N (the `bm25_search` function of migrations 0005, 0006 and 0016–0019). Absent: the arm does not
  * run: the vector arm without a query vector, the lexical arm at lexical weight 0 when the vector arm
  * runs (its rows could only fill places after every vector hit).
  *

@@ -191,7 +191,7 @@ describe('BM25 early termination', () => {
 })
 
 describe('BM25 candidate cap', () => {
-  it('ranks exactly the chunks holding the rarest word or two of the words 6 × the cap allows, every word counting', async () => {
+  it('ranks exactly the chunks holding the rarest word or two of the words the pair budget allows, every word counting', async () => {
     const words = Array.from({ length: 40 }, (_, i) => `capword${String.fromCharCode(97 + (i % 26))}${i}`)
     let seed = 11
     const random = () => {
@@ -234,7 +234,7 @@ describe('BM25 candidate cap', () => {
     // Caps from below the rarest word's chunks to above all the words' postings.
     for (const cap of [1, ...totals.flatMap((total) => [total - 1, total]), totals.at(-1)! * 2]) {
       const single = fitting(cap)
-      const paired = Math.max(single, fitting(6 * cap))
+      const paired = Math.max(single, fitting(Math.min(6 * cap, cap + 10_000)))
       for (const limit of [3, 10, 1000]) {
         const capped = await bm25(collection.id, query, { limit, maxCandidates: cap })
         let expected: Hit[]
@@ -267,6 +267,13 @@ describe('BM25 candidate cap', () => {
     expect(seen.widened).toBeGreaterThan(0)
     expect(seen.leftOut).toBeGreaterThan(0)
   })
+  it('lets the pairs read 6 × the cap in postings, and never more than 10,000 past it', async () => {
+    const { rows } = await db.pool.query<{ budget: string }>(
+      'SELECT bm25_pair_budget(c)::text AS budget FROM unnest(ARRAY[1, 100, 2000, 2001, 16000]) c',
+    )
+    expect(rows.map((r) => Number(r.budget))).toEqual([6, 600, 12_000, 12_001, 26_000])
+  })
+
   it("keeps the rarest word's chunks, and leaves out a chunk holding one other word, however well it scores", async () => {
     // Rarest first: rareword (1 chunk), xword (3), yword (6), zword (10). A holds the rarest word alone,
     // B only xword (three times): both would make the full top 4.

@@ -7,7 +7,7 @@ import pino from 'pino'
 import { createApp } from '../../src/app.js'
 import { createKey } from '../../src/auth/manage-keys.js'
 import { loadConfig } from '../../src/config.js'
-import { findSearchableCollection, runSearch } from '../../src/db/chunk-search.js'
+import { findSearchableCollection } from '../../src/db/chunk-search.js'
 import {
   findCollectionByName,
   hnswIndexName,
@@ -18,6 +18,7 @@ import { loadMigrations } from '../../src/db/migrate.js'
 import type { Database } from '../../src/db/pool.js'
 import type { EmbedderFactory } from '../../src/embedding/embedder.js'
 import { retrievalSettingsFromConfig, searchOptionsFor } from '../../src/retrieval/retrieve.js'
+import { runSearch } from '../../src/retrieval/search.js'
 import { RetrieveRequest } from '../../src/retrieval/types.js'
 import { buildServices } from '../../src/services.js'
 import { percentile, seededRandom } from '../retrieval-data.js'

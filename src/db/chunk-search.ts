@@ -1,6 +1,5 @@
 import type pg from 'pg'
 import pgvector from 'pgvector'
-import { fuseArms } from '../retrieval/fusion.js'
 import type { ChunkInsert } from './chunks.js'
 import { assertSafeInteger, vectorExpression } from './collections.js'
 import type { Queryable } from './transaction.js'
@@ -98,7 +97,7 @@ export interface ArmStatement {
  *
  * Each statement returns its rows whole (chunk and document columns), so the two can run at once on two
  * connections of a pool (one after the other on a single connection: PGlite, a transaction's client),
- * and fusion (fusion.ts) needs no third round trip. Each also re-checks the collection row it was
+ * and fusion (src/retrieval/search.ts) needs no third round trip. Each also re-checks the collection row it was
  * built from (`guard`): a cached description that went stale (renamed, deleted, re-weighted) makes
  * both arms return nothing, which the caller takes as the cue to look the collection up again.
  *
@@ -231,27 +230,26 @@ function lexicalStatement(target: SearchTarget, options: Omit<SearchOptions, 'qu
   return { text, values }
 }
 
-type ArmRow = Omit<
+/** A row as an arm's statement returns it: a stored chunk's columns and its document's. */
+export type ArmRow = Omit<
   SearchRow,
   'distance' | 'vectorRank' | 'lexicalScore' | 'lexicalRank' | 'fused' | 'fusedRank'
 >
-
-/** What a search found: the fused rows, and how many rows each arm returned (null: the arm did not run). */
-export interface SearchResult {
-  rows: SearchRow[]
-  vectorCount: number | null
-  lexicalCount: number | null
-}
 
 /** Search options whose query vector may still be on its way (the query being embedded). */
 export type PendingSearchOptions = Omit<SearchOptions, 'queryVector'> & {
   queryVector?: number[] | Promise<number[]>
 }
 
+/** Each arm's rows as its statement returned them; absent: the arm did not run. */
+export interface ArmRows {
+  vector?: (ArmRow & { distance: number })[]
+  lexical?: (ArmRow & { score: number })[]
+}
+
 /**
- * Both arms (at once when `db` is a pool with a second connection free), fused by weighted z-scores
- * (fusion.ts), best first, at most `limit` rows. The vector arm is re-sorted by exact distance
- * because `relaxed_order` may return rows slightly out of order.
+ * Both arms' statements, at once when `db` is a pool with a second connection free (one after the other
+ * on a single connection); fusion is the caller's (src/retrieval/search.ts).
  *
  * The BM25 arm needs no query vector, so it is sent at once, while the query is still being embedded;
  * the vector arm follows when the vector arrives. A failed embedding fails the search (the BM25 rows
@@ -259,11 +257,11 @@ export type PendingSearchOptions = Omit<SearchOptions, 'queryVector'> & {
  * left only after the vector arm had finished (the backend woken by the first statement can take this
  * process's core until it is done; at 100k chunks vector-first measured no faster than one arm after the other).
  */
-export async function runSearch(
+export async function searchArms(
   db: Queryable,
   target: SearchTarget,
   options: PendingSearchOptions,
-): Promise<SearchResult> {
+): Promise<ArmRows> {
   assertSafeInteger(target.collectionId)
   const run = <T extends pg.QueryResultRow>(statement: ArmStatement) =>
     db.query<T>(statement.text, statement.values).then((result) => result.rows)
@@ -277,43 +275,8 @@ export async function runSearch(
     options.queryVector === undefined
       ? undefined
       : run<ArmRow & { distance: number }>(vectorStatement(target, options, await options.queryVector))
-  const [vectorFound, lexicalFound] = await Promise.all([vectorRows, lexicalRows])
-  const vector = [...(vectorFound ?? [])].sort((a, b) => a.distance - b.distance || a.id - b.id)
-  const lexical = [...(lexicalFound ?? [])].sort((a, b) => b.score - a.score || a.id - b.id)
-  const byId = new Map<number, ArmRow>()
-  for (const row of [...vector, ...lexical]) if (!byId.has(row.id)) byId.set(row.id, row)
-  const distances = new Map(vector.map((row) => [row.id, row.distance]))
-  const scores = new Map(lexical.map((row) => [row.id, row.score]))
-  const fused = fuseArms(
-    vector.map((row) => ({ id: row.id, score: 1 - row.distance })),
-    lexical.map((row) => ({ id: row.id, score: row.score })),
-    options.lexicalWeight,
-  )
-  const rows = fused.slice(0, options.limit).map((item, i): SearchRow => {
-    const {
-      distance: _d,
-      score: _s,
-      ...columns
-    } = byId.get(item.id) as ArmRow & { distance?: number; score?: number }
-    return {
-      ...columns,
-      distance: distances.get(item.id) ?? null,
-      vectorRank: item.vectorRank,
-      lexicalScore: scores.get(item.id) ?? null,
-      lexicalRank: item.lexicalRank,
-      fused: item.fused,
-      fusedRank: i + 1,
-    }
-  })
-  return { rows, vectorCount: vectorFound?.length ?? null, lexicalCount: lexicalFound?.length ?? null }
-}
-
-export async function searchChunks(
-  db: Queryable,
-  target: SearchTarget,
-  options: SearchOptions,
-): Promise<SearchRow[]> {
-  return (await runSearch(db, target, options)).rows
+  const [vector, lexical] = await Promise.all([vectorRows, lexicalRows])
+  return { ...(vector === undefined ? {} : { vector }), ...(lexical === undefined ? {} : { lexical }) }
 }
 
 function filterSets(filters: ChunkFilters | readonly ChunkFilters[] | undefined): readonly ChunkFilters[] {

@@ -5,7 +5,7 @@
  * scored below BM25 alone). An item an arm did not return gets that arm's lowest z-score; the fused
  * score is `(1 − w)·z_vector + w·z_lexical`, w the lexical weight.
  *
- * The search (src/db/chunk-search.ts) fuses the two arms' rows with this function.
+ * The search (src/retrieval/search.ts) fuses the two arms' rows with this function.
  */
 export interface FusedItem<Id> {
   id: Id

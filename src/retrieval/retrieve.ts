@@ -1,10 +1,8 @@
 import type { Config } from '../config.js'
 import {
   findSearchableCollection,
-  runSearch,
   type SearchableCollection,
   type SearchOptions,
-  type SearchResult,
   type SearchRow,
 } from '../db/chunk-search.js'
 import type { Queryable } from '../db/transaction.js'
@@ -19,6 +17,7 @@ import { type Metrics, observeRetrieval } from '../observability/metrics.js'
 import { type CollectionCache, sameCollection } from './collection-cache.js'
 import { type CandidateChunk, packPassages } from './packing.js'
 import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-cache.js'
+import { runSearch, type SearchResult } from './search.js'
 import { RetrievalFilters, type RetrievalResult, type RetrieveInput, RetrieveRequest } from './types.js'
 
 export interface RetrievalSettings {

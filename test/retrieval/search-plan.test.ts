@@ -5,12 +5,12 @@ import {
   findSearchableCollection,
   type SearchableCollection,
   type SearchOptions,
-  searchChunks,
 } from '../../src/db/chunk-search.js'
 import { hnswIndexName } from '../../src/db/collections.js'
 import type { Database } from '../../src/db/pool.js'
 import type { EmbedderFactory } from '../../src/embedding/embedder.js'
 import { retrieve } from '../../src/retrieval/retrieve.js'
+import { searchChunks } from '../../src/retrieval/search.js'
 import { seedCollection } from '../support/seed-chunks.js'
 import { createTestDatabase, usingRealPostgres } from '../support/test-db.js'
 import { testRetrievalSettings } from './retrieval-deps.js'

@@ -1,5 +1,5 @@
 import type { SearchRow } from '../db/chunk-search.js'
-import { jaccard, joinAdjacent, wordShingles } from './text-similarity.js'
+import { jaccardAtLeast, joinAdjacent, wordShingles } from './text-similarity.js'
 import type { Passage } from './types.js'
 
 /**
@@ -46,7 +46,7 @@ export function packPassages(
     const shingles = wordShingles(chunk.text)
     const duplicate = kept.some(
       (other) =>
-        other.chunk.contentHash === chunk.contentHash || jaccard(other.shingles, shingles) >= threshold,
+        other.chunk.contentHash === chunk.contentHash || jaccardAtLeast(other.shingles, shingles, threshold),
     )
     if (duplicate) continue
     kept.push({ chunk, shingles })

@@ -18,6 +18,26 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
   return shared / (a.size + b.size - shared)
 }
 
+/**
+ * `jaccard(a, b) >= threshold`, stopping as soon as the shingles left to compare could no longer lift
+ * it to the threshold. Most pairs a packing compares share few shingles, so this reads a few of them
+ * instead of all. The answer is jaccard's: the final test is the same division, and the early one
+ * divides with the most shingles the pair could still share (the ratio only grows with them).
+ */
+export function jaccardAtLeast(a: ReadonlySet<string>, b: ReadonlySet<string>, threshold: number): boolean {
+  if (a.size === 0 && b.size === 0) return 1 >= threshold
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a]
+  const total = a.size + b.size
+  let shared = 0
+  let left = small.size
+  for (const item of small) {
+    left--
+    if (large.has(item)) shared++
+    else if ((shared + left) / (total - shared - left) < threshold) return false
+  }
+  return shared / (total - shared) >= threshold
+}
+
 const MAX_OVERLAP_CHARS = 4000
 const MIN_OVERLAP_CHARS = 20
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type CandidateChunk, packPassages } from '../../src/retrieval/packing.js'
-import { jaccard, joinAdjacent, wordShingles } from '../../src/retrieval/text-similarity.js'
+import { jaccard, jaccardAtLeast, joinAdjacent, wordShingles } from '../../src/retrieval/text-similarity.js'
 
 let nextId = 1
 function hit(overrides: Partial<CandidateChunk> & { text: string }): CandidateChunk {
@@ -129,6 +129,32 @@ describe('text similarity', () => {
       1,
     )
     expect(jaccard(wordShingles('one two three four'), wordShingles('five six seven eight'))).toBe(0)
+  })
+
+  it('answers jaccard(a, b) >= threshold exactly, at the boundaries too, while stopping early', () => {
+    // A small deterministic generator: sets of 0–40 items from 60, thresholds at the pair's own ratios.
+    let seed = 7
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    const set = () =>
+      new Set(Array.from({ length: Math.floor(next() * 40) }, () => `w${Math.floor(next() * 60)}`))
+    let checked = 0
+    for (let i = 0; i < 400; i++) {
+      const a = set()
+      const b = i % 5 === 0 ? new Set([...a].slice(0, Math.floor(a.size * next()))) : set()
+      const exact = jaccard(a, b)
+      for (const threshold of [0, 0.5, 0.9, 1, exact, Math.max(0, exact - 1e-12), exact + 1e-12, next()]) {
+        expect(jaccardAtLeast(a, b, threshold), `${[...a]} / ${[...b]} at ${threshold}`).toBe(
+          exact >= threshold,
+        )
+        expect(jaccardAtLeast(b, a, threshold)).toBe(exact >= threshold)
+        checked++
+      }
+    }
+    expect(checked).toBe(3200)
+    expect(jaccardAtLeast(new Set(), new Set(), 1)).toBe(true)
   })
 
   it('ignores coincidental short overlaps when joining', () => {

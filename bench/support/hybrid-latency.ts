@@ -205,7 +205,7 @@ at random from the SciFact abstracts, GloVe SIF vectors (100 dimensions); ${inpu
 (${WARMUP} warm-up queries first), k = 10 chunks (40 candidates per arm), one query at a time, systems in rotating order,
 in process (no port) for Onbrand; LangChain through its own pool on the same database. Query vectors are computed before
 timing for both sides. A claim's words (any of them) match a median of ${percentile(matched, 50).toLocaleString('en')} chunks (first 50 claims).
-The BM25 arm's budget is \`BM25_MAX_CANDIDATES\` = ${cap.toLocaleString('en')} postings per query (the default; migrations 0006, 0017–0019):
+The BM25 arm's budget is \`BM25_MAX_CANDIDATES\` = ${cap.toLocaleString('en')} postings per query (the default; migrations 0006, 0017–0021):
 it scores the chunks holding the question's rarest word or two of the rarest words that fit under 6× the budget,
 at most 10,000 postings past it (the words that fit under the budget itself, if those are too few), every word counting in the scores of the chunks found.
 
@@ -309,7 +309,7 @@ async function vectorRecall(
   return { queries: queries.length, defaultEf, rows }
 }
 
-const SWEEP_CAPS = [0, 1000, 2000, 4000, 8000, 16000]
+const SWEEP_CAPS = [0, 1000, 1500, 2000, 4000, 8000, 16000]
 
 /** bm25_search alone at several caps (0: exact), timed per query in rotating order, with top-10 agreement. */
 async function capSweep(

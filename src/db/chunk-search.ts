@@ -91,7 +91,7 @@ export interface ArmStatement {
 
 /**
  * The statements of a search, one an arm: vector top-N through the collection's partial HNSW index,
- * BM25 top-N (the `bm25_search` function of migrations 0005, 0006 and 0016–0020). Absent: the arm does not
+ * BM25 top-N (the `bm25_search` function of migrations 0005, 0006 and 0016–0021). Absent: the arm does not
  * run: the vector arm without a query vector, the lexical arm at lexical weight 0 when the vector arm
  * runs (its rows could only fill places after every vector hit).
  *

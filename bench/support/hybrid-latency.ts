@@ -127,15 +127,17 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
       }),
     )
     return async (query: string, body: { lexicalWeight?: number; efSearch?: number } = {}) => {
+      const payload = JSON.stringify({ collection: 'latency', query, k: 10, ...body })
+      // With its Content-Length, as HTTP clients send it: without one, the body limit must count the
+      // body as it streams (hono's bodyLimit), a path only chunked uploads take when served.
       const res = await app.request('/v1/retrieve', {
         method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          collection: 'latency',
-          query,
-          k: 10,
-          ...body,
-        }),
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(payload)),
+        },
+        body: payload,
       })
       if (res.status !== 200) throw new Error(`retrieve answered ${res.status}: ${await res.text()}`)
       return res.json()

@@ -17,7 +17,7 @@ import {
 import { loadMigrations } from '../../src/db/migrate.js'
 import type { Database } from '../../src/db/pool.js'
 import type { EmbedderFactory } from '../../src/embedding/embedder.js'
-import { retrievalSettingsFromConfig, searchOptionsFor } from '../../src/retrieval/retrieve.js'
+import { retrievalSettingsFromConfig, retrieve, searchOptionsFor } from '../../src/retrieval/retrieve.js'
 import { runSearch } from '../../src/retrieval/search.js'
 import { RetrieveRequest } from '../../src/retrieval/types.js'
 import { buildServices } from '../../src/services.js'
@@ -117,16 +117,15 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
       RATE_LIMIT_TPM: '0',
       ...env,
     })
-    const app = createApp(
-      buildServices({
-        config,
-        db,
-        logger: pino({ level: 'silent' }),
-        migrations: loadMigrations(),
-        overrides: { embedders },
-      }),
-    )
-    return async (query: string, body: { lexicalWeight?: number; efSearch?: number } = {}) => {
+    const services = buildServices({
+      config,
+      db,
+      logger: pino({ level: 'silent' }),
+      migrations: loadMigrations(),
+      overrides: { embedders },
+    })
+    const app = createApp(services)
+    const request = async (query: string, body: { lexicalWeight?: number; efSearch?: number } = {}) => {
       const payload = JSON.stringify({ collection: 'latency', query, k: 10, ...body })
       // With its Content-Length, as HTTP clients send it: without one, the body limit must count the
       // body as it streams (hono's bodyLimit), a path only chunked uploads take when served.
@@ -142,12 +141,16 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
       if (res.status !== 200) throw new Error(`retrieve answered ${res.status}: ${await res.text()}`)
       return res.json()
     }
+    /** The same retrieval without HTTP: what a library call, as LangChain's is, would cost. */
+    const direct = (query: string) => retrieve(services.retrieval, { collection: 'latency', query, k: 10 })
+    return Object.assign(request, { direct })
   }
   const capped = retriever({})
   const exact = retriever({ BM25_MAX_CANDIDATES: '0' })
   const cap = loadConfig({}).BM25_MAX_CANDIDATES
   const systems = {
     hybrid: (q: string) => capped(q),
+    direct: (q: string) => capped.direct(q),
     lexical: (q: string) => capped(q, { lexicalWeight: 1 }),
     vector: (q: string) => capped(q, { lexicalWeight: 0 }),
     vectorWide: (q: string) => capped(q, { lexicalWeight: 0, efSearch: WIDE_EF }),
@@ -156,7 +159,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
     exactLexical: (q: string) => exact(q, { lexicalWeight: 1 }),
   }
   type Name = keyof typeof systems
-  const rotated: Name[] = ['hybrid', 'lexical', 'vector', 'vectorWide', 'langchain']
+  const rotated: Name[] = ['hybrid', 'direct', 'lexical', 'vector', 'vectorWide', 'langchain']
   const timings = Object.fromEntries(Object.keys(systems).map((name) => [name, [] as number[]])) as Record<
     Name,
     number[]
@@ -178,7 +181,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
     Name,
     number[]
   >
-  const aloneNames: Name[] = ['hybrid', 'langchain', 'lexical', 'vector']
+  const aloneNames: Name[] = ['hybrid', 'langchain', 'direct', 'lexical', 'vector']
   if (input.withExact) aloneNames.push('exactHybrid', 'exactLexical')
   for (const name of aloneNames) {
     for (let i = 0; i < queries.length; i++) {
@@ -232,14 +235,15 @@ it scores the chunks holding the question's rarest word or two of the rarest wor
 at most 10,000 postings past it (the words that fit under the budget itself, if those are too few), every word counting in the scores of the chunks found.
 
 Two timings of each system. *Rotation*: per query, every system once, in rotating order. *Alone*: the system runs every
-query in a row (after its own warm-up). They differ because of PostgreSQL's buffer cache: shared_buffers is ${cache.sharedBuffers}
-here, and the pages the systems read do not fit in it (${cache.relations}).
-In the rotation each system also pays for the pages the others evicted; alone, LangChain's smaller set of pages stays cached.
+query in a row (after its own warm-up). In the rotation each system also pays for what the others evicted from
+PostgreSQL's buffer cache and the processor's caches. shared_buffers is ${cache.sharedBuffers} here; the relations the
+systems read (tables with TOAST, indexes): ${cache.relations}, ${cache.fits ? 'which fit in it' : 'more than fits in it'}.
 Exact BM25 (no cap) is timed alone only, after the rest: it reads many times more pages than any other system.
 
 | System | rotation p50 (ms) | p99 | vs LangChain | alone p50 (ms) | p99 | vs LangChain |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${line(`**\`POST /v1/retrieve\` hybrid** (BM25 + HNSW, fused, packed; cap ${cap.toLocaleString('en')})`, 'hybrid')}
+${line('`retrieve()` hybrid called in process, no HTTP (auth, validation, JSON): the library-call comparison', 'direct')}
 ${line(`\`POST /v1/retrieve\` lexical (\`lexicalWeight: 1\`: BM25 arm only; cap ${cap.toLocaleString('en')})`, 'lexical')}
 ${line(`\`POST /v1/retrieve\` vector (\`lexicalWeight: 0\`: HNSW arm only; ef_search ${recall.defaultEf}, the arm's candidate count)`, 'vector')}
 ${line(`\`POST /v1/retrieve\` vector, \`efSearch: ${WIDE_EF}\` (the default before ef_search followed the candidate count)`, 'vectorWide')}
@@ -248,7 +252,8 @@ ${line('`POST /v1/retrieve` hybrid, exact BM25 (`BM25_MAX_CANDIDATES=0`)', 'exac
 ${line('`POST /v1/retrieve` lexical, exact BM25 (`BM25_MAX_CANDIDATES=0`)', 'exactLexical')}
 
 - Target: hybrid p50 ≤ 2× LangChain's vector-only p50, in the rotation and alone: **${rotatedRatio <= 2 && aloneRatio <= 2 ? 'met' : 'not met'}**
-  (${rotatedRatio.toFixed(2)}× in the rotation, ${aloneRatio.toFixed(2)}× alone).
+  (${rotatedRatio.toFixed(2)}× in the rotation, ${aloneRatio.toFixed(2)}× alone). Without HTTP, \`retrieve()\` is
+  ${(p50(timings.direct) / p50(timings.langchain)).toFixed(2)}× and ${(p50(alone.direct) / p50(alone.langchain)).toFixed(2)}× (the issue's target names \`/v1/retrieve\`).
 - Hybrid over its slower arm: ${ms(p50(alone.hybrid) - Math.max(p50(alone.vector), p50(alone.lexical)))} ms at p50 alone
   (hybrid p50 minus the larger of the vector and lexical p50s; the arms run at once on two connections).
 
@@ -339,16 +344,20 @@ async function vectorRecall(
 }
 
 /** shared_buffers, and the size of what the compared systems read (tables with their TOAST, indexes). */
-async function cacheFacts(db: Database): Promise<{ sharedBuffers: string; relations: string }> {
-  const { rows } = await db.pool.query<{ setting: string; relations: string }>(
+async function cacheFacts(
+  db: Database,
+): Promise<{ sharedBuffers: string; relations: string; fits: boolean }> {
+  const { rows } = await db.pool.query<{ setting: string; relations: string; fits: boolean }>(
     `SELECT current_setting('shared_buffers') AS setting,
-       string_agg(format('%s %s', c.relname, pg_size_pretty(pg_total_relation_size(c.oid) -
-         CASE WHEN c.relkind = 'r' THEN pg_indexes_size(c.oid) ELSE 0 END)), ', ' ORDER BY c.relname) AS relations
+       string_agg(format('%s %s', c.relname, pg_size_pretty(r.bytes)), ', ' ORDER BY c.relname) AS relations,
+       sum(r.bytes) <= pg_size_bytes(current_setting('shared_buffers')) AS fits
      FROM pg_class c
+     CROSS JOIN LATERAL (SELECT pg_total_relation_size(c.oid) -
+       CASE WHEN c.relkind = 'r' THEN pg_indexes_size(c.oid) ELSE 0 END AS bytes) r
      WHERE c.relname IN ('chunks', 'chunks_tsv_idx', 'langchain_bench', 'embedding_embedding_hnsw_idx')
        OR (c.relkind = 'i' AND c.relname LIKE 'chunks_hnsw_%')`,
   )
-  return { sharedBuffers: rows[0]!.setting, relations: rows[0]!.relations }
+  return { sharedBuffers: rows[0]!.setting, relations: rows[0]!.relations, fits: rows[0]!.fits }
 }
 
 const SWEEP_CAPS = [0, 1000, 1500, 2000, 4000, 8000, 16000]

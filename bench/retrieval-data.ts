@@ -1,5 +1,3 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-
 /** Deterministic, so two runs load the same corpus and ask the same queries. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0
@@ -127,17 +125,4 @@ export function percentile(values: number[], p: number): number {
   return sorted[rank]!
 }
 
-/** Replace this benchmark's section of BENCHMARKS.md (from its heading to the next `## `), or append it. */
-export function writeSection(path: string, heading: string, text: string): void {
-  // The section starts with its heading, whether or not the caller wrote it.
-  const section = text.startsWith(`${heading}\n`) ? text : `${heading}\n\n${text}`
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n'
-  const start = current.indexOf(`${heading}\n`)
-  if (start === -1) {
-    writeFileSync(path, `${current.trimEnd()}\n\n${section}`)
-    return
-  }
-  const next = current.indexOf('\n## ', start + heading.length)
-  const end = next === -1 ? current.length : next + 1
-  writeFileSync(path, `${current.slice(0, start)}${section}${next === -1 ? '' : `\n${current.slice(end)}`}`)
-}
+export { writeSection } from './support/benchmarks-file.js'

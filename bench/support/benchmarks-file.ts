@@ -13,7 +13,9 @@ export const NOTES_MARKER = '<!-- Notes below are written by hand; a benchmark r
 export function writeSection(path: string, heading: string, body: string): void {
   const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n'
   const text = (body.startsWith(`${heading}\n`) ? body : `${heading}\n\n${body}`).trimEnd()
-  const start = current.indexOf(`${heading}\n`)
+  // The heading as a whole line, not the end of a longer one (`### Retrieval` for `## Retrieval`); with the
+  // newline put in front, the match's index is where the heading starts in `current`.
+  const start = `\n${current}`.indexOf(`\n${heading}\n`)
   if (start === -1) {
     writeFileSync(path, `${current.trimEnd()}\n\n${text}\n`)
     return

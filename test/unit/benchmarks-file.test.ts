@@ -30,4 +30,12 @@ describe('writeSection (bench results in BENCHMARKS.md)', () => {
       `# Benchmarks\n\n## A\n\nnew table\n\n${NOTES_MARKER}\nWhat the runs say.\n\n## B\n\nnew b\n\n${NOTES_MARKER}\nB's notes.\n`,
     )
   })
+
+  it('finds its heading only as a whole line, and rewrites a last section that has no notes', () => {
+    const path = fileWith('# Benchmarks\n\n## A\n\n### R\n\nsub\n\n## R quality\n\nq\n\n## R\n\nold r\n')
+    writeSection(path, '## R', 'new r')
+    expect(readFileSync(path, 'utf8')).toBe(
+      '# Benchmarks\n\n## A\n\n### R\n\nsub\n\n## R quality\n\nq\n\n## R\n\nnew r\n',
+    )
+  })
 })

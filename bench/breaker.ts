@@ -18,7 +18,8 @@ import {
   FOUNDATION,
   textTask,
 } from '../test/generation/generation-fixture.js'
-import { percentile, writeSection } from './retrieval-data.js'
+import { percentile } from './retrieval-data.js'
+import { writeSection } from './support/benchmarks-file.js'
 
 const ROUNDS_WITH = Number(process.env.BENCH_ROUNDS ?? 40)
 const ROUNDS_WITHOUT = Number(process.env.BENCH_ROUNDS_WITHOUT ?? 8)

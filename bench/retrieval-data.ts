@@ -124,5 +124,3 @@ export function percentile(values: number[], p: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[rank]!
 }
-
-export { writeSection } from './support/benchmarks-file.js'

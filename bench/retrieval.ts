@@ -28,7 +28,8 @@ import { retrievalSettingsFromConfig, searchOptionsFor } from '../src/retrieval/
 import { searchChunks } from '../src/retrieval/search.js'
 import { RetrieveRequest } from '../src/retrieval/types.js'
 import { buildServices } from '../src/services.js'
-import { makeCorpus, percentile, seededRandom, writeSection } from './retrieval-data.js'
+import { makeCorpus, percentile, seededRandom } from './retrieval-data.js'
+import { writeSection } from './support/benchmarks-file.js'
 
 const DIMS = 1536
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000)

@@ -35,7 +35,8 @@ import {
 import { countTokens as countTokensToday } from '../src/tokens/tokenizer.js'
 import { CORPORA_DIR, filesUnder } from '../test/tokens/corpus-files.js'
 import { cjkRun, lowercaseRun } from '../test/tokens/hostile-text.js'
-import { percentile, writeSection } from './retrieval-data.js'
+import { percentile } from './retrieval-data.js'
+import { writeSection } from './support/benchmarks-file.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 const CORPORA = [

@@ -161,36 +161,33 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
   }
   type Name = keyof typeof systems
   const rotated: Name[] = ['hybrid', 'direct', 'lexical', 'vector', 'vectorWide', 'langchain']
-  const timings = Object.fromEntries(Object.keys(systems).map((name) => [name, [] as number[]])) as Record<
-    Name,
-    number[]
-  >
+  const noTimings = () =>
+    Object.fromEntries(Object.keys(systems).map((name) => [name, [] as number[]])) as Record<Name, number[]>
+  /** One call of a system; its time goes to `into` (warm-up calls pass none). */
+  const time = async (name: Name, query: string, into: number[] | undefined) => {
+    const t = performance.now()
+    await systems[name](query)
+    into?.push(performance.now() - t)
+  }
+  const timings = noTimings()
   // The warm-up claims are not timed again: a timed query must not find its own pages cached.
   const queries = input.queries
   for (let i = 0; i < queries.length; i++) {
     for (let j = 0; j < rotated.length; j++) {
       const name = rotated[(i + j) % rotated.length]!
-      const t = performance.now()
-      await systems[name](queries[i]!)
-      if (i >= WARMUP) timings[name].push(performance.now() - t)
+      await time(name, queries[i]!, i >= WARMUP ? timings[name] : undefined)
     }
     if (i % 50 === 49) input.log(`timed ${i + 1} of ${queries.length} queries`)
   }
   // Each system alone, every query in a row after its own warm-up: the rotation shares PostgreSQL's
   // buffer cache among all of them, so each pays for pages the others evicted. Exact BM25 last: it reads
   // many times more pages than the rest, and timed among them it slowed LangChain almost threefold.
-  const alone = Object.fromEntries(Object.keys(systems).map((name) => [name, [] as number[]])) as Record<
-    Name,
-    number[]
-  >
+  const alone = noTimings()
   const aloneNames: Name[] = ['hybrid', 'langchain', 'direct', 'lexical', 'vector']
   if (input.withExact) aloneNames.push('exactHybrid', 'exactLexical')
   for (const name of aloneNames) {
-    for (let i = 0; i < queries.length; i++) {
-      const t = performance.now()
-      await systems[name](queries[i]!)
-      if (i >= WARMUP) alone[name].push(performance.now() - t)
-    }
+    for (let i = 0; i < queries.length; i++)
+      await time(name, queries[i]!, i >= WARMUP ? alone[name] : undefined)
     input.log(`timed ${name} alone`)
   }
   const matched: number[] = []

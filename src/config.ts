@@ -111,6 +111,10 @@ const Env = z
     RETRIEVAL_CANDIDATES: z.coerce.number().int().min(10).max(1000).default(40),
     // The BM25 arm's candidate budget per query, in postings (0: no cap, exact BM25 however long it takes).
     BM25_MAX_CANDIDATES: z.coerce.number().int().min(0).max(10_000_000).default(2000),
+    // In-process BM25 indexes (exact, no cap): postings this process may hold (about 6 bytes each; 0: none),
+    // and the smallest collection that gets one (smaller ones are fast enough with SQL).
+    BM25_INDEX_MAX_POSTINGS: z.coerce.number().int().min(0).max(1_000_000_000).default(30_000_000),
+    BM25_INDEX_MIN_CHUNKS: z.coerce.number().int().min(1).max(100_000_000).default(20_000),
     EF_SEARCH_DEFAULT: z.coerce.number().int().min(10).max(1000).default(128),
     EF_SEARCH_MAX: z.coerce.number().int().min(10).max(1000).default(400),
     HNSW_MAX_SCAN_TUPLES: z.coerce.number().int().min(1000).max(10_000_000).default(20_000),

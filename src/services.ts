@@ -22,6 +22,7 @@ import { FINE_TUNE_JOB_KIND } from './models/fine-tunes.js'
 import { createFineTuningClient } from './models/fine-tuning-client.js'
 import { fineTuneHandler } from './models/follow-fine-tune.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
+import { Bm25MemoryIndexes } from './retrieval/bm25-memory-index.js'
 import { CollectionCache } from './retrieval/collection-cache.js'
 import { QueryEmbeddingCache } from './retrieval/query-embedding-cache.js'
 import { type RetrievalDeps, retrievalSettingsFromConfig, retrieve } from './retrieval/retrieve.js'
@@ -128,6 +129,16 @@ export function buildServices(input: BuildServicesInput): Services {
     collectionCache: new CollectionCache(),
     settings: retrievalSettingsFromConfig(config),
     metrics,
+    bm25Indexes: new Bm25MemoryIndexes(db.pool, {
+      maxPostings: config.BM25_INDEX_MAX_POSTINGS,
+      minChunks: config.BM25_INDEX_MIN_CHUNKS,
+      now,
+      onBuildError: (collectionId, error) =>
+        logger.warn(
+          { collectionId, err: error },
+          'could not build the in-process BM25 index; searching with SQL',
+        ),
+    }),
   }
   const breakers =
     config.MODEL_BREAKER_FAILURES > 0
@@ -188,6 +199,7 @@ export function buildServices(input: BuildServicesInput): Services {
       await rateLimiter.flush()
     },
     close: async () => {
+      retrieval.bm25Indexes?.close()
       await generationLog.close()
       await rateLimiter.close()
     },

@@ -230,6 +230,54 @@ function lexicalStatement(target: SearchTarget, options: Omit<SearchOptions, 'qu
   return { text, values }
 }
 
+/**
+ * The lexical arm's rows when the ranking was done in process (src/retrieval/bm25-memory-index.ts): the
+ * chunks `ids` with their `scores`, fetched only if the collection's text is still at `version` (migration
+ * 0022) and the collection row still says what `target` does (guardClause). `current` false: the text
+ * changed since the ranking's index was built (or the collection is gone); the caller searches with SQL.
+ */
+export async function fetchRankedRows(
+  db: Queryable,
+  target: SearchTarget,
+  ranked: { version: string; ids: readonly number[]; scores: readonly number[] },
+): Promise<{ current: boolean; rows: (ArmRow & { score: number })[] }> {
+  assertSafeInteger(target.collectionId)
+  const { values, param } = parameters()
+  const text = `SELECT s.version::text AS "textVersion", r.*
+    FROM (SELECT version FROM collection_text_stats WHERE collection_id = ${target.collectionId}) s
+    LEFT JOIN LATERAL (
+      SELECT ${ROW_COLUMNS}, x.score, x.rank
+      FROM unnest(${param(ranked.ids, '::bigint[]')}, ${param(ranked.scores, '::float8[]')}) WITH ORDINALITY x(id, score, rank)
+      JOIN chunks c ON c.id = x.id
+      JOIN documents d ON d.id = c.document_id
+      WHERE s.version = ${param(ranked.version, '::bigint')} AND ${guardClause(target, param)}
+    ) r ON true
+    ORDER BY r.rank`
+  const { rows } = await db.query<ArmRow & { score: number; rank: number | null; textVersion: string }>(
+    text,
+    values,
+  )
+  const current = rows.length > 0 && rows[0]?.textVersion === ranked.version
+  return {
+    current,
+    rows: current
+      ? rows.flatMap(({ textVersion: _v, rank, ...row }) =>
+          rank === null ? [] : [row as ArmRow & { score: number }],
+        )
+      : [],
+  }
+}
+
+/** Whether any filter set restricts anything (kind, source prefix, metadata). */
+export function hasFilters(filters: ChunkFilters | readonly ChunkFilters[] | undefined): boolean {
+  return filterSets(filters).some(
+    (set) =>
+      set.kind !== undefined ||
+      set.sourcePrefix !== undefined ||
+      (set.metadata !== undefined && Object.keys(set.metadata).length > 0),
+  )
+}
+
 /** A row as an arm's statement returns it: a stored chunk's columns and its document's. */
 export type ArmRow = Omit<
   SearchRow,
@@ -240,6 +288,15 @@ export type ArmRow = Omit<
 export type PendingSearchOptions = Omit<SearchOptions, 'queryVector'> & {
   queryVector?: number[] | Promise<number[]>
 }
+
+/**
+ * Another way to run the lexical arm (the in-process index): its rows, or undefined when it cannot
+ * answer this search (then bm25_search does).
+ */
+export type LexicalArm = (
+  target: SearchTarget,
+  options: PendingSearchOptions,
+) => Promise<(ArmRow & { score: number })[] | undefined>
 
 /** Each arm's rows as its statement returned them; absent: the arm did not run. */
 export interface ArmRows {
@@ -261,12 +318,16 @@ export async function searchArms(
   db: Queryable,
   target: SearchTarget,
   options: PendingSearchOptions,
+  lexicalArm?: LexicalArm,
 ): Promise<ArmRows> {
   assertSafeInteger(target.collectionId)
   const run = <T extends pg.QueryResultRow>(statement: ArmStatement) =>
     db.query<T>(statement.text, statement.values).then((result) => result.rows)
+  const sqlLexical = () => run<ArmRow & { score: number }>(lexicalStatement(target, options))
   const lexicalRows = runsLexicalArm(options)
-    ? run<ArmRow & { score: number }>(lexicalStatement(target, options))
+    ? lexicalArm
+      ? lexicalArm(target, options).then((rows) => rows ?? sqlLexical())
+      : sqlLexical()
     : undefined
   // Handled here at once: if it failed while the query is still being embedded, the rejection would
   // otherwise count as unhandled. Promise.all below still sees it.

@@ -14,6 +14,7 @@ import {
 } from '../embedding/openai-embedder.js'
 import { AppError } from '../errors.js'
 import { type Metrics, observeRetrieval } from '../observability/metrics.js'
+import { type Bm25MemoryIndexes, memoryLexicalArm } from './bm25-memory-index.js'
 import { type CollectionCache, sameCollection } from './collection-cache.js'
 import { type CandidateChunk, packPassages } from './packing.js'
 import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-cache.js'
@@ -40,6 +41,8 @@ export interface RetrievalDeps {
   settings: RetrievalSettings
   /** Where each retrieval's latency is recorded; absent in callers without an app (CLI, some tests). */
   metrics?: Metrics
+  /** In-process BM25 indexes of large collections (bm25-memory-index.ts); absent: bm25_search always. */
+  bm25Indexes?: Bm25MemoryIndexes
 }
 
 export function retrievalSettingsFromConfig(config: Config): RetrievalSettings {
@@ -125,7 +128,8 @@ async function search(
     ...searchOptionsFor(request, deps.settings, undefined, collection, scopeFilters),
     queryVector,
   }
-  const found = await runSearch(deps.db, collection, options)
+  const lexicalArm = deps.bm25Indexes ? memoryLexicalArm(deps.db, deps.bm25Indexes) : undefined
+  const found = await runSearch(deps.db, collection, options, lexicalArm)
   const mode = found.lexicalCount === null ? 'vector' : found.vectorCount === null ? 'lexical' : 'hybrid'
   return { mode, search: found }
 }

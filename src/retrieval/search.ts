@@ -1,5 +1,6 @@
 import type {
   ArmRow,
+  LexicalArm,
   PendingSearchOptions,
   SearchOptions,
   SearchRow,
@@ -17,7 +18,7 @@ export interface SearchResult {
 }
 
 /**
- * Both arms (searchArms: at once on a pool), fused by weighted z-scores (fusion.ts), best first, at
+ * Both arms (searchArms: at once on a pool; the lexical one through `lexicalArm` when given and able), fused by weighted z-scores (fusion.ts), best first, at
  * most `limit` rows. The vector arm is re-sorted by exact distance because `relaxed_order` may return
  * rows slightly out of order.
  */
@@ -25,8 +26,9 @@ export async function runSearch(
   db: Queryable,
   target: SearchTarget,
   options: PendingSearchOptions,
+  lexicalArm?: LexicalArm,
 ): Promise<SearchResult> {
-  const arms = await searchArms(db, target, options)
+  const arms = await searchArms(db, target, options, lexicalArm)
   const vector = [...(arms.vector ?? [])].sort((a, b) => a.distance - b.distance || a.id - b.id)
   const lexical = [...(arms.lexical ?? [])].sort((a, b) => b.score - a.score || a.id - b.id)
   const byId = new Map<number, ArmRow>()

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { replaceChunks } from '../../src/db/chunks.js'
 import type { Database } from '../../src/db/pool.js'
+import { skewedWordCorpus } from '../support/random-corpus.js'
 import { seedCollection } from '../support/seed-chunks.js'
 import { createTestDatabase } from '../support/test-db.js'
 
@@ -163,18 +164,14 @@ describe('BM25 term vectors', () => {
 describe('BM25 early termination', () => {
   it('returns exactly the top of the full ranking, whatever the limit', async () => {
     // A corpus with common and rare words, so pruning has common words to skip.
-    const words = Array.from({ length: 60 }, (_, i) => `word${String.fromCharCode(97 + (i % 26))}${i}`)
-    let seed = 7
-    const random = () => {
-      seed = (seed * 48271) % 2147483647
-      return seed / 2147483647
-    }
-    const pick = () => words[Math.floor(words.length * random() ** 3)]!
-    const documents = Array.from({ length: 300 }, (_, i) => ({
-      sourceId: `d${i}`,
-      embed: false,
-      chunks: [Array.from({ length: 5 + Math.floor(random() * 40) }, pick).join(' ')],
-    }))
+    const { words, documents } = skewedWordCorpus({
+      prefix: 'word',
+      words: 60,
+      documents: 300,
+      seed: 7,
+      skew: 3,
+      maxLength: 40,
+    })
     const { collection } = await seedCollection(db.pool, { name: 'bm25-prune' }, documents)
     for (const query of [words.slice(0, 6), [words[0]!, words[40]!, words[59]!], words.slice(20, 35)]) {
       const full = await bm25(collection.id, query.join(' '), { limit: 1000 })
@@ -192,18 +189,14 @@ describe('BM25 early termination', () => {
 
 describe('BM25 candidate cap', () => {
   it('ranks exactly the chunks holding the rarest word or two of the words the pair budget allows, every word counting', async () => {
-    const words = Array.from({ length: 40 }, (_, i) => `capword${String.fromCharCode(97 + (i % 26))}${i}`)
-    let seed = 11
-    const random = () => {
-      seed = (seed * 48271) % 2147483647
-      return seed / 2147483647
-    }
-    const pick = () => words[Math.floor(words.length * random() ** 2)]!
-    const documents = Array.from({ length: 200 }, (_, i) => ({
-      sourceId: `d${i}`,
-      embed: false,
-      chunks: [Array.from({ length: 5 + Math.floor(random() * 30) }, pick).join(' ')],
-    }))
+    const { words, documents } = skewedWordCorpus({
+      prefix: 'capword',
+      words: 40,
+      documents: 200,
+      seed: 11,
+      skew: 2,
+      maxLength: 30,
+    })
     const { collection } = await seedCollection(db.pool, { name: 'bm25-cap' }, documents)
     const query = [words[0]!, words[3]!, words[12]!, words[25]!, words[39]!].join(' ')
     const full = await bm25(collection.id, query, { limit: 1000 })

@@ -1,0 +1,346 @@
+import { fetchRankedRows, hasFilters, type LexicalArm } from '../db/chunk-search.js'
+import {
+  forEachLexeme,
+  queryLexemes,
+  readPostingsPage,
+  readTextStats,
+  readTextVersion,
+} from '../db/text-postings.js'
+import type { Queryable } from '../db/transaction.js'
+
+/**
+ * An in-process BM25 index: a large collection's postings (chunk, word, term frequency) in typed arrays,
+ * so the lexical arm ranks in this process instead of in bm25_search. Exact BM25 over every posting of
+ * every query word, with bm25_search's arithmetic (migrations 0005, 0021): the same ids and scores as
+ * bm25_search without a candidate cap, at a fraction of its cost (BENCHMARKS.md, retrieval latency).
+ *
+ * Freshness: an index is built at one version of the collection's text (collection_text_stats.version,
+ * migration 0022, raised in the transaction of every change), and the search fetches its rows in a
+ * statement that checks that version (chunk-search.ts, rankedRowsStatement). A change makes the next
+ * search find the index stale: that search and the ones after it use SQL while a new index is built in
+ * the background (one build at a time per collection; pages of rows, so neither the event loop nor the
+ * connection pool is held for long).
+ */
+
+export interface Bm25MemorySettings {
+  /** Postings every index of this process may hold together (about 6 bytes each); 0: no index, SQL always. */
+  maxPostings: number
+  /** Collections with fewer chunks are searched with SQL (fast enough there). */
+  minChunks: number
+  /** Chunks read per statement while building. */
+  pageSize?: number
+  /** After a build that was skipped, failed or overtaken by a change: how long before the next try. */
+  retryMs?: number
+  now?: () => number
+  /** Told about builds that failed (the search goes on with SQL). */
+  onBuildError?: (collectionId: number, error: unknown) => void
+}
+
+/** One collection's postings at one version of its text. */
+export interface Bm25Snapshot {
+  collectionId: number
+  version: string
+  chunkCount: number
+  averageLength: number
+  postings: number
+  terms: Map<string, number>
+  /** Postings of term t: termStart[t] up to termStart[t + 1]. */
+  termStart: Uint32Array
+  postingChunk: Uint32Array
+  postingTf: Uint16Array
+  chunkIds: Float64Array
+  chunkLength: Float64Array
+  /** Scratch of search(): a score per chunk, zero between searches, and the chunks it touched. */
+  scratch: Float64Array
+  touched: Uint32Array
+}
+
+export interface RankedChunks {
+  ids: number[]
+  scores: number[]
+}
+
+type State =
+  | { kind: 'building'; reserved: number; done: Promise<void> }
+  | { kind: 'ready'; snapshot: Bm25Snapshot }
+  | { kind: 'waiting'; until: number }
+
+export class Bm25MemoryIndexes {
+  readonly #states = new Map<number, State>()
+  #reserved = 0
+  #closed = false
+  readonly #pageSize: number
+  readonly #retryMs: number
+  readonly #now: () => number
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly settings: Bm25MemorySettings,
+  ) {
+    this.#pageSize = settings.pageSize ?? 1000
+    this.#retryMs = settings.retryMs ?? 30_000
+    this.#now = settings.now ?? Date.now
+  }
+
+  /**
+   * The collection's index if one is built, else undefined: the caller searches with SQL, and a build
+   * starts in the background unless one runs or the last attempt was too recent.
+   */
+  get(collectionId: number): Bm25Snapshot | undefined {
+    if (this.settings.maxPostings === 0 || this.#closed) return undefined
+    const state = this.#states.get(collectionId)
+    if (state?.kind === 'ready') return state.snapshot
+    if (state === undefined || (state.kind === 'waiting' && this.#now() >= state.until))
+      this.#startBuild(collectionId)
+    return undefined
+  }
+
+  /** The search found the collection's text changed since `snapshot` was built: drop it, rebuild. */
+  stale(snapshot: Bm25Snapshot): void {
+    const state = this.#states.get(snapshot.collectionId)
+    if (state?.kind !== 'ready' || state.snapshot !== snapshot) return
+    this.#states.delete(snapshot.collectionId)
+    this.#reserved -= snapshot.postings
+    this.#startBuild(snapshot.collectionId)
+  }
+
+  /** Resolves when no build of the collection is running (tests and benchmarks wait for the index). */
+  async settled(collectionId: number): Promise<void> {
+    for (;;) {
+      const state = this.#states.get(collectionId)
+      if (state?.kind !== 'building') return
+      await state.done
+    }
+  }
+
+  /** Postings held or being read, over every collection. */
+  get reservedPostings(): number {
+    return this.#reserved
+  }
+
+  /** Stop: builds end at their next page, and no index is used or built again. */
+  close(): void {
+    this.#closed = true
+    this.#states.clear()
+    this.#reserved = 0
+  }
+
+  #startBuild(collectionId: number): void {
+    const state: State = { kind: 'building', reserved: 0, done: Promise.resolve() }
+    this.#states.set(collectionId, state)
+    state.done = this.#build(collectionId, state).then(
+      (snapshot) => {
+        if (this.#states.get(collectionId) !== state) return
+        this.#states.set(
+          collectionId,
+          snapshot === undefined
+            ? { kind: 'waiting', until: this.#now() + this.#retryMs }
+            : { kind: 'ready', snapshot },
+        )
+        if (snapshot === undefined) this.#reserved -= state.reserved
+      },
+      (error: unknown) => {
+        if (this.#states.get(collectionId) !== state) return
+        this.#reserved -= state.reserved
+        this.#states.set(collectionId, { kind: 'waiting', until: this.#now() + this.#retryMs })
+        this.settings.onBuildError?.(collectionId, error)
+      },
+    )
+  }
+
+  async #build(
+    collectionId: number,
+    state: Extract<State, { kind: 'building' }>,
+  ): Promise<Bm25Snapshot | undefined> {
+    const stats = await readTextStats(this.db, collectionId)
+    if (stats === undefined || stats.chunkCount < Math.max(1, this.settings.minChunks)) return undefined
+    if (this.#reserved + stats.postings > this.settings.maxPostings) return undefined
+    state.reserved = stats.postings
+    this.#reserved += stats.postings
+
+    const chunkCount = stats.chunkCount
+    const chunkIds = new Float64Array(chunkCount)
+    const chunkLength = new Float64Array(chunkCount)
+    const chunkStart = new Uint32Array(chunkCount + 1)
+    const postingTerm = new Uint32Array(stats.postings)
+    const postingTfByChunk = new Uint16Array(stats.postings)
+    const terms = new Map<string, number>()
+    let chunks = 0
+    let postings = 0
+    let afterId = 0
+    for (;;) {
+      if (this.#closed || this.#states.get(collectionId) !== state) return undefined
+      const page = await readPostingsPage(this.db, collectionId, afterId, this.#pageSize)
+      for (const row of page) {
+        // More rows or words than the statistics said: the text changed while it was read.
+        if (chunks === chunkCount) return undefined
+        chunkIds[chunks] = row.id
+        chunkLength[chunks] = row.length
+        let overflow = false
+        forEachLexeme(row.tsv, (lexeme, tf) => {
+          if (postings === stats.postings) {
+            overflow = true
+            return
+          }
+          let term = terms.get(lexeme)
+          if (term === undefined) {
+            term = terms.size
+            terms.set(lexeme, term)
+          }
+          postingTerm[postings] = term
+          postingTfByChunk[postings] = tf
+          postings++
+        })
+        if (overflow) return undefined
+        chunks++
+        chunkStart[chunks] = postings
+        afterId = row.id
+      }
+      if (page.length < this.#pageSize) break
+    }
+    if (chunks !== chunkCount || postings !== stats.postings) return undefined
+
+    // Group the postings by word (a counting sort: each word's chunks stay in id order).
+    const termStart = new Uint32Array(terms.size + 1)
+    for (let p = 0; p < postings; p++) {
+      const slot = (postingTerm[p] as number) + 1
+      termStart[slot] = (termStart[slot] as number) + 1
+      if (p % 1_000_000 === 999_999) await yieldToEventLoop()
+    }
+    for (let t = 1; t <= terms.size; t++)
+      termStart[t] = (termStart[t] as number) + (termStart[t - 1] as number)
+    const next = termStart.slice(0, terms.size)
+    const postingChunk = new Uint32Array(postings)
+    const postingTf = new Uint16Array(postings)
+    for (let c = 0; c < chunks; c++) {
+      for (let p = chunkStart[c] as number; p < (chunkStart[c + 1] as number); p++) {
+        const term = postingTerm[p] as number
+        const at = next[term] as number
+        next[term] = at + 1
+        postingChunk[at] = c
+        postingTf[at] = postingTfByChunk[p] as number
+      }
+      if (c % 2000 === 1999) await yieldToEventLoop()
+    }
+    // The text did not change while it was read: every page saw version `stats.version`.
+    if ((await readTextVersion(this.db, collectionId)) !== stats.version) return undefined
+    if (this.#closed || this.#states.get(collectionId) !== state) return undefined
+    return {
+      collectionId,
+      version: stats.version,
+      chunkCount,
+      averageLength: stats.wordCount / Math.max(chunkCount, 1),
+      postings,
+      terms,
+      termStart,
+      postingChunk,
+      postingTf,
+      chunkIds,
+      chunkLength,
+      scratch: new Float64Array(chunkCount),
+      touched: new Uint32Array(Math.min(chunkCount, postings)),
+    }
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+/**
+ * The `maxRows` best chunks for the query's lexemes by BM25, best first (ties: lower id first), as
+ * bm25_search computes them without a candidate cap: words the collection lacks are ignored; idf =
+ * ln(1 + (N − df + 0.5) / (df + 0.5)); each word a chunk holds adds idf · tf · (k1 + 1) / (tf + k1 · (1 − b
+ * + b · length / average length)). Synchronous: a search is a few passes over typed arrays.
+ */
+export function searchSnapshot(
+  snapshot: Bm25Snapshot,
+  lexemes: readonly string[],
+  k1: number,
+  b: number,
+  maxRows: number,
+): RankedChunks {
+  const { scratch, touched, termStart, postingChunk, postingTf, chunkLength, averageLength } = snapshot
+  const total = snapshot.chunkCount
+  let touchedCount = 0
+  for (const lexeme of new Set(lexemes)) {
+    const term = snapshot.terms.get(lexeme)
+    if (term === undefined) continue
+    const start = termStart[term] as number
+    const end = termStart[term + 1] as number
+    const df = end - start
+    const idf = Math.log(1 + (total - df + 0.5) / (df + 0.5))
+    for (let p = start; p < end; p++) {
+      const chunk = postingChunk[p] as number
+      const tf = postingTf[p] as number
+      const current = scratch[chunk] as number
+      if (current === 0) touched[touchedCount++] = chunk
+      scratch[chunk] =
+        current +
+        (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * (chunkLength[chunk] as number)) / averageLength))
+    }
+  }
+  const best = topChunks(snapshot, touchedCount, maxRows)
+  const ranked = {
+    ids: best.map((chunk) => snapshot.chunkIds[chunk] as number),
+    scores: best.map((chunk) => scratch[chunk] as number),
+  }
+  for (let i = 0; i < touchedCount; i++) scratch[touched[i] as number] = 0
+  return ranked
+}
+
+/** The `limit` touched chunks of highest score (then lowest id), best first; scores stay in scratch. */
+function topChunks(snapshot: Bm25Snapshot, touchedCount: number, limit: number): number[] {
+  const { scratch, touched } = snapshot
+  // Chunk indexes follow id order, so a lower index is a lower id.
+  const worse = (a: number, b: number) =>
+    (scratch[a] as number) < (scratch[b] as number) || (scratch[a] === scratch[b] && a > b)
+  // A heap of the best `limit` so far, the worst of them at the root.
+  const heap: number[] = []
+  for (let i = 0; i < touchedCount; i++) {
+    const chunk = touched[i] as number
+    if (heap.length < limit) {
+      heap.push(chunk)
+      let at = heap.length - 1
+      while (at > 0) {
+        const parent = (at - 1) >> 1
+        if (!worse(heap[at] as number, heap[parent] as number)) break
+        ;[heap[at], heap[parent]] = [heap[parent] as number, heap[at] as number]
+        at = parent
+      }
+    } else if (limit > 0 && worse(heap[0] as number, chunk)) {
+      heap[0] = chunk
+      let at = 0
+      for (;;) {
+        const left = 2 * at + 1
+        const right = left + 1
+        let smallest = at
+        if (left < heap.length && worse(heap[left] as number, heap[smallest] as number)) smallest = left
+        if (right < heap.length && worse(heap[right] as number, heap[smallest] as number)) smallest = right
+        if (smallest === at) break
+        ;[heap[at], heap[smallest]] = [heap[smallest] as number, heap[at] as number]
+        at = smallest
+      }
+    }
+  }
+  return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0))
+}
+
+/**
+ * The lexical arm through the in-process index, for searchArms: undefined (bm25_search answers) when the
+ * search needs what the index does not hold (search syntax, filters), when the collection has no index
+ * yet, or when its text changed since the index was built (the index is then rebuilt).
+ */
+export function memoryLexicalArm(db: Queryable, indexes: Bm25MemoryIndexes): LexicalArm {
+  return async (target, options) => {
+    if (options.syntax !== 'words' || hasFilters(options.filters)) return undefined
+    const snapshot = indexes.get(target.collectionId)
+    if (snapshot === undefined) return undefined
+    const lexemes = await queryLexemes(db, target.textSearchConfig, options.query)
+    const ranked = searchSnapshot(snapshot, lexemes, options.bm25.k1, options.bm25.b, options.candidates)
+    const fetched = await fetchRankedRows(db, target, { version: snapshot.version, ...ranked })
+    if (fetched.current) return fetched.rows
+    indexes.stale(snapshot)
+    return undefined
+  }
+}

@@ -1,0 +1,303 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Database } from '../../src/db/pool.js'
+import { forEachLexeme, queryLexemes } from '../../src/db/text-postings.js'
+import type { Queryable } from '../../src/db/transaction.js'
+import { Bm25MemoryIndexes, searchSnapshot } from '../../src/retrieval/bm25-memory-index.js'
+import { retrieve } from '../../src/retrieval/retrieve.js'
+import { skewedWordCorpus } from '../support/random-corpus.js'
+import { seedCollection } from '../support/seed-chunks.js'
+import { createTestDatabase } from '../support/test-db.js'
+import { stubRetrievalDeps } from './retrieval-deps.js'
+
+let db: Database
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+
+afterAll(async () => {
+  await db?.close()
+})
+
+/** A Queryable over the pool that keeps the text of every statement sent through it. */
+function recording(pool: Queryable): { db: Queryable; texts: string[] } {
+  const texts: string[] = []
+  return {
+    texts,
+    db: {
+      query: ((text: string, ...rest: unknown[]) => {
+        texts.push(text)
+        return (pool.query as (...a: unknown[]) => unknown).call(pool, text, ...rest)
+      }) as Queryable['query'],
+    },
+  }
+}
+
+async function indexOf(indexes: Bm25MemoryIndexes, collectionId: number) {
+  expect(indexes.get(collectionId)).toBeUndefined() // the first call starts the build
+  await indexes.settled(collectionId)
+  const snapshot = indexes.get(collectionId)
+  expect(snapshot).toBeDefined()
+  return snapshot!
+}
+
+async function exactBm25(collectionId: number, query: string, limit: number, k1 = 0.9, b = 0.4) {
+  const { rows } = await db.pool.query<{ id: number; bm25: number }>(
+    `SELECT chunk_id::float8 AS id, bm25 FROM bm25_search($1, 'english', $2, NULL, false, $3, $4, $5, NULL, NULL, NULL, NULL)`,
+    [collectionId, query, k1, b, limit],
+  )
+  return rows
+}
+
+async function textVersion(collectionId: number): Promise<number> {
+  const { rows } = await db.pool.query<{ v: number }>(
+    'SELECT version::float8 AS v FROM collection_text_stats WHERE collection_id = $1',
+    [collectionId],
+  )
+  return rows[0]!.v
+}
+
+describe('tsvector text', () => {
+  it('is read into the lexemes and term frequencies that unnest gives, quotes, backslashes and weights included', async () => {
+    const vectors = [
+      `$$'a''b':1,2A 'c\\\\d' 'e f':3 'x''':4B,5,6C 'plain'$$::tsvector`,
+      `to_tsvector('english', $$It's the runner's "quoted" text, run runs running; C:\\\\path\\\\file o'clock$$)`,
+      `to_tsvector('simple', $$a b a c a b 'q' ''$$)`,
+      `''::tsvector`,
+    ]
+    for (const vector of vectors) {
+      const { rows } = await db.pool.query<{ text: string; pairs: [string, number][] | null }>(
+        `SELECT v::text AS text, (SELECT json_agg(json_build_array(u.lexeme, greatest(cardinality(u.positions), 1)))
+           FROM unnest(v) u) AS pairs FROM (SELECT ${vector} AS v) s`,
+      )
+      const parsed: [string, number][] = []
+      forEachLexeme(rows[0]!.text, (lexeme, tf) => parsed.push([lexeme, tf]))
+      expect(parsed).toEqual(rows[0]!.pairs ?? [])
+    }
+  })
+})
+
+describe('in-process BM25 index', () => {
+  it('scores as computed by hand, with the caller k1 and b', async () => {
+    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'memory-arith' }, [
+      { sourceId: 'repeat.md', embed: false, chunks: ['risk risk risk risk risk risk'] },
+      { sourceId: 'all.md', embed: false, chunks: ['The cardiac risk of smoking in older patients'] },
+      { sourceId: 'short.md', embed: false, chunks: ['Smoking patients'] },
+    ])
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxPostings: 1000, minChunks: 1 })
+    const snapshot = await indexOf(indexes, collection.id)
+    // As in bm25.test.ts: N = 3 chunks of 6, 5 and 2 indexed words, avg 13/3; idf of risk, smoke, patient ln 1.6.
+    const idf = Math.log(1.6)
+    const part = (tf: number, length: number) => (tf * 1.9) / (tf + 0.9 * (0.6 + (0.4 * length) / (13 / 3)))
+    const lexemes = await queryLexemes(db.pool, 'english', 'What is the risk of smoking for patients?')
+    const ranked = searchSnapshot(snapshot, lexemes, 0.9, 0.4, 10)
+    const id = (source: string) => chunkIds.get(source)![0]!
+    expect(ranked.ids).toEqual([id('all.md'), id('short.md'), id('repeat.md')])
+    expect(ranked.scores[0]).toBeCloseTo(3 * idf * part(1, 5), 12)
+    expect(ranked.scores[1]).toBeCloseTo(2 * idf * part(1, 2), 12)
+    expect(ranked.scores[2]).toBeCloseTo(idf * part(6, 6), 12)
+    // k1 = 0: term frequency does not count; b = 0: length does not.
+    expect(searchSnapshot(snapshot, ['risk'], 0, 0.4, 1).scores[0]).toBeCloseTo(idf, 12)
+    const noLength = searchSnapshot(snapshot, ['risk'], 1.2, 0, 10)
+    expect(noLength.scores[noLength.ids.indexOf(id('repeat.md'))]).toBeCloseTo(
+      (idf * 6 * 2.2) / (6 + 1.2),
+      12,
+    )
+    // Words the collection lacks, and none at all.
+    expect(searchSnapshot(snapshot, ['navi', 'zzz'], 0.9, 0.4, 10)).toEqual({ ids: [], scores: [] })
+    expect(searchSnapshot(snapshot, [], 0.9, 0.4, 10)).toEqual({ ids: [], scores: [] })
+    // The scratch space is clean after a search: the same search gives the same scores.
+    expect(searchSnapshot(snapshot, lexemes, 0.9, 0.4, 10)).toEqual(ranked)
+  })
+
+  it('returns the ids and scores of uncapped bm25_search, whatever the limit', async () => {
+    const { words, documents } = skewedWordCorpus({
+      prefix: 'mword',
+      words: 60,
+      documents: 300,
+      seed: 5,
+      skew: 3,
+      maxLength: 40,
+    })
+    const { collection } = await seedCollection(db.pool, { name: 'memory-parity' }, documents)
+    // Pages of 7 rows: the build reads many statements.
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxPostings: 100_000, minChunks: 1, pageSize: 7 })
+    const snapshot = await indexOf(indexes, collection.id)
+    expect(snapshot.chunkCount).toBe(300)
+    const queries = [words.slice(0, 6), [words[0]!, words[40]!, words[59]!], words.slice(20, 35), [words[3]!]]
+    for (const query of queries) {
+      const lexemes = await queryLexemes(db.pool, 'english', query.join(' '))
+      for (const [k1, b] of [
+        [0.9, 0.4],
+        [1.5, 0.9],
+      ] as const) {
+        for (const limit of [1, 10, 40, 1000]) {
+          const exact = await exactBm25(collection.id, query.join(' '), limit, k1, b)
+          const ranked = searchSnapshot(snapshot, lexemes, k1, b, limit)
+          expect(ranked.ids).toEqual(exact.map((row) => row.id))
+          for (const [i, row] of exact.entries()) expect(ranked.scores[i]).toBeCloseTo(row.bm25, 9)
+        }
+      }
+    }
+  })
+
+  it('answers retrieve() without bm25_search, and with it for filters, search syntax and collections without an index', async () => {
+    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'memory-route' }, [
+      {
+        sourceId: 'a.md',
+        embed: false,
+        kind: 'guideline',
+        chunks: ['Write in plain English for every reader.'],
+      },
+      { sourceId: 'b.md', embed: false, kind: 'product', chunks: ['A plain cotton tee for everyday wear.'] },
+      { sourceId: 'c.md', embed: false, kind: 'guideline', chunks: ['Use active voice in headings.'] },
+    ])
+    const recorded = recording(db.pool)
+    const indexes = new Bm25MemoryIndexes(recorded.db, { maxPostings: 1000, minChunks: 1 })
+    const deps = stubRetrievalDeps(recorded.db, undefined, { bm25Indexes: indexes })
+    const ask = (extra: Record<string, unknown> = {}) =>
+      retrieve(deps, {
+        collection: 'memory-route',
+        query: 'Is plain English or active voice better?',
+        ...extra,
+      })
+    const usedSql = () => recorded.texts.some((text) => text.includes('bm25_search('))
+
+    // The first search starts the build and is answered by SQL meanwhile.
+    const first = await ask()
+    expect(usedSql()).toBe(true)
+    await indexes.settled(collection.id)
+    recorded.texts.length = 0
+    const second = await ask()
+    expect(usedSql()).toBe(false)
+    expect(second.passages.map((p) => p.sourceId)).toEqual(first.passages.map((p) => p.sourceId))
+    // The same scores, but for the order of a floating-point sum.
+    for (const [i, passage] of second.passages.entries()) {
+      expect(passage.scores.lexical).toBeCloseTo(first.passages[i]!.scores.lexical!, 12)
+      expect(passage.scores.fused).toBeCloseTo(first.passages[i]!.scores.fused, 12)
+    }
+    expect(second.passages[0]!.scores.lexical).toBeGreaterThan(0)
+    expect(second.mode).toBe('lexical')
+
+    for (const extra of [
+      { filters: { kind: 'guideline' } },
+      { query: '"plain English"' },
+      { searchSyntax: true },
+    ]) {
+      recorded.texts.length = 0
+      const answer = await ask(extra)
+      expect(usedSql()).toBe(true)
+      expect(answer.passages.length).toBeGreaterThan(0)
+    }
+    expect(chunkIds.size).toBe(3)
+
+    // Too many postings for the budget: no index, SQL every time.
+    const small = new Bm25MemoryIndexes(db.pool, { maxPostings: 3, minChunks: 1 })
+    expect(small.get(collection.id)).toBeUndefined()
+    await small.settled(collection.id)
+    expect(small.get(collection.id)).toBeUndefined()
+    expect(small.reservedPostings).toBe(0)
+    // Too few chunks: none either.
+    const few = new Bm25MemoryIndexes(db.pool, { maxPostings: 1000, minChunks: 4 })
+    few.get(collection.id)
+    await few.settled(collection.id)
+    expect(few.get(collection.id)).toBeUndefined()
+  })
+
+  it('is not used once the text changed, and is rebuilt with the change', async () => {
+    const { collection } = await seedCollection(db.pool, { name: 'memory-fresh' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['Headings use sentence case.', 'Numbers use numerals.'] },
+      { sourceId: 'b.md', embed: false, chunks: ['Dates are written in full.'] },
+    ])
+    const recorded = recording(db.pool)
+    const indexes = new Bm25MemoryIndexes(recorded.db, { maxPostings: 1000, minChunks: 1 })
+    const deps = stubRetrievalDeps(recorded.db, undefined, { bm25Indexes: indexes })
+    const ask = (query: string) => retrieve(deps, { collection: 'memory-fresh', query })
+    const built = await indexOf(indexes, collection.id)
+
+    // A new chunk with a new word: the index (built before it) must not answer, or the word finds nothing.
+    await seedDocumentChunk(collection.id, 'c.md', 'Tables need a caption.')
+    recorded.texts.length = 0
+    const after = await ask('Do tables need captions?')
+    expect(after.passages.map((p) => p.sourceId)).toEqual(['c.md'])
+    expect(recorded.texts.some((text) => text.includes('bm25_search('))).toBe(true)
+    await indexes.settled(collection.id)
+    const rebuilt = indexes.get(collection.id)!
+    expect(rebuilt).not.toBe(built)
+    expect(Number(rebuilt.version)).toBeGreaterThan(Number(built.version))
+    recorded.texts.length = 0
+    expect((await ask('Do tables need captions?')).passages.map((p) => p.sourceId)).toEqual(['c.md'])
+    expect(recorded.texts.some((text) => text.includes('bm25_search('))).toBe(false)
+
+    // Deleting a document: its chunk must not come back from the index.
+    await db.pool.query(`DELETE FROM documents WHERE collection_id = $1 AND source_id = 'c.md'`, [
+      collection.id,
+    ])
+    expect((await ask('Do tables need captions?')).passages).toEqual([])
+  })
+
+  it('drops a build that the text changed under', async () => {
+    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'memory-race' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['one alpha', 'two beta', 'three gamma', 'four delta'] },
+    ])
+    const [first] = chunkIds.get('a.md')!
+    let pages = 0
+    const racing: Queryable = {
+      query: (async (text: string, values?: unknown[]) => {
+        // After the first chunk was read: its text changes, with as many words (counts alone cannot tell).
+        if (text.includes('c.tsv::text') && ++pages === 2) {
+          await db.pool.query(`UPDATE chunks SET text = 'one omega' WHERE id = $1`, [first])
+        }
+        return db.pool.query(text, values)
+      }) as Queryable['query'],
+    }
+    const indexes = new Bm25MemoryIndexes(racing, {
+      maxPostings: 1000,
+      minChunks: 1,
+      pageSize: 1,
+      retryMs: 0,
+    })
+    indexes.get(collection.id)
+    await indexes.settled(collection.id)
+    expect(pages).toBeGreaterThan(2)
+    // The first build was dropped (it read "alpha"); with retryMs 0 the next get() builds again.
+    expect(indexes.get(collection.id)).toBeUndefined()
+    await indexes.settled(collection.id)
+    const snapshot = indexes.get(collection.id)!
+    expect(searchSnapshot(snapshot, ['alpha'], 0.9, 0.4, 10).ids).toEqual([])
+    expect(searchSnapshot(snapshot, ['omega'], 0.9, 0.4, 10).ids).toEqual([first])
+  })
+})
+
+describe('the text version (migration 0022)', () => {
+  it('rises with every change to the indexed text, and not with other updates', async () => {
+    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'memory-version' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['First words.', 'Second words.'] },
+    ])
+    const [first] = chunkIds.get('a.md')!
+    const v0 = await textVersion(collection.id)
+    await db.pool.query('UPDATE chunks SET ordinal = ordinal + 10 WHERE collection_id = $1', [collection.id])
+    expect(await textVersion(collection.id)).toBe(v0)
+    await db.pool.query(`UPDATE chunks SET text = 'Changed words.' WHERE id = $1`, [first])
+    const v1 = await textVersion(collection.id)
+    expect(v1).toBeGreaterThan(v0)
+    await seedDocumentChunk(collection.id, 'b.md', 'More words.')
+    const v2 = await textVersion(collection.id)
+    expect(v2).toBeGreaterThan(v1)
+    await db.pool.query('DELETE FROM chunks WHERE id = $1', [first])
+    expect(await textVersion(collection.id)).toBeGreaterThan(v2)
+  })
+})
+
+/** A document with one chunk in the collection, written with SQL. */
+async function seedDocumentChunk(collectionId: number, sourceId: string, text: string): Promise<void> {
+  await db.pool.query(
+    `WITH d AS (
+       INSERT INTO documents (collection_id, source_id, kind, title, content_hash, metadata)
+       VALUES ($1, $2, 'guideline', $2, md5($3), '{}') RETURNING id
+     )
+     INSERT INTO chunks (document_id, collection_id, ordinal, heading_path, text, token_count, content_hash, ts_config)
+     SELECT d.id, $1, 0, '', $3, 5, md5($3), 'english' FROM d`,
+    [collectionId, sourceId, text],
+  )
+}

@@ -17,9 +17,10 @@ import type { Queryable } from '../db/transaction.js'
  * Freshness: an index is built at one version of the collection's text (collection_text_stats.version,
  * migration 0022, raised in the transaction of every change), and the search fetches its rows in a
  * statement that checks that version (chunk-search.ts, rankedRowsStatement). A change makes the next
- * search find the index stale: that search and the ones after it use SQL while a new index is built in
- * the background (one build at a time per collection; pages of rows, so neither the event loop nor the
- * connection pool is held for long).
+ * search find the index stale: that search and the ones after it use SQL until a new index is built in
+ * the background, once the collection has had no change for a while (rebuildDelayMs: during an ingest
+ * the index is rebuilt when its writes pause, not after each). One build at a time per collection, in
+ * pages of rows, so neither the event loop nor the connection pool is held for long.
  */
 
 export interface Bm25MemorySettings {
@@ -31,6 +32,11 @@ export interface Bm25MemorySettings {
   pageSize?: number
   /** After a build that was skipped, failed or overtaken by a change: how long before the next try. */
   retryMs?: number
+  /**
+   * After a search found the index stale: how long before it is rebuilt (searches use SQL meanwhile), so a
+   * collection being ingested into is rebuilt once its writes pause, not after every one of them.
+   */
+  rebuildDelayMs?: number
   now?: () => number
   /** Told about builds that failed (the search goes on with SQL). */
   onBuildError?: (collectionId: number, error: unknown) => void
@@ -53,6 +59,8 @@ export interface Bm25Snapshot {
   /** Scratch of search(): a score per chunk, zero between searches, and the chunks it touched. */
   scratch: Float64Array
   touched: Uint32Array
+  /** Length normalisation per chunk for the last k1 and b searched with (lengthNorms). */
+  norms?: { k1: number; b: number; values: Float64Array }
 }
 
 export interface RankedChunks {
@@ -71,6 +79,7 @@ export class Bm25MemoryIndexes {
   #closed = false
   readonly #pageSize: number
   readonly #retryMs: number
+  readonly #rebuildDelayMs: number
   readonly #now: () => number
 
   constructor(
@@ -79,6 +88,7 @@ export class Bm25MemoryIndexes {
   ) {
     this.#pageSize = settings.pageSize ?? 1000
     this.#retryMs = settings.retryMs ?? 30_000
+    this.#rebuildDelayMs = settings.rebuildDelayMs ?? 10_000
     this.#now = settings.now ?? Date.now
   }
 
@@ -95,13 +105,12 @@ export class Bm25MemoryIndexes {
     return undefined
   }
 
-  /** The search found the collection's text changed since `snapshot` was built: drop it, rebuild. */
+  /** The search found the collection's text changed since `snapshot` was built: drop it, rebuild later. */
   stale(snapshot: Bm25Snapshot): void {
     const state = this.#states.get(snapshot.collectionId)
     if (state?.kind !== 'ready' || state.snapshot !== snapshot) return
-    this.#states.delete(snapshot.collectionId)
     this.#reserved -= snapshot.postings
-    this.#startBuild(snapshot.collectionId)
+    this.#states.set(snapshot.collectionId, { kind: 'waiting', until: this.#now() + this.#rebuildDelayMs })
   }
 
   /** Resolves when no build of the collection is running (tests and benchmarks wait for the index). */
@@ -260,7 +269,8 @@ export function searchSnapshot(
   b: number,
   maxRows: number,
 ): RankedChunks {
-  const { scratch, touched, termStart, postingChunk, postingTf, chunkLength, averageLength } = snapshot
+  const { scratch, touched, termStart, postingChunk, postingTf } = snapshot
+  const norm = lengthNorms(snapshot, k1, b)
   const total = snapshot.chunkCount
   let touchedCount = 0
   for (const lexeme of new Set(lexemes)) {
@@ -275,9 +285,7 @@ export function searchSnapshot(
       const tf = postingTf[p] as number
       const current = scratch[chunk] as number
       if (current === 0) touched[touchedCount++] = chunk
-      scratch[chunk] =
-        current +
-        (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * (chunkLength[chunk] as number)) / averageLength))
+      scratch[chunk] = current + (idf * tf * (k1 + 1)) / (tf + (norm[chunk] as number))
     }
   }
   const best = topChunks(snapshot, touchedCount, maxRows)
@@ -289,6 +297,21 @@ export function searchSnapshot(
   return ranked
 }
 
+/**
+ * Each chunk's `k1 · (1 − b + b · length / average length)`, computed as bm25_search computes it (so the
+ * scores agree to the last bit but for the order of the sum), kept for the last k1 and b asked for.
+ */
+function lengthNorms(snapshot: Bm25Snapshot, k1: number, b: number): Float64Array {
+  const kept = snapshot.norms
+  if (kept !== undefined && kept.k1 === k1 && kept.b === b) return kept.values
+  const values = new Float64Array(snapshot.chunkCount)
+  for (let c = 0; c < values.length; c++) {
+    values[c] = k1 * (1 - b + (b * (snapshot.chunkLength[c] as number)) / snapshot.averageLength)
+  }
+  snapshot.norms = { k1, b, values }
+  return values
+}
+
 /** The `limit` touched chunks of highest score (then lowest id), best first; scores stay in scratch. */
 function topChunks(snapshot: Bm25Snapshot, touchedCount: number, limit: number): number[] {
   const { scratch, touched } = snapshot
@@ -297,6 +320,8 @@ function topChunks(snapshot: Bm25Snapshot, touchedCount: number, limit: number):
     (scratch[a] as number) < (scratch[b] as number) || (scratch[a] === scratch[b] && a > b)
   // A heap of the best `limit` so far, the worst of them at the root.
   const heap: number[] = []
+  // The root's score once the heap is full: a chunk below it cannot enter (the common case, tested first).
+  let floor = Number.NEGATIVE_INFINITY
   for (let i = 0; i < touchedCount; i++) {
     const chunk = touched[i] as number
     if (heap.length < limit) {
@@ -308,7 +333,7 @@ function topChunks(snapshot: Bm25Snapshot, touchedCount: number, limit: number):
         ;[heap[at], heap[parent]] = [heap[parent] as number, heap[at] as number]
         at = parent
       }
-    } else if (limit > 0 && worse(heap[0] as number, chunk)) {
+    } else if (limit > 0 && (scratch[chunk] as number) >= floor && worse(heap[0] as number, chunk)) {
       heap[0] = chunk
       let at = 0
       for (;;) {
@@ -322,6 +347,7 @@ function topChunks(snapshot: Bm25Snapshot, touchedCount: number, limit: number):
         at = smallest
       }
     }
+    if (heap.length === limit) floor = scratch[heap[0] as number] as number
   }
   return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0))
 }

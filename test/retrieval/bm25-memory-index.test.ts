@@ -141,6 +141,25 @@ describe('in-process BM25 index', () => {
     }
   })
 
+  it('breaks ties by chunk id, whichever chunks the words reach first', async () => {
+    // Chunks of equal length holding words of equal df: "yak zebra" (first, lower ids) and "xray yak"
+    // score the same. Taking "xray" first reaches the later chunks first; the answer is still the lower ids.
+    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'memory-ties' }, [
+      { sourceId: 'low.md', embed: false, chunks: ['yak zebra', 'yak zebra', 'yak zebra'] },
+      { sourceId: 'high.md', embed: false, chunks: ['xray yak', 'xray yak', 'xray yak'] },
+    ])
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxPostings: 1000, minChunks: 1 })
+    const snapshot = await indexOf(indexes, collection.id)
+    const exact = await exactBm25(collection.id, 'xray yak zebra', 4)
+    expect(exact.map((row) => row.id)).toEqual([...chunkIds.get('low.md')!, chunkIds.get('high.md')![0]])
+    for (const order of [
+      ['xray', 'yak', 'zebra'],
+      ['zebra', 'yak', 'xray'],
+    ]) {
+      expect(searchSnapshot(snapshot, order, 0.9, 0.4, 4).ids).toEqual(exact.map((row) => row.id))
+    }
+  })
+
   it('answers retrieve() without bm25_search, and with it for filters, search syntax and collections without an index', async () => {
     const { collection, chunkIds } = await seedCollection(db.pool, { name: 'memory-route' }, [
       {
@@ -210,7 +229,13 @@ describe('in-process BM25 index', () => {
       { sourceId: 'b.md', embed: false, chunks: ['Dates are written in full.'] },
     ])
     const recorded = recording(db.pool)
-    const indexes = new Bm25MemoryIndexes(recorded.db, { maxPostings: 1000, minChunks: 1 })
+    let now = 0
+    const indexes = new Bm25MemoryIndexes(recorded.db, {
+      maxPostings: 1000,
+      minChunks: 1,
+      rebuildDelayMs: 5000,
+      now: () => now,
+    })
     const deps = stubRetrievalDeps(recorded.db, undefined, { bm25Indexes: indexes })
     const ask = (query: string) => retrieve(deps, { collection: 'memory-fresh', query })
     const built = await indexOf(indexes, collection.id)
@@ -221,6 +246,14 @@ describe('in-process BM25 index', () => {
     const after = await ask('Do tables need captions?')
     expect(after.passages.map((p) => p.sourceId)).toEqual(['c.md'])
     expect(recorded.texts.some((text) => text.includes('bm25_search('))).toBe(true)
+    // Not rebuilt until the collection had no change for rebuildDelayMs: SQL answers meanwhile.
+    expect(indexes.reservedPostings).toBe(0)
+    now = 4999
+    expect(indexes.get(collection.id)).toBeUndefined()
+    await indexes.settled(collection.id)
+    expect(indexes.get(collection.id)).toBeUndefined()
+    now = 5000
+    expect(indexes.get(collection.id)).toBeUndefined() // starts the build
     await indexes.settled(collection.id)
     const rebuilt = indexes.get(collection.id)!
     expect(rebuilt).not.toBe(built)

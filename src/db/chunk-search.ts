@@ -127,7 +127,9 @@ export function buildSearchStatements(
 }
 
 /** The BM25 arm runs unless the vector arm does and the lexical weight is 0. */
-function runsLexicalArm(options: Pick<PendingSearchOptions, 'queryVector' | 'lexicalWeight'>): boolean {
+export function runsLexicalArm(
+  options: Pick<PendingSearchOptions, 'queryVector' | 'lexicalWeight'>,
+): boolean {
   return options.queryVector === undefined || options.lexicalWeight > 0
 }
 
@@ -165,6 +167,7 @@ function vectorStatement(
   target: SearchTarget,
   options: Omit<SearchOptions, 'queryVector'>,
   queryVector: number[],
+  idsOnly = false,
 ): ArmStatement {
   const { values, param } = parameters()
   const filters = filterClauses(options.filters, param)
@@ -179,9 +182,12 @@ function vectorStatement(
   // The documents join inside the ordered scan only when a filter needs it, as before: the plan stays
   // Limit over the HNSW index scan; the 'candidates' rows found then get their document columns.
   const documentsJoin = filters.length > 0 ? 'JOIN documents d ON d.id = c.document_id' : ''
-  const text = `SELECT ${ROW_COLUMNS}, c.distance
+  const columns = idsOnly
+    ? 'c.id'
+    : 'c.id, c.document_id, c.ordinal, c.heading_path, c.text, c.token_count, c.content_hash'
+  const text = `SELECT ${idsOnly ? 'c.id' : ROW_COLUMNS}, c.distance
     FROM (
-      SELECT c.id, c.document_id, c.ordinal, c.heading_path, c.text, c.token_count, c.content_hash,
+      SELECT ${columns},
         ${distance} AS distance
       FROM chunks c ${documentsJoin}
       WHERE c.collection_id = ${target.collectionId}
@@ -190,9 +196,24 @@ function vectorStatement(
         AND ${guardClause(target, param)}
       ORDER BY ${distance}
       LIMIT ${param(options.candidates, '::int')}
-    ) c
-    JOIN documents d ON d.id = c.document_id`
+    ) c${idsOnly ? '' : '\n    JOIN documents d ON d.id = c.document_id'}`
   return { text, values }
+}
+
+/**
+ * The vector arm's candidates as ids and distances only: the same statement as the arm's, without the
+ * chunks' text and documents (for a search that fetches the fused rows afterwards, fetchRankedRows).
+ */
+export async function vectorCandidates(
+  db: Queryable,
+  target: SearchTarget,
+  options: Omit<SearchOptions, 'queryVector'>,
+  queryVector: number[],
+): Promise<{ id: number; distance: number }[]> {
+  assertSafeInteger(target.collectionId)
+  const statement = vectorStatement(target, options, queryVector, true)
+  const { rows } = await db.query<{ id: number; distance: number }>(statement.text, statement.values)
+  return rows
 }
 
 function lexicalStatement(target: SearchTarget, options: Omit<SearchOptions, 'queryVector'>): ArmStatement {
@@ -231,40 +252,45 @@ function lexicalStatement(target: SearchTarget, options: Omit<SearchOptions, 'qu
 }
 
 /**
- * The lexical arm's rows when the ranking was done in process (src/retrieval/bm25-memory-index.ts): the
- * chunks `ids` with their `scores`, fetched only if the collection's text is still at `version` (migration
- * 0022) and the collection row still says what `target` does (guardClause). `current` false: the text
- * changed since the ranking's index was built (or the collection is gone); the caller searches with SQL.
+ * The chunks `ids`, in that order, with their documents, for a search ranked before its rows were read
+ * (src/retrieval/search.ts, with the in-process BM25 index): read only if the collection's text is still
+ * at `version` (migration 0022) and the collection row still says what `target` does (guardClause).
+ * `textCurrent` false: the text changed since the index was built (or the collection is gone), nothing is
+ * returned, and the caller searches again with SQL. `collectionCurrent` false: the collection row
+ * changed, nothing is returned (as every arm statement then returns nothing).
  */
 export async function fetchRankedRows(
   db: Queryable,
   target: SearchTarget,
-  ranked: { version: string; ids: readonly number[]; scores: readonly number[] },
-): Promise<{ current: boolean; rows: (ArmRow & { score: number })[] }> {
+  version: string,
+  ids: readonly number[],
+): Promise<{ textCurrent: boolean; collectionCurrent: boolean; rows: ArmRow[] }> {
   assertSafeInteger(target.collectionId)
   const { values, param } = parameters()
-  const text = `SELECT s.version::text AS "textVersion", r.*
+  const text = `SELECT s.version::text AS "textVersion", g.ok AS "collectionCurrent", r.*
     FROM (SELECT version FROM collection_text_stats WHERE collection_id = ${target.collectionId}) s
+    CROSS JOIN (SELECT ${guardClause(target, param)} AS ok) g
     LEFT JOIN LATERAL (
-      SELECT ${ROW_COLUMNS}, x.score, x.rank
-      FROM unnest(${param(ranked.ids, '::bigint[]')}, ${param(ranked.scores, '::float8[]')}) WITH ORDINALITY x(id, score, rank)
+      SELECT ${ROW_COLUMNS}, x.rank
+      FROM unnest(${param(ids, '::bigint[]')}) WITH ORDINALITY x(id, rank)
       JOIN chunks c ON c.id = x.id
       JOIN documents d ON d.id = c.document_id
-      WHERE s.version = ${param(ranked.version, '::bigint')} AND ${guardClause(target, param)}
+      WHERE s.version = ${param(version, '::bigint')} AND g.ok
     ) r ON true
     ORDER BY r.rank`
-  const { rows } = await db.query<ArmRow & { score: number; rank: number | null; textVersion: string }>(
-    text,
-    values,
-  )
-  const current = rows.length > 0 && rows[0]?.textVersion === ranked.version
+  type Row = ArmRow & { rank: number | null; textVersion: string; collectionCurrent: boolean }
+  const { rows } = await db.query<Row>(text, values)
+  const textCurrent = rows[0]?.textVersion === version
+  const collectionCurrent = rows[0]?.collectionCurrent === true
   return {
-    current,
-    rows: current
-      ? rows.flatMap(({ textVersion: _v, rank, ...row }) =>
-          rank === null ? [] : [row as ArmRow & { score: number }],
-        )
-      : [],
+    textCurrent,
+    collectionCurrent,
+    rows:
+      textCurrent && collectionCurrent
+        ? rows.flatMap(({ textVersion: _v, collectionCurrent: _c, rank, ...row }) =>
+            rank === null ? [] : [row],
+          )
+        : [],
   }
 }
 
@@ -289,15 +315,6 @@ export type PendingSearchOptions = Omit<SearchOptions, 'queryVector'> & {
   queryVector?: number[] | Promise<number[]>
 }
 
-/**
- * Another way to run the lexical arm (the in-process index): its rows, or undefined when it cannot
- * answer this search (then bm25_search does).
- */
-export type LexicalArm = (
-  target: SearchTarget,
-  options: PendingSearchOptions,
-) => Promise<(ArmRow & { score: number })[] | undefined>
-
 /** Each arm's rows as its statement returned them; absent: the arm did not run. */
 export interface ArmRows {
   vector?: (ArmRow & { distance: number })[]
@@ -318,16 +335,12 @@ export async function searchArms(
   db: Queryable,
   target: SearchTarget,
   options: PendingSearchOptions,
-  lexicalArm?: LexicalArm,
 ): Promise<ArmRows> {
   assertSafeInteger(target.collectionId)
   const run = <T extends pg.QueryResultRow>(statement: ArmStatement) =>
     db.query<T>(statement.text, statement.values).then((result) => result.rows)
-  const sqlLexical = () => run<ArmRow & { score: number }>(lexicalStatement(target, options))
   const lexicalRows = runsLexicalArm(options)
-    ? lexicalArm
-      ? lexicalArm(target, options).then((rows) => rows ?? sqlLexical())
-      : sqlLexical()
+    ? run<ArmRow & { score: number }>(lexicalStatement(target, options))
     : undefined
   // Handled here at once: if it failed while the query is still being embedded, the rejection would
   // otherwise count as unhandled. Promise.all below still sees it.

@@ -1,4 +1,4 @@
-import { fetchRankedRows, hasFilters, type LexicalArm } from '../db/chunk-search.js'
+import { hasFilters, type PendingSearchOptions, type SearchTarget } from '../db/chunk-search.js'
 import {
   forEachLexeme,
   queryLexemes,
@@ -352,21 +352,34 @@ function topChunks(snapshot: Bm25Snapshot, touchedCount: number, limit: number):
   return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0))
 }
 
+/** A search's lexical arm through an in-process index: its ranking, and the index version it holds. */
+export interface LexicalPlan {
+  /** The collection's text version the index was built at: the rows must be read at it. */
+  version: string
+  rank(): Promise<RankedChunks>
+  /** The rows were not at `version`: the index is dropped (and rebuilt later). */
+  stale(): void
+}
+
+/** Plans a search's lexical arm in process, or says it cannot (undefined: bm25_search answers). */
+export type LexicalPlanner = (target: SearchTarget, options: PendingSearchOptions) => LexicalPlan | undefined
+
 /**
- * The lexical arm through the in-process index, for searchArms: undefined (bm25_search answers) when the
- * search needs what the index does not hold (search syntax, filters), when the collection has no index
- * yet, or when its text changed since the index was built (the index is then rebuilt).
+ * The lexical arm through the in-process index, for runSearch: none (bm25_search answers) when the search
+ * needs what the index does not hold (search syntax, filters) or when the collection has no index yet.
  */
-export function memoryLexicalArm(db: Queryable, indexes: Bm25MemoryIndexes): LexicalArm {
-  return async (target, options) => {
+export function memoryLexicalPlanner(db: Queryable, indexes: Bm25MemoryIndexes): LexicalPlanner {
+  return (target, options) => {
     if (options.syntax !== 'words' || hasFilters(options.filters)) return undefined
     const snapshot = indexes.get(target.collectionId)
     if (snapshot === undefined) return undefined
-    const lexemes = await queryLexemes(db, target.textSearchConfig, options.query)
-    const ranked = searchSnapshot(snapshot, lexemes, options.bm25.k1, options.bm25.b, options.candidates)
-    const fetched = await fetchRankedRows(db, target, { version: snapshot.version, ...ranked })
-    if (fetched.current) return fetched.rows
-    indexes.stale(snapshot)
-    return undefined
+    return {
+      version: snapshot.version,
+      rank: async () => {
+        const lexemes = await queryLexemes(db, target.textSearchConfig, options.query)
+        return searchSnapshot(snapshot, lexemes, options.bm25.k1, options.bm25.b, options.candidates)
+      },
+      stale: () => indexes.stale(snapshot),
+    }
   }
 }

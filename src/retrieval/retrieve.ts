@@ -14,7 +14,7 @@ import {
 } from '../embedding/openai-embedder.js'
 import { AppError } from '../errors.js'
 import { type Metrics, observeRetrieval } from '../observability/metrics.js'
-import { type Bm25MemoryIndexes, memoryLexicalArm } from './bm25-memory-index.js'
+import { type Bm25MemoryIndexes, memoryLexicalPlanner } from './bm25-memory-index.js'
 import { type CollectionCache, sameCollection } from './collection-cache.js'
 import { type CandidateChunk, packPassages } from './packing.js'
 import { type QueryEmbeddingCache, queryEmbeddingKey } from './query-embedding-cache.js'
@@ -128,8 +128,8 @@ async function search(
     ...searchOptionsFor(request, deps.settings, undefined, collection, scopeFilters),
     queryVector,
   }
-  const lexicalArm = deps.bm25Indexes ? memoryLexicalArm(deps.db, deps.bm25Indexes) : undefined
-  const found = await runSearch(deps.db, collection, options, lexicalArm)
+  const lexical = deps.bm25Indexes ? memoryLexicalPlanner(deps.db, deps.bm25Indexes) : undefined
+  const found = await runSearch(deps.db, collection, options, lexical)
   const mode = found.lexicalCount === null ? 'vector' : found.vectorCount === null ? 'lexical' : 'hybrid'
   return { mode, search: found }
 }

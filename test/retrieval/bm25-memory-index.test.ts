@@ -1,13 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { findSearchableCollection } from '../../src/db/chunk-search.js'
 import type { Database } from '../../src/db/pool.js'
 import { forEachLexeme, queryLexemes } from '../../src/db/text-postings.js'
 import type { Queryable } from '../../src/db/transaction.js'
-import { Bm25MemoryIndexes, searchSnapshot } from '../../src/retrieval/bm25-memory-index.js'
-import { retrieve } from '../../src/retrieval/retrieve.js'
+import {
+  Bm25MemoryIndexes,
+  memoryLexicalPlanner,
+  searchSnapshot,
+} from '../../src/retrieval/bm25-memory-index.js'
+import { retrieve, searchOptionsFor } from '../../src/retrieval/retrieve.js'
+import { runSearch } from '../../src/retrieval/search.js'
+import { RetrieveRequest } from '../../src/retrieval/types.js'
+import { deterministicEmbedding } from '../support/openai-stub.js'
 import { skewedWordCorpus } from '../support/random-corpus.js'
 import { seedCollection } from '../support/seed-chunks.js'
 import { createTestDatabase } from '../support/test-db.js'
-import { stubRetrievalDeps } from './retrieval-deps.js'
+import { stubRetrievalDeps, testRetrievalSettings } from './retrieval-deps.js'
 
 let db: Database
 
@@ -158,6 +166,61 @@ describe('in-process BM25 index', () => {
     ]) {
       expect(searchSnapshot(snapshot, order, 0.9, 0.4, 4).ids).toEqual(exact.map((row) => row.id))
     }
+  })
+
+  it('gives hybrid searches the rows, scores and ranks of the SQL arms, and nothing for a stale collection', async () => {
+    const texts = [
+      'Write in plain English for every reader.',
+      'Plain language helps readers act.',
+      'Use active voice in headings and links.',
+      'Headings in sentence case, not title case.',
+      'A cotton tee in plain white.',
+      'Numbers one to nine are words; 10 and over are numerals.',
+      'Link text says where the link goes.',
+      'Readers scan headings before they read.',
+    ]
+    const documents = texts.map((text, i) => ({ sourceId: `h${i}.md`, chunks: [text, `${text} Again.`] }))
+    const { collection } = await seedCollection(db.pool, { name: 'memory-hybrid', dimensions: 64 }, documents)
+    const target = (await findSearchableCollection(db.pool, 'memory-hybrid'))!
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxPostings: 1000, minChunks: 1 })
+    await indexOf(indexes, collection.id)
+    const planner = memoryLexicalPlanner(db.pool, indexes)
+    const optionsFor = (query: string, lexicalWeight: number) =>
+      searchOptionsFor(
+        RetrieveRequest.parse({ collection: 'memory-hybrid', query, k: 3, lexicalWeight }),
+        { ...testRetrievalSettings, minCandidates: 5 },
+        deterministicEmbedding(query, 64),
+        target,
+      )
+    for (const query of ['plain English for readers', 'headings and links', 'numbers']) {
+      for (const weight of [0.2, 0.8, 1]) {
+        const options =
+          weight === 1 ? { ...optionsFor(query, 1), queryVector: undefined } : optionsFor(query, weight)
+        const sql = await runSearch(db.pool, target, { ...options, lexicalMaxScored: null })
+        const recorded = recording(db.pool)
+        const memory = await runSearch(recorded.db, target, options, planner)
+        expect(recorded.texts.some((text) => text.includes('bm25_search('))).toBe(false)
+        expect(memory.vectorCount).toBe(sql.vectorCount)
+        expect(memory.lexicalCount).toBe(sql.lexicalCount)
+        expect(memory.rows.map((row) => row.id)).toEqual(sql.rows.map((row) => row.id))
+        expect(memory.rows.length).toBeGreaterThan(0)
+        for (const [i, row] of memory.rows.entries()) {
+          const { lexicalScore, fused, ...rest } = sql.rows[i]!
+          const { lexicalScore: memoryLexical, fused: memoryFused, ...memoryRest } = row
+          expect(memoryRest).toEqual(rest)
+          expect(memoryFused).toBeCloseTo(fused, 12)
+          if (lexicalScore === null) expect(memoryLexical).toBeNull()
+          else expect(memoryLexical).toBeCloseTo(lexicalScore, 12)
+        }
+      }
+    }
+    // A description the collection row no longer matches (re-weighted since): nothing, and no arm counted.
+    const stale = { ...target, lexicalWeight: 0.5 }
+    const options = optionsFor('plain English', 0.8)
+    const staleSql = await runSearch(db.pool, stale, options)
+    const staleMemory = await runSearch(db.pool, stale, options, planner)
+    expect(staleSql).toEqual({ rows: [], vectorCount: 0, lexicalCount: 0 })
+    expect(staleMemory).toEqual(staleSql)
   })
 
   it('answers retrieve() without bm25_search, and with it for filters, search syntax and collections without an index', async () => {

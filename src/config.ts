@@ -56,6 +56,9 @@ const Env = z
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     // How long a request may wait for a free database connection before it is answered 503.
     DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+    // Named (server-side) prepared statements for the hot statements of the in-process BM25 index; off
+    // behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
+    DB_PREPARED_STATEMENTS: booleanFromEnv.default(true),
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -111,9 +114,9 @@ const Env = z
     RETRIEVAL_CANDIDATES: z.coerce.number().int().min(10).max(1000).default(40),
     // The BM25 arm's candidate budget per query, in postings (0: no cap, exact BM25 however long it takes).
     BM25_MAX_CANDIDATES: z.coerce.number().int().min(0).max(10_000_000).default(2000),
-    // In-process BM25 indexes (exact, no cap): postings this process may hold (about 6 bytes each; 0: none),
-    // and the smallest collection that gets one (smaller ones are fast enough with SQL).
-    BM25_INDEX_MAX_POSTINGS: z.coerce.number().int().min(0).max(1_000_000_000).default(30_000_000),
+    // In-process BM25 indexes (exact, no cap): memory this process may give them (0: none), the smallest
+    // collection that gets one (smaller ones are fast enough with SQL).
+    BM25_INDEX_MAX_MB: z.coerce.number().int().min(0).max(1_000_000).default(256),
     BM25_INDEX_MIN_CHUNKS: z.coerce.number().int().min(1).max(100_000_000).default(20_000),
     EF_SEARCH_DEFAULT: z.coerce.number().int().min(10).max(1000).default(128),
     EF_SEARCH_MAX: z.coerce.number().int().min(10).max(1000).default(400),

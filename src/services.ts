@@ -130,8 +130,9 @@ export function buildServices(input: BuildServicesInput): Services {
     settings: retrievalSettingsFromConfig(config),
     metrics,
     bm25Indexes: new Bm25MemoryIndexes(db.pool, {
-      maxPostings: config.BM25_INDEX_MAX_POSTINGS,
+      maxBytes: config.BM25_INDEX_MAX_MB * 1024 * 1024,
       minChunks: config.BM25_INDEX_MIN_CHUNKS,
+      preparedStatements: config.DB_PREPARED_STATEMENTS,
       now,
       onBuildError: (collectionId, error) =>
         logger.warn(
@@ -199,7 +200,7 @@ export function buildServices(input: BuildServicesInput): Services {
       await rateLimiter.flush()
     },
     close: async () => {
-      retrieval.bm25Indexes?.close()
+      await retrieval.bm25Indexes?.close()
       await generationLog.close()
       await rateLimiter.close()
     },

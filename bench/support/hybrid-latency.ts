@@ -147,7 +147,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
     /** Builds the in-process BM25 index, if this configuration has one, before anything is timed. */
     const ready = async (): Promise<number | undefined> => {
       const indexes = services.retrieval.bm25Indexes
-      if (indexes === undefined || config.BM25_INDEX_MAX_POSTINGS === 0) return undefined
+      if (indexes === undefined || config.BM25_INDEX_MAX_MB === 0) return undefined
       const started = performance.now()
       await direct(input.queries[0]!)
       await indexes.settled(collection.id)
@@ -157,8 +157,8 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
     return Object.assign(request, { direct, ready })
   }
   const onbrand = retriever({})
-  const sql = retriever({ BM25_INDEX_MAX_POSTINGS: '0' })
-  const exact = retriever({ BM25_INDEX_MAX_POSTINGS: '0', BM25_MAX_CANDIDATES: '0' })
+  const sql = retriever({ BM25_INDEX_MAX_MB: '0' })
+  const exact = retriever({ BM25_INDEX_MAX_MB: '0', BM25_MAX_CANDIDATES: '0' })
   const indexBuildMs = await onbrand.ready()
   if (indexBuildMs !== undefined)
     input.log(`in-process BM25 index built in ${(indexBuildMs / 1000).toFixed(1)} s`)
@@ -244,9 +244,9 @@ at random from the SciFact abstracts, GloVe SIF vectors (100 dimensions); ${inpu
 (the first ${WARMUP} only warm up: ${input.queries.length - WARMUP} timed), k = 10 chunks (40 candidates per arm), one query at a time, in process (no port) for
 Onbrand; LangChain through its own pool on the same database. Query vectors are computed before timing for both sides.
 A claim's words (any of them) match a median of ${percentile(matched, 50).toLocaleString('en')} chunks (first 50 claims).
-The lexical arm ranks with the in-process BM25 index (\`BM25_INDEX_MAX_POSTINGS\`, the default; built before timing${indexBuildMs === undefined ? '' : `, in ${(indexBuildMs / 1000).toFixed(1)} s`}):
+The lexical arm ranks with the in-process BM25 index (\`BM25_INDEX_MAX_MB\`, the default; built before timing${indexBuildMs === undefined ? '' : `, in ${(indexBuildMs / 1000).toFixed(1)} s`}):
 exact BM25 over every posting of the question's words, its rows then fetched by id with the text-version check (migration 0022).
-The rows marked SQL run \`bm25_search\` instead (\`BM25_INDEX_MAX_POSTINGS=0\`), with its candidate cap \`BM25_MAX_CANDIDATES\` = ${cap.toLocaleString('en')} postings
+The rows marked SQL run \`bm25_search\` instead (\`BM25_INDEX_MAX_MB=0\`), with its candidate cap \`BM25_MAX_CANDIDATES\` = ${cap.toLocaleString('en')} postings
 (the default; migrations 0006, 0017–0021): it scores the chunks holding the question's rarest word or two of the rarest words that
 fit under 6× the budget, every word counting in the scores of the chunks found; "exact" is that function without the cap.
 

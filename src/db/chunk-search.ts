@@ -2,6 +2,7 @@ import type pg from 'pg'
 import pgvector from 'pgvector'
 import type { ChunkInsert } from './chunks.js'
 import { assertSafeInteger, vectorExpression } from './collections.js'
+import { statement } from './text-postings.js'
 import type { Queryable } from './transaction.js'
 
 /** BM25 term-frequency saturation (k1) and length normalisation (b). */
@@ -264,7 +265,8 @@ export async function fetchRankedRows(
   target: SearchTarget,
   version: string,
   ids: readonly number[],
-): Promise<{ textCurrent: boolean; collectionCurrent: boolean; rows: ArmRow[] }> {
+  prepared = false,
+): Promise<{ textCurrent: boolean; textVersion?: string; collectionCurrent: boolean; rows: ArmRow[] }> {
   assertSafeInteger(target.collectionId)
   const { values, param } = parameters()
   const text = `SELECT s.version::text AS "textVersion", g.ok AS "collectionCurrent", r.*
@@ -279,11 +281,12 @@ export async function fetchRankedRows(
     ) r ON true
     ORDER BY r.rank`
   type Row = ArmRow & { rank: number | null; textVersion: string; collectionCurrent: boolean }
-  const { rows } = await db.query<Row>(text, values)
+  const { rows } = await db.query<Row>(statement(text, values, prepared))
   const textCurrent = rows[0]?.textVersion === version
   const collectionCurrent = rows[0]?.collectionCurrent === true
   return {
     textCurrent,
+    ...(rows[0] === undefined ? {} : { textVersion: rows[0].textVersion }),
     collectionCurrent,
     rows:
       textCurrent && collectionCurrent

@@ -24,22 +24,43 @@ import type { Queryable } from '../db/transaction.js'
  */
 
 export interface Bm25MemorySettings {
-  /** Postings every index of this process may hold together (about 6 bytes each); 0: no index, SQL always. */
-  maxPostings: number
+  /** Memory every index of this process may take together, in bytes (estimated: bytesFor); 0: no index. */
+  maxBytes: number
   /** Collections with fewer chunks are searched with SQL (fast enough there). */
   minChunks: number
+  /**
+   * A question whose words hold more postings than this is ranked by SQL (bm25_search, with its cap):
+   * scoring runs on the event loop, about 10 ns a posting.
+   */
+  maxQueryPostings?: number
   /** Chunks read per statement while building. */
   pageSize?: number
-  /** After a build that was skipped, failed or overtaken by a change: how long before the next try. */
+  /** After a build that was skipped or failed: how long before the next try. */
   retryMs?: number
   /**
-   * After a search found the index stale: how long before it is rebuilt (searches use SQL meanwhile), so a
-   * collection being ingested into is rebuilt once its writes pause, not after every one of them.
+   * How long a collection's text must go unchanged before its index is (re)built after a change: during an
+   * ingest the index is rebuilt when the writes pause, not after each of them.
    */
   rebuildDelayMs?: number
+  /** An index not searched for this long may be dropped to make room for another collection's. */
+  evictAfterMs?: number
+  /** Send the search's statements (lexemes, rows) as named prepared statements (DB_PREPARED_STATEMENTS). */
+  preparedStatements?: boolean
   now?: () => number
   /** Told about builds that failed (the search goes on with SQL). */
   onBuildError?: (collectionId: number, error: unknown) => void
+}
+
+/**
+ * Estimated bytes of an index: per posting its chunk index and term frequency (6), per chunk its id,
+ * length, score, length norm, touched slot and build offset (44), per distinct word its map entry, string
+ * and list offset (about 90); while building, 6 more a posting.
+ */
+export function bytesFor(
+  counts: { postings: number; chunks: number; terms: number },
+  building = false,
+): number {
+  return (building ? 12 : 6) * counts.postings + 44 * counts.chunks + 90 * counts.terms
 }
 
 /** One collection's postings at one version of its text. */
@@ -61,6 +82,8 @@ export interface Bm25Snapshot {
   touched: Uint32Array
   /** Length normalisation per chunk for the last k1 and b searched with (lengthNorms). */
   norms?: { k1: number; b: number; values: Float64Array }
+  /** bytesFor this index. */
+  bytes: number
 }
 
 export interface RankedChunks {
@@ -70,8 +93,12 @@ export interface RankedChunks {
 
 type State =
   | { kind: 'building'; reserved: number; done: Promise<void> }
-  | { kind: 'ready'; snapshot: Bm25Snapshot }
-  | { kind: 'waiting'; until: number }
+  | { kind: 'ready'; snapshot: Bm25Snapshot; usedAt: number }
+  /** `version`: the text version last seen; a build starts only if it is still that (no change meanwhile). */
+  | { kind: 'waiting'; until: number; version?: string }
+
+/** Why a build ended without an index: the next try waits for quiet (`changed`) or retryMs (the rest). */
+type BuildOutcome = Bm25Snapshot | { changed: string } | 'skipped'
 
 export class Bm25MemoryIndexes {
   readonly #states = new Map<number, State>()
@@ -80,15 +107,17 @@ export class Bm25MemoryIndexes {
   readonly #pageSize: number
   readonly #retryMs: number
   readonly #rebuildDelayMs: number
+  readonly #evictAfterMs: number
   readonly #now: () => number
 
   constructor(
     private readonly db: Queryable,
     private readonly settings: Bm25MemorySettings,
   ) {
-    this.#pageSize = settings.pageSize ?? 1000
+    this.#pageSize = settings.pageSize ?? 500
     this.#retryMs = settings.retryMs ?? 30_000
     this.#rebuildDelayMs = settings.rebuildDelayMs ?? 10_000
+    this.#evictAfterMs = settings.evictAfterMs ?? 60_000
     this.#now = settings.now ?? Date.now
   }
 
@@ -97,20 +126,31 @@ export class Bm25MemoryIndexes {
    * starts in the background unless one runs or the last attempt was too recent.
    */
   get(collectionId: number): Bm25Snapshot | undefined {
-    if (this.settings.maxPostings === 0 || this.#closed) return undefined
+    if (this.settings.maxBytes === 0 || this.#closed) return undefined
     const state = this.#states.get(collectionId)
-    if (state?.kind === 'ready') return state.snapshot
-    if (state === undefined || (state.kind === 'waiting' && this.#now() >= state.until))
-      this.#startBuild(collectionId)
+    if (state?.kind === 'ready') {
+      state.usedAt = this.#now()
+      return state.snapshot
+    }
+    if (state === undefined) this.#startBuild(collectionId, undefined)
+    else if (state.kind === 'waiting' && this.#now() >= state.until)
+      this.#startBuild(collectionId, state.version)
     return undefined
   }
 
-  /** The search found the collection's text changed since `snapshot` was built: drop it, rebuild later. */
-  stale(snapshot: Bm25Snapshot): void {
+  /**
+   * A search found the collection's text at `version`, not the one `snapshot` was built at: drop it; it is
+   * rebuilt once the text has stayed the same for rebuildDelayMs.
+   */
+  stale(snapshot: Bm25Snapshot, version: string | undefined): void {
     const state = this.#states.get(snapshot.collectionId)
     if (state?.kind !== 'ready' || state.snapshot !== snapshot) return
-    this.#reserved -= snapshot.postings
-    this.#states.set(snapshot.collectionId, { kind: 'waiting', until: this.#now() + this.#rebuildDelayMs })
+    this.#reserved -= snapshot.bytes
+    this.#states.set(snapshot.collectionId, {
+      kind: 'waiting',
+      until: this.#now() + this.#rebuildDelayMs,
+      ...(version === undefined ? {} : { version }),
+    })
   }
 
   /** Resolves when no build of the collection is running (tests and benchmarks wait for the index). */
@@ -122,50 +162,82 @@ export class Bm25MemoryIndexes {
     }
   }
 
-  /** Postings held or being read, over every collection. */
-  get reservedPostings(): number {
+  /** Whether searches send their statements prepared (Bm25MemorySettings.preparedStatements). */
+  get preparedStatements(): boolean {
+    return this.settings.preparedStatements ?? false
+  }
+
+  /** Most postings a question's words may hold for the index to rank it. */
+  get maxQueryPostings(): number {
+    return this.settings.maxQueryPostings ?? 2_000_000
+  }
+
+  /** Bytes held or being built into, over every collection (bytesFor). */
+  get reservedBytes(): number {
     return this.#reserved
   }
 
-  /** Stop: builds end at their next page, and no index is used or built again. */
-  close(): void {
+  /** Stop: running builds end at their next statement (awaited here), and no index is used or built again. */
+  async close(): Promise<void> {
     this.#closed = true
+    const running = [...this.#states.values()].flatMap((state) =>
+      state.kind === 'building' ? [state.done] : [],
+    )
     this.#states.clear()
     this.#reserved = 0
+    await Promise.all(running)
   }
 
-  #startBuild(collectionId: number): void {
+  #startBuild(collectionId: number, quietVersion: string | undefined): void {
     const state: State = { kind: 'building', reserved: 0, done: Promise.resolve() }
     this.#states.set(collectionId, state)
-    state.done = this.#build(collectionId, state).then(
-      (snapshot) => {
-        if (this.#states.get(collectionId) !== state) return
-        this.#states.set(
-          collectionId,
-          snapshot === undefined
-            ? { kind: 'waiting', until: this.#now() + this.#retryMs }
-            : { kind: 'ready', snapshot },
-        )
-        if (snapshot === undefined) this.#reserved -= state.reserved
+    const settle = (next: State | undefined, error?: unknown) => {
+      if (this.#states.get(collectionId) !== state) return
+      this.#reserved -= state.reserved
+      if (next?.kind === 'ready') this.#reserved += next.snapshot.bytes
+      this.#states.set(collectionId, next ?? { kind: 'waiting', until: this.#now() + this.#retryMs })
+      if (error !== undefined) this.settings.onBuildError?.(collectionId, error)
+    }
+    state.done = this.#build(collectionId, state, quietVersion).then(
+      (outcome) => {
+        if (outcome === 'skipped') settle(undefined)
+        else if ('changed' in outcome)
+          settle({ kind: 'waiting', until: this.#now() + this.#rebuildDelayMs, version: outcome.changed })
+        else settle({ kind: 'ready', snapshot: outcome, usedAt: this.#now() })
       },
-      (error: unknown) => {
-        if (this.#states.get(collectionId) !== state) return
-        this.#reserved -= state.reserved
-        this.#states.set(collectionId, { kind: 'waiting', until: this.#now() + this.#retryMs })
-        this.settings.onBuildError?.(collectionId, error)
-      },
+      (error: unknown) => settle(undefined, error ?? new Error('build failed')),
     )
+  }
+
+  /** Drop indexes not searched for evictAfterMs, least recently searched first, until `bytes` more fit. */
+  #makeRoom(bytes: number): boolean {
+    const idle = [...this.#states.entries()]
+      .flatMap(([id, state]) =>
+        state.kind === 'ready' && this.#now() - state.usedAt >= this.#evictAfterMs ? [{ id, state }] : [],
+      )
+      .sort((a, b) => a.state.usedAt - b.state.usedAt)
+    for (const { id, state } of idle) {
+      if (this.#reserved + bytes <= this.settings.maxBytes) break
+      this.#states.delete(id)
+      this.#reserved -= state.snapshot.bytes
+    }
+    return this.#reserved + bytes <= this.settings.maxBytes
   }
 
   async #build(
     collectionId: number,
     state: Extract<State, { kind: 'building' }>,
-  ): Promise<Bm25Snapshot | undefined> {
+    quietVersion: string | undefined,
+  ): Promise<BuildOutcome> {
     const stats = await readTextStats(this.db, collectionId)
-    if (stats === undefined || stats.chunkCount < Math.max(1, this.settings.minChunks)) return undefined
-    if (this.#reserved + stats.postings > this.settings.maxPostings) return undefined
-    state.reserved = stats.postings
-    this.#reserved += stats.postings
+    if (this.#closed || this.#states.get(collectionId) !== state) return 'skipped'
+    if (stats === undefined || stats.chunkCount < Math.max(1, this.settings.minChunks)) return 'skipped'
+    // Changed since it was last seen: not quiet yet.
+    if (quietVersion !== undefined && stats.version !== quietVersion) return { changed: stats.version }
+    const counts = { postings: stats.postings, chunks: stats.chunkCount, terms: stats.terms }
+    if (!this.#makeRoom(bytesFor(counts, true))) return 'skipped'
+    state.reserved = bytesFor(counts, true)
+    this.#reserved += state.reserved
 
     const chunkCount = stats.chunkCount
     const chunkIds = new Float64Array(chunkCount)
@@ -178,11 +250,14 @@ export class Bm25MemoryIndexes {
     let postings = 0
     let afterId = 0
     for (;;) {
-      if (this.#closed || this.#states.get(collectionId) !== state) return undefined
       const page = await readPostingsPage(this.db, collectionId, afterId, this.#pageSize)
+      if (this.#closed || this.#states.get(collectionId) !== state) return 'skipped'
+      // The text changed while it was read (more rows or words than the statistics said, or a new version).
+      const changed = async (): Promise<BuildOutcome> => ({
+        changed: (await readTextVersion(this.db, collectionId)) ?? stats.version,
+      })
       for (const row of page) {
-        // More rows or words than the statistics said: the text changed while it was read.
-        if (chunks === chunkCount) return undefined
+        if (chunks === chunkCount) return changed()
         chunkIds[chunks] = row.id
         chunkLength[chunks] = row.length
         let overflow = false
@@ -200,14 +275,16 @@ export class Bm25MemoryIndexes {
           postingTfByChunk[postings] = tf
           postings++
         })
-        if (overflow) return undefined
+        if (overflow) return changed()
         chunks++
         chunkStart[chunks] = postings
         afterId = row.id
       }
+      const version = await readTextVersion(this.db, collectionId)
+      if (version !== stats.version) return { changed: version ?? stats.version }
       if (page.length < this.#pageSize) break
     }
-    if (chunks !== chunkCount || postings !== stats.postings) return undefined
+    if (chunks !== chunkCount || postings !== stats.postings) return { changed: stats.version }
 
     // Group the postings by word (a counting sort: each word's chunks stay in id order).
     const termStart = new Uint32Array(terms.size + 1)
@@ -231,9 +308,10 @@ export class Bm25MemoryIndexes {
       }
       if (c % 2000 === 1999) await yieldToEventLoop()
     }
-    // The text did not change while it was read: every page saw version `stats.version`.
-    if ((await readTextVersion(this.db, collectionId)) !== stats.version) return undefined
-    if (this.#closed || this.#states.get(collectionId) !== state) return undefined
+    // Every page was read at version `stats.version` (checked after each); still so now.
+    const version = await readTextVersion(this.db, collectionId)
+    if (version !== stats.version) return { changed: version ?? stats.version }
+    if (this.#closed || this.#states.get(collectionId) !== state) return 'skipped'
     return {
       collectionId,
       version: stats.version,
@@ -248,6 +326,7 @@ export class Bm25MemoryIndexes {
       chunkLength,
       scratch: new Float64Array(chunkCount),
       touched: new Uint32Array(Math.min(chunkCount, postings)),
+      bytes: bytesFor({ postings, chunks, terms: terms.size }),
     }
   }
 }
@@ -298,8 +377,10 @@ export function searchSnapshot(
 }
 
 /**
- * Each chunk's `k1 · (1 − b + b · length / average length)`, computed as bm25_search computes it (so the
- * scores agree to the last bit but for the order of the sum), kept for the last k1 and b asked for.
+ * Each chunk's `k1 · (1 − b + b · length / average length)`, in the order of bm25_search's arithmetic, kept
+ * for the last k1 and b asked for. (Scores agree with bm25_search's to about 1e-14, not to the bit: the
+ * order of the sum differs, and JavaScript's Math.log and PostgreSQL's ln differ in the last bit for some
+ * arguments.)
  */
 function lengthNorms(snapshot: Bm25Snapshot, k1: number, b: number): Float64Array {
   const kept = snapshot.norms
@@ -356,9 +437,12 @@ function topChunks(snapshot: Bm25Snapshot, touchedCount: number, limit: number):
 export interface LexicalPlan {
   /** The collection's text version the index was built at: the rows must be read at it. */
   version: string
-  rank(): Promise<RankedChunks>
-  /** The rows were not at `version`: the index is dropped (and rebuilt later). */
-  stale(): void
+  /** Send the statements as named prepared statements. */
+  prepared: boolean
+  /** The ranking; undefined when the question's words hold too many postings (bm25_search ranks it). */
+  rank(): Promise<RankedChunks | undefined>
+  /** The rows were at `version`, not the index's: the index is dropped (and rebuilt later). */
+  stale(version: string | undefined): void
 }
 
 /** Plans a search's lexical arm in process, or says it cannot (undefined: bm25_search answers). */
@@ -373,13 +457,27 @@ export function memoryLexicalPlanner(db: Queryable, indexes: Bm25MemoryIndexes):
     if (options.syntax !== 'words' || hasFilters(options.filters)) return undefined
     const snapshot = indexes.get(target.collectionId)
     if (snapshot === undefined) return undefined
+    const prepared = indexes.preparedStatements
     return {
       version: snapshot.version,
+      prepared,
       rank: async () => {
-        const lexemes = await queryLexemes(db, target.textSearchConfig, options.query)
+        const lexemes = await queryLexemes(db, target.textSearchConfig, options.query, prepared)
+        if (queryPostings(snapshot, lexemes) > indexes.maxQueryPostings) return undefined
         return searchSnapshot(snapshot, lexemes, options.bm25.k1, options.bm25.b, options.candidates)
       },
-      stale: () => indexes.stale(snapshot),
+      stale: (version) => indexes.stale(snapshot, version),
     }
   }
+}
+
+/** How many postings scoring these lexemes reads. */
+export function queryPostings(snapshot: Bm25Snapshot, lexemes: readonly string[]): number {
+  let total = 0
+  for (const lexeme of new Set(lexemes)) {
+    const term = snapshot.terms.get(lexeme)
+    if (term !== undefined)
+      total += (snapshot.termStart[term + 1] as number) - (snapshot.termStart[term] as number)
+  }
+  return total
 }

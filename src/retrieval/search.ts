@@ -91,7 +91,8 @@ function fuseAndLimit(
  * A search whose lexical arm is ranked in process: the vector arm's ids and distances and the BM25
  * ranking at once, fused, then only the fused rows read, at the index's text version (one statement
  * fewer rows: 30 instead of each arm's 40 with their text). Undefined when the text changed since the
- * index was built: the caller searches with SQL.
+ * index was built, or the question is too broad for the index (maxQueryPostings): the caller searches
+ * with SQL.
  */
 async function rankedSearch(
   db: Queryable,
@@ -108,6 +109,7 @@ async function rankedSearch(
       ? undefined
       : vectorCandidates(db, target, options, await options.queryVector)
   const [vectorFound, lexicalFound] = await Promise.all([vectorRows, ranking])
+  if (lexicalFound === undefined) return undefined
   const vector = [...(vectorFound ?? [])].sort((a, b) => a.distance - b.distance || a.id - b.id)
   const lexical = lexicalFound.ids.map((id, i) => ({ id, score: lexicalFound.scores[i] as number }))
   const fused = fuseAndLimit(vector, lexical, options)
@@ -116,9 +118,10 @@ async function rankedSearch(
     target,
     plan.version,
     fused.map((item) => item.id),
+    plan.prepared,
   )
   if (!fetched.textCurrent) {
-    plan.stale()
+    plan.stale(fetched.textVersion)
     return undefined
   }
   const vectorCount = vectorFound === undefined ? null : vectorFound.length

@@ -27,15 +27,18 @@ afterAll(async () => {
   await db?.close()
 })
 
-/** A Queryable over the pool that keeps the text of every statement sent through it. */
-function recording(pool: Queryable): { db: Queryable; texts: string[] } {
+/** A Queryable over the pool that keeps the text (and the name, if prepared) of every statement sent through it. */
+function recording(pool: Queryable): { db: Queryable; texts: string[]; names: string[] } {
   const texts: string[] = []
+  const names: string[] = []
   return {
     texts,
+    names,
     db: {
-      query: ((text: string, ...rest: unknown[]) => {
-        texts.push(text)
-        return (pool.query as (...a: unknown[]) => unknown).call(pool, text, ...rest)
+      query: ((first: string | { text: string; name?: string }, ...rest: unknown[]) => {
+        texts.push(typeof first === 'string' ? first : first.text)
+        if (typeof first !== 'string' && first.name !== undefined) names.push(first.name)
+        return (pool.query as (...a: unknown[]) => unknown).call(pool, first, ...rest)
       }) as Queryable['query'],
     },
   }
@@ -92,7 +95,7 @@ describe('in-process BM25 index', () => {
       { sourceId: 'all.md', embed: false, chunks: ['The cardiac risk of smoking in older patients'] },
       { sourceId: 'short.md', embed: false, chunks: ['Smoking patients'] },
     ])
-    const indexes = new Bm25MemoryIndexes(db.pool, { maxPostings: 1000, minChunks: 1 })
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxBytes: 1_000_000, minChunks: 1 })
     const snapshot = await indexOf(indexes, collection.id)
     // As in bm25.test.ts: N = 3 chunks of 6, 5 and 2 indexed words, avg 13/3; idf of risk, smoke, patient ln 1.6.
     const idf = Math.log(1.6)
@@ -129,7 +132,7 @@ describe('in-process BM25 index', () => {
     })
     const { collection } = await seedCollection(db.pool, { name: 'memory-parity' }, documents)
     // Pages of 7 rows: the build reads many statements.
-    const indexes = new Bm25MemoryIndexes(db.pool, { maxPostings: 100_000, minChunks: 1, pageSize: 7 })
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxBytes: 10_000_000, minChunks: 1, pageSize: 7 })
     const snapshot = await indexOf(indexes, collection.id)
     expect(snapshot.chunkCount).toBe(300)
     const queries = [words.slice(0, 6), [words[0]!, words[40]!, words[59]!], words.slice(20, 35), [words[3]!]]
@@ -156,7 +159,7 @@ describe('in-process BM25 index', () => {
       { sourceId: 'low.md', embed: false, chunks: ['yak zebra', 'yak zebra', 'yak zebra'] },
       { sourceId: 'high.md', embed: false, chunks: ['xray yak', 'xray yak', 'xray yak'] },
     ])
-    const indexes = new Bm25MemoryIndexes(db.pool, { maxPostings: 1000, minChunks: 1 })
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxBytes: 1_000_000, minChunks: 1 })
     const snapshot = await indexOf(indexes, collection.id)
     const exact = await exactBm25(collection.id, 'xray yak zebra', 4)
     expect(exact.map((row) => row.id)).toEqual([...chunkIds.get('low.md')!, chunkIds.get('high.md')![0]])
@@ -182,9 +185,13 @@ describe('in-process BM25 index', () => {
     const documents = texts.map((text, i) => ({ sourceId: `h${i}.md`, chunks: [text, `${text} Again.`] }))
     const { collection } = await seedCollection(db.pool, { name: 'memory-hybrid', dimensions: 64 }, documents)
     const target = (await findSearchableCollection(db.pool, 'memory-hybrid'))!
-    const indexes = new Bm25MemoryIndexes(db.pool, { maxPostings: 1000, minChunks: 1 })
+    // Its statements prepared (DB_PREPARED_STATEMENTS): each runs several times on the pool's connections.
+    const indexes = new Bm25MemoryIndexes(db.pool, {
+      maxBytes: 1_000_000,
+      minChunks: 1,
+      preparedStatements: true,
+    })
     await indexOf(indexes, collection.id)
-    const planner = memoryLexicalPlanner(db.pool, indexes)
     const optionsFor = (query: string, lexicalWeight: number) =>
       searchOptionsFor(
         RetrieveRequest.parse({ collection: 'memory-hybrid', query, k: 3, lexicalWeight }),
@@ -198,8 +205,14 @@ describe('in-process BM25 index', () => {
           weight === 1 ? { ...optionsFor(query, 1), queryVector: undefined } : optionsFor(query, weight)
         const sql = await runSearch(db.pool, target, { ...options, lexicalMaxScored: null })
         const recorded = recording(db.pool)
-        const memory = await runSearch(recorded.db, target, options, planner)
+        const memory = await runSearch(
+          recorded.db,
+          target,
+          options,
+          memoryLexicalPlanner(recorded.db, indexes),
+        )
         expect(recorded.texts.some((text) => text.includes('bm25_search('))).toBe(false)
+        expect(recorded.names).toHaveLength(2) // the lexemes and the rows; the vector arm is not prepared
         expect(memory.vectorCount).toBe(sql.vectorCount)
         expect(memory.lexicalCount).toBe(sql.lexicalCount)
         expect(memory.rows.map((row) => row.id)).toEqual(sql.rows.map((row) => row.id))
@@ -218,7 +231,7 @@ describe('in-process BM25 index', () => {
     const stale = { ...target, lexicalWeight: 0.5 }
     const options = optionsFor('plain English', 0.8)
     const staleSql = await runSearch(db.pool, stale, options)
-    const staleMemory = await runSearch(db.pool, stale, options, planner)
+    const staleMemory = await runSearch(db.pool, stale, options, memoryLexicalPlanner(db.pool, indexes))
     expect(staleSql).toEqual({ rows: [], vectorCount: 0, lexicalCount: 0 })
     expect(staleMemory).toEqual(staleSql)
   })
@@ -235,7 +248,7 @@ describe('in-process BM25 index', () => {
       { sourceId: 'c.md', embed: false, kind: 'guideline', chunks: ['Use active voice in headings.'] },
     ])
     const recorded = recording(db.pool)
-    const indexes = new Bm25MemoryIndexes(recorded.db, { maxPostings: 1000, minChunks: 1 })
+    const indexes = new Bm25MemoryIndexes(recorded.db, { maxBytes: 1_000_000, minChunks: 1 })
     const deps = stubRetrievalDeps(recorded.db, undefined, { bm25Indexes: indexes })
     const ask = (extra: Record<string, unknown> = {}) =>
       retrieve(deps, {
@@ -252,6 +265,7 @@ describe('in-process BM25 index', () => {
     recorded.texts.length = 0
     const second = await ask()
     expect(usedSql()).toBe(false)
+    expect(recorded.names).toEqual([]) // not prepared unless asked
     expect(second.passages.map((p) => p.sourceId)).toEqual(first.passages.map((p) => p.sourceId))
     // The same scores, but for the order of a floating-point sum.
     for (const [i, passage] of second.passages.entries()) {
@@ -274,13 +288,13 @@ describe('in-process BM25 index', () => {
     expect(chunkIds.size).toBe(3)
 
     // Too many postings for the budget: no index, SQL every time.
-    const small = new Bm25MemoryIndexes(db.pool, { maxPostings: 3, minChunks: 1 })
+    const small = new Bm25MemoryIndexes(db.pool, { maxBytes: 100, minChunks: 1 })
     expect(small.get(collection.id)).toBeUndefined()
     await small.settled(collection.id)
     expect(small.get(collection.id)).toBeUndefined()
-    expect(small.reservedPostings).toBe(0)
+    expect(small.reservedBytes).toBe(0)
     // Too few chunks: none either.
-    const few = new Bm25MemoryIndexes(db.pool, { maxPostings: 1000, minChunks: 4 })
+    const few = new Bm25MemoryIndexes(db.pool, { maxBytes: 1_000_000, minChunks: 4 })
     few.get(collection.id)
     await few.settled(collection.id)
     expect(few.get(collection.id)).toBeUndefined()
@@ -294,7 +308,7 @@ describe('in-process BM25 index', () => {
     const recorded = recording(db.pool)
     let now = 0
     const indexes = new Bm25MemoryIndexes(recorded.db, {
-      maxPostings: 1000,
+      maxBytes: 1_000_000,
       minChunks: 1,
       rebuildDelayMs: 5000,
       now: () => now,
@@ -310,7 +324,7 @@ describe('in-process BM25 index', () => {
     expect(after.passages.map((p) => p.sourceId)).toEqual(['c.md'])
     expect(recorded.texts.some((text) => text.includes('bm25_search('))).toBe(true)
     // Not rebuilt until the collection had no change for rebuildDelayMs: SQL answers meanwhile.
-    expect(indexes.reservedPostings).toBe(0)
+    expect(indexes.reservedBytes).toBe(0)
     now = 4999
     expect(indexes.get(collection.id)).toBeUndefined()
     await indexes.settled(collection.id)
@@ -348,20 +362,143 @@ describe('in-process BM25 index', () => {
       }) as Queryable['query'],
     }
     const indexes = new Bm25MemoryIndexes(racing, {
-      maxPostings: 1000,
+      maxBytes: 1_000_000,
       minChunks: 1,
       pageSize: 1,
-      retryMs: 0,
+      rebuildDelayMs: 0,
     })
     indexes.get(collection.id)
     await indexes.settled(collection.id)
-    expect(pages).toBeGreaterThan(2)
-    // The first build was dropped (it read "alpha"); with retryMs 0 the next get() builds again.
+    expect(pages).toBe(2) // stopped at the page after the change, not read to the end (four pages)
+    // The first build was dropped (it read "alpha"); with rebuildDelayMs 0 the next get() builds again.
     expect(indexes.get(collection.id)).toBeUndefined()
     await indexes.settled(collection.id)
     const snapshot = indexes.get(collection.id)!
     expect(searchSnapshot(snapshot, ['alpha'], 0.9, 0.4, 10).ids).toEqual([])
     expect(searchSnapshot(snapshot, ['omega'], 0.9, 0.4, 10).ids).toEqual([first])
+  })
+})
+
+describe('in-process BM25 index upkeep', () => {
+  it('waits for the text to stay unchanged before rebuilding, however often it changes', async () => {
+    const { collection } = await seedCollection(db.pool, { name: 'memory-quiet' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['Quiet words here.'] },
+    ])
+    let now = 0
+    const indexes = new Bm25MemoryIndexes(db.pool, {
+      maxBytes: 1_000_000,
+      minChunks: 1,
+      rebuildDelayMs: 5000,
+      now: () => now,
+    })
+    const built = await indexOf(indexes, collection.id)
+    await seedDocumentChunk(collection.id, 'b.md', 'A first change.')
+    indexes.stale(built, String(await textVersion(collection.id)))
+    now = 4000
+    await seedDocumentChunk(collection.id, 'c.md', 'A second change.')
+    now = 5000 // 5 s after the first change, 1 s after the second: not quiet yet
+    expect(indexes.get(collection.id)).toBeUndefined()
+    await indexes.settled(collection.id)
+    expect(indexes.get(collection.id)).toBeUndefined()
+    expect(indexes.reservedBytes).toBe(0)
+    now = 9999
+    expect(indexes.get(collection.id)).toBeUndefined()
+    await indexes.settled(collection.id)
+    expect(indexes.get(collection.id)).toBeUndefined()
+    now = 10_000 // 5 s after the build found the second change
+    expect(indexes.get(collection.id)).toBeUndefined()
+    await indexes.settled(collection.id)
+    expect(indexes.get(collection.id)?.chunkCount).toBe(3)
+  })
+
+  it('gives the memory of a failed build back, and tells about the failure', async () => {
+    const { collection } = await seedCollection(db.pool, { name: 'memory-fail' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['Failing words here.'] },
+    ])
+    const failing: Queryable = {
+      query: (async (text: string, values?: unknown[]) => {
+        if (text.includes('c.tsv::text')) throw new Error('connection lost')
+        return db.pool.query(text, values)
+      }) as Queryable['query'],
+    }
+    const errors: unknown[] = []
+    const indexes = new Bm25MemoryIndexes(failing, {
+      maxBytes: 1_000_000,
+      minChunks: 1,
+      onBuildError: (_id, error) => errors.push(error),
+    })
+    indexes.get(collection.id)
+    await indexes.settled(collection.id)
+    expect(indexes.get(collection.id)).toBeUndefined()
+    expect(indexes.reservedBytes).toBe(0)
+    expect(errors).toHaveLength(1)
+  })
+
+  it('drops the index searched longest ago to make room, once it has been idle a while', async () => {
+    const one = await seedCollection(db.pool, { name: 'memory-evict-1' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['First collection words.'] },
+    ])
+    const two = await seedCollection(db.pool, { name: 'memory-evict-2' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['Second collection words.'] },
+    ])
+    let now = 0
+    // Room for one of them (each about 44 + 3 · 96 + 6 · 3 bytes building, at 12 a posting).
+    const indexes = new Bm25MemoryIndexes(db.pool, {
+      maxBytes: 500,
+      minChunks: 1,
+      retryMs: 1000,
+      evictAfterMs: 60_000,
+      now: () => now,
+    })
+    await indexOf(indexes, one.collection.id)
+    const held = indexes.reservedBytes
+    expect(held).toBeGreaterThan(0)
+    // The first was searched just now: no room for the second.
+    expect(indexes.get(two.collection.id)).toBeUndefined()
+    await indexes.settled(two.collection.id)
+    expect(indexes.get(two.collection.id)).toBeUndefined()
+    expect(indexes.reservedBytes).toBe(held)
+    // A minute without a search of the first: it makes way.
+    now = 61_000
+    expect(indexes.get(two.collection.id)).toBeUndefined()
+    await indexes.settled(two.collection.id)
+    expect(indexes.get(two.collection.id)).toBeDefined()
+    expect(indexes.get(one.collection.id)).toBeUndefined()
+    await indexes.close()
+  })
+
+  it('leaves questions whose words hold too many postings to bm25_search', async () => {
+    const { collection } = await seedCollection(db.pool, { name: 'memory-broad' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['Broad words here.', 'More broad words.', 'Narrow one.'] },
+    ])
+    const recorded = recording(db.pool)
+    const indexes = new Bm25MemoryIndexes(recorded.db, {
+      maxBytes: 1_000_000,
+      minChunks: 1,
+      maxQueryPostings: 3,
+    })
+    await indexOf(indexes, collection.id)
+    const deps = stubRetrievalDeps(recorded.db, undefined, { bm25Indexes: indexes })
+    const usedSql = () => recorded.texts.some((text) => text.includes('bm25_search('))
+    recorded.texts.length = 0
+    await retrieve(deps, { collection: 'memory-broad', query: 'narrow' }) // 1 posting
+    expect(usedSql()).toBe(false)
+    const broad = await retrieve(deps, { collection: 'memory-broad', query: 'broad words' }) // 4 postings
+    expect(usedSql()).toBe(true)
+    expect(broad.passages.map((p) => p.sourceId)).toEqual(['a.md'])
+  })
+
+  it('stops building when closed, and holds nothing after', async () => {
+    const { collection } = await seedCollection(db.pool, { name: 'memory-close' }, [
+      { sourceId: 'a.md', embed: false, chunks: ['one', 'two', 'three', 'four'] },
+    ])
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxBytes: 1_000_000, minChunks: 1, pageSize: 1 })
+    indexes.get(collection.id)
+    await indexes.close()
+    expect(indexes.reservedBytes).toBe(0)
+    expect(indexes.get(collection.id)).toBeUndefined()
+    await indexes.settled(collection.id)
+    expect(indexes.get(collection.id)).toBeUndefined()
   })
 })
 

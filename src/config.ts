@@ -56,7 +56,7 @@ const Env = z
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     // How long a request may wait for a free database connection before it is answered 503.
     DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
-    // Named (server-side) prepared statements for the hot statements of the in-process BM25 index; off
+    // Named (server-side) prepared statements for the statements of searches the in-process BM25 index ranks; off
     // behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
     DB_PREPARED_STATEMENTS: booleanFromEnv.default(true),
     HOST: z.string().min(1).default('127.0.0.1'),

@@ -107,7 +107,7 @@ async function rankedSearch(
   const vectorRows =
     options.queryVector === undefined
       ? undefined
-      : vectorCandidates(db, target, options, await options.queryVector)
+      : vectorCandidates(db, target, options, await options.queryVector, plan.prepared)
   const [vectorFound, lexicalFound] = await Promise.all([vectorRows, ranking])
   if (lexicalFound === undefined) return undefined
   const vector = [...(vectorFound ?? [])].sort((a, b) => a.distance - b.distance || a.id - b.id)

@@ -212,7 +212,8 @@ describe('in-process BM25 index', () => {
           memoryLexicalPlanner(recorded.db, indexes),
         )
         expect(recorded.texts.some((text) => text.includes('bm25_search('))).toBe(false)
-        expect(recorded.names).toHaveLength(2) // the lexemes and the rows; the vector arm is not prepared
+        // The lexemes, the rows and (in hybrid searches) the vector arm's candidates.
+        expect(recorded.names).toHaveLength(options.queryVector === undefined ? 2 : 3)
         expect(memory.vectorCount).toBe(sql.vectorCount)
         expect(memory.lexicalCount).toBe(sql.lexicalCount)
         expect(memory.rows.map((row) => row.id)).toEqual(sql.rows.map((row) => row.id))

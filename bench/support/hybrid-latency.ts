@@ -126,7 +126,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
       overrides: { embedders },
     })
     const app = createApp(services)
-    const request = async (query: string, body: { lexicalWeight?: number; efSearch?: number } = {}) => {
+    const request = async (query: string, body: { lexicalWeight?: number } = {}) => {
       const payload = JSON.stringify({ collection: 'latency', query, k: 10, ...body })
       // With its Content-Length, as HTTP clients send it: without one, the body limit must count the
       // body as it streams (hono's bodyLimit), a path only chunked uploads take when served.

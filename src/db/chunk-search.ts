@@ -2,8 +2,7 @@ import type pg from 'pg'
 import pgvector from 'pgvector'
 import type { ChunkInsert } from './chunks.js'
 import { assertSafeInteger, vectorExpression } from './collections.js'
-import { statement } from './text-postings.js'
-import type { Queryable } from './transaction.js'
+import { type Queryable, statement } from './transaction.js'
 
 /** BM25 term-frequency saturation (k1) and length normalisation (b). */
 export interface Bm25Parameters {

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import type { Queryable } from './transaction.js'
+import { type Queryable, statement } from './transaction.js'
 
 /**
  * What the in-process BM25 index (src/retrieval/bm25-memory-index.ts) reads: a collection's text
@@ -117,18 +116,4 @@ export async function queryLexemes(
 ): Promise<string[]> {
   const { rows } = await db.query<{ lexemes: string[] }>(statement(LEXEMES, [config, query], prepared))
   return rows[0]?.lexemes ?? []
-}
-
-/**
- * A statement as pg sends it: `prepared`, under a name derived from its text, so each connection parses
- * and plans it once and reuses the plan (0.7–0.9 ms a hybrid search at 100k chunks for the two statements
- * of the in-process index: BENCHMARKS.md); the name changes whenever the text does.
- */
-export function statement(
-  text: string,
-  values: unknown[],
-  prepared: boolean,
-): { text: string; values: unknown[]; name?: string } {
-  if (!prepared) return { text, values }
-  return { name: `onbrand_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text, values }
 }

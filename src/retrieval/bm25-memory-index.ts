@@ -16,7 +16,7 @@ import type { Queryable } from '../db/transaction.js'
  *
  * Freshness: an index is built at one version of the collection's text (collection_text_stats.version,
  * migration 0022, raised in the transaction of every change), and the search fetches its rows in a
- * statement that checks that version (chunk-search.ts, rankedRowsStatement). A change makes the next
+ * statement that checks that version (chunk-search.ts, fetchRankedRows). A change makes the next
  * search find the index stale: that search and the ones after it use SQL until a new index is built in
  * the background, once the collection has had no change for a while (rebuildDelayMs: during an ingest
  * the index is rebuilt when its writes pause, not after each). One build at a time per collection, in
@@ -44,7 +44,7 @@ export interface Bm25MemorySettings {
   rebuildDelayMs?: number
   /** An index not searched for this long may be dropped to make room for another collection's. */
   evictAfterMs?: number
-  /** Send the search's statements (lexemes, rows) as named prepared statements (DB_PREPARED_STATEMENTS). */
+  /** Send the search's statements (lexemes, vector candidates, rows) as named prepared statements (DB_PREPARED_STATEMENTS). */
   preparedStatements?: boolean
   now?: () => number
   /** Told about builds that failed (the search goes on with SQL). */
@@ -249,13 +249,13 @@ export class Bm25MemoryIndexes {
     let chunks = 0
     let postings = 0
     let afterId = 0
+    // The text changed while it was read: more rows or words than the statistics said.
+    const changed = async (): Promise<BuildOutcome> => ({
+      changed: (await readTextVersion(this.db, collectionId)) ?? stats.version,
+    })
     for (;;) {
       const page = await readPostingsPage(this.db, collectionId, afterId, this.#pageSize)
       if (this.#closed || this.#states.get(collectionId) !== state) return 'skipped'
-      // The text changed while it was read (more rows or words than the statistics said, or a new version).
-      const changed = async (): Promise<BuildOutcome> => ({
-        changed: (await readTextVersion(this.db, collectionId)) ?? stats.version,
-      })
       for (const row of page) {
         if (chunks === chunkCount) return changed()
         chunkIds[chunks] = row.id
@@ -280,6 +280,8 @@ export class Bm25MemoryIndexes {
         chunkStart[chunks] = postings
         afterId = row.id
       }
+      // Every page read at version `stats.version`: the index is of that version, whatever changes after
+      // (the search's row statement checks it).
       const version = await readTextVersion(this.db, collectionId)
       if (version !== stats.version) return { changed: version ?? stats.version }
       if (page.length < this.#pageSize) break
@@ -308,9 +310,6 @@ export class Bm25MemoryIndexes {
       }
       if (c % 2000 === 1999) await yieldToEventLoop()
     }
-    // Every page was read at version `stats.version` (checked after each); still so now.
-    const version = await readTextVersion(this.db, collectionId)
-    if (version !== stats.version) return { changed: version ?? stats.version }
     if (this.#closed || this.#states.get(collectionId) !== state) return 'skipped'
     return {
       collectionId,

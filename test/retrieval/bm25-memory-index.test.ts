@@ -348,8 +348,11 @@ describe('in-process BM25 index', () => {
   })
 
   it('drops a build that the text changed under', async () => {
-    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'memory-race' }, [
-      { sourceId: 'a.md', embed: false, chunks: ['one alpha', 'two beta', 'three gamma', 'four delta'] },
+    const { collection, chunkIds } = await seedWords('memory-race', [
+      'one alpha',
+      'two beta',
+      'three gamma',
+      'four delta',
     ])
     const [first] = chunkIds.get('a.md')!
     let pages = 0
@@ -382,9 +385,7 @@ describe('in-process BM25 index', () => {
 
 describe('in-process BM25 index upkeep', () => {
   it('waits for the text to stay unchanged before rebuilding, however often it changes', async () => {
-    const { collection } = await seedCollection(db.pool, { name: 'memory-quiet' }, [
-      { sourceId: 'a.md', embed: false, chunks: ['Quiet words here.'] },
-    ])
+    const { collection } = await seedWords('memory-quiet', ['Quiet words here.'])
     let now = 0
     const indexes = new Bm25MemoryIndexes(db.pool, {
       maxBytes: 1_000_000,
@@ -413,9 +414,7 @@ describe('in-process BM25 index upkeep', () => {
   })
 
   it('gives the memory of a failed build back, and tells about the failure', async () => {
-    const { collection } = await seedCollection(db.pool, { name: 'memory-fail' }, [
-      { sourceId: 'a.md', embed: false, chunks: ['Failing words here.'] },
-    ])
+    const { collection } = await seedWords('memory-fail', ['Failing words here.'])
     const failing: Queryable = {
       query: (async (text: string, values?: unknown[]) => {
         if (text.includes('c.tsv::text')) throw new Error('connection lost')
@@ -436,14 +435,10 @@ describe('in-process BM25 index upkeep', () => {
   })
 
   it('drops the index searched longest ago to make room, once it has been idle a while', async () => {
-    const one = await seedCollection(db.pool, { name: 'memory-evict-1' }, [
-      { sourceId: 'a.md', embed: false, chunks: ['First collection words.'] },
-    ])
-    const two = await seedCollection(db.pool, { name: 'memory-evict-2' }, [
-      { sourceId: 'a.md', embed: false, chunks: ['Second collection words.'] },
-    ])
+    const one = await seedWords('memory-evict-1', ['First collection words.'])
+    const two = await seedWords('memory-evict-2', ['Second collection words.'])
     let now = 0
-    // Room for one of them (each about 44 + 3 · 96 + 6 · 3 bytes building, at 12 a posting).
+    // Room for one of them: each is 12 · 3 postings + 44 · 1 chunk + 90 · 3 words = 350 bytes while building.
     const indexes = new Bm25MemoryIndexes(db.pool, {
       maxBytes: 500,
       minChunks: 1,
@@ -469,8 +464,10 @@ describe('in-process BM25 index upkeep', () => {
   })
 
   it('leaves questions whose words hold too many postings to bm25_search', async () => {
-    const { collection } = await seedCollection(db.pool, { name: 'memory-broad' }, [
-      { sourceId: 'a.md', embed: false, chunks: ['Broad words here.', 'More broad words.', 'Narrow one.'] },
+    const { collection } = await seedWords('memory-broad', [
+      'Broad words here.',
+      'More broad words.',
+      'Narrow one.',
     ])
     const recorded = recording(db.pool)
     const indexes = new Bm25MemoryIndexes(recorded.db, {
@@ -490,9 +487,7 @@ describe('in-process BM25 index upkeep', () => {
   })
 
   it('stops building when closed, and holds nothing after', async () => {
-    const { collection } = await seedCollection(db.pool, { name: 'memory-close' }, [
-      { sourceId: 'a.md', embed: false, chunks: ['one', 'two', 'three', 'four'] },
-    ])
+    const { collection } = await seedWords('memory-close', ['one', 'two', 'three', 'four'])
     const indexes = new Bm25MemoryIndexes(db.pool, { maxBytes: 1_000_000, minChunks: 1, pageSize: 1 })
     indexes.get(collection.id)
     await indexes.close()
@@ -505,9 +500,7 @@ describe('in-process BM25 index upkeep', () => {
 
 describe('the text version (migration 0022)', () => {
   it('rises with every change to the indexed text, and not with other updates', async () => {
-    const { collection, chunkIds } = await seedCollection(db.pool, { name: 'memory-version' }, [
-      { sourceId: 'a.md', embed: false, chunks: ['First words.', 'Second words.'] },
-    ])
+    const { collection, chunkIds } = await seedWords('memory-version', ['First words.', 'Second words.'])
     const [first] = chunkIds.get('a.md')!
     const v0 = await textVersion(collection.id)
     await db.pool.query('UPDATE chunks SET ordinal = ordinal + 10 WHERE collection_id = $1', [collection.id])
@@ -522,6 +515,11 @@ describe('the text version (migration 0022)', () => {
     expect(await textVersion(collection.id)).toBeGreaterThan(v2)
   })
 })
+
+/** A new collection holding one document (a.md) of these chunks, not embedded. */
+function seedWords(name: string, chunks: string[]) {
+  return seedCollection(db.pool, { name }, [{ sourceId: 'a.md', embed: false, chunks }])
+}
 
 /** A document with one chunk in the collection, written with SQL. */
 async function seedDocumentChunk(collectionId: number, sourceId: string, text: string): Promise<void> {

@@ -15,13 +15,16 @@ export interface TextStats {
   postings: number
   /** Distinct words. */
   terms: number
+  /** The collection's BM25 parameters now (for bounds the index computes as it is built). */
+  k1: number
+  b: number
 }
 
 export async function readTextStats(db: Queryable, collectionId: number): Promise<TextStats | undefined> {
   const { rows } = await db.query<TextStats>(
     `SELECT s.chunk_count::float8 AS "chunkCount", s.word_count::float8 AS "wordCount", s.version::text AS version,
-       t.postings, t.terms
-     FROM collection_text_stats s CROSS JOIN LATERAL (
+       t.postings, t.terms, col.bm25_k1 AS k1, col.bm25_b AS b
+     FROM collection_text_stats s JOIN collections col ON col.id = s.collection_id CROSS JOIN LATERAL (
        SELECT coalesce(sum(t.chunk_count), 0)::float8 AS postings, count(*)::float8 AS terms
        FROM collection_terms t WHERE t.collection_id = s.collection_id
      ) t

@@ -7,6 +7,7 @@ import {
   Bm25MemoryIndexes,
   memoryLexicalPlanner,
   searchSnapshot,
+  termBound,
 } from '../../src/retrieval/bm25-memory-index.js'
 import { retrieve, searchOptionsFor } from '../../src/retrieval/retrieve.js'
 import { runSearch } from '../../src/retrieval/search.js'
@@ -115,8 +116,12 @@ describe('in-process BM25 index', () => {
       12,
     )
     // Words the collection lacks, and none at all.
-    expect(searchSnapshot(snapshot, ['navi', 'zzz'], 0.9, 0.4, 10)).toEqual({ ids: [], scores: [] })
-    expect(searchSnapshot(snapshot, [], 0.9, 0.4, 10)).toEqual({ ids: [], scores: [] })
+    expect(searchSnapshot(snapshot, ['navi', 'zzz'], 0.9, 0.4, 10)).toEqual({
+      ids: [],
+      scores: [],
+      scored: 0,
+    })
+    expect(searchSnapshot(snapshot, [], 0.9, 0.4, 10)).toEqual({ ids: [], scores: [], scored: 0 })
     // The scratch space is clean after a search: the same search gives the same scores.
     expect(searchSnapshot(snapshot, lexemes, 0.9, 0.4, 10)).toEqual(ranked)
   })
@@ -148,6 +153,68 @@ describe('in-process BM25 index', () => {
           expect(ranked.ids).toEqual(exact.map((row) => row.id))
           for (const [i, row] of exact.entries()) expect(ranked.scores[i]).toBeCloseTo(row.bm25, 9)
         }
+      }
+    }
+  })
+
+  it('prunes the common words of a long question and still returns the ranking of uncapped bm25_search', async () => {
+    const { words, documents } = skewedWordCorpus({
+      prefix: 'pword',
+      words: 150,
+      documents: 800,
+      seed: 11,
+      skew: 4,
+      maxLength: 50,
+    })
+    const { collection } = await seedCollection(db.pool, { name: 'memory-prune' }, documents)
+    const indexes = new Bm25MemoryIndexes(db.pool, { maxBytes: 10_000_000, minChunks: 1 })
+    const snapshot = await indexOf(indexes, collection.id)
+    // Questions of a few rare words and many common ones, as natural-language questions are.
+    const questions = [
+      [...words.slice(0, 12), words[90]!, words[120]!, words[149]!],
+      [...words.slice(0, 8), words[60]!, words[75]!],
+      [...words.slice(2, 20), words[100]!],
+      words.slice(0, 25),
+    ]
+    // 0.9 and 0.4 are the collection's (bounds computed as the index was built); 1.2 and 0.75 are not.
+    const pruned = { '0.9/0.4': 0, '1.2/0.75': 0 }
+    for (const question of questions) {
+      const lexemes = await queryLexemes(db.pool, 'english', question.join(' '))
+      for (const [k1, b] of [
+        [0.9, 0.4],
+        [1.2, 0.75],
+      ] as const) {
+        const total = searchSnapshot(snapshot, lexemes, k1, b, 1000).scored
+        for (const limit of [1, 5, 10, 40]) {
+          const exact = await exactBm25(collection.id, question.join(' '), limit, k1, b)
+          const ranked = searchSnapshot(snapshot, lexemes, k1, b, limit)
+          expect(ranked.ids).toEqual(exact.map((row) => row.id))
+          for (const [i, row] of exact.entries()) expect(ranked.scores[i]).toBeCloseTo(row.bm25, 9)
+          if (ranked.scored < total) pruned[`${k1}/${b}` as keyof typeof pruned] += 1
+        }
+      }
+    }
+    // Both kinds of bound pruned (else this test would not be testing the pruning).
+    expect(pruned['0.9/0.4']).toBeGreaterThan(4)
+    expect(pruned['1.2/0.75']).toBeGreaterThan(4)
+    // Each word's bound is at least the share of every one of its postings; at the build's k1 and b, the
+    // largest of them exactly.
+    for (const [k1, b] of [
+      [0.9, 0.4],
+      [1.2, 0.75],
+      [0, 1],
+      [3, 0],
+    ] as const) {
+      for (const term of snapshot.terms.values()) {
+        let most = 0
+        for (let p = snapshot.termStart[term]!; p < snapshot.termStart[term + 1]!; p++) {
+          const tf = snapshot.postingTf[p]!
+          const norm =
+            k1 * (1 - b + (b * snapshot.chunkLength[snapshot.postingChunk[p]!]!) / snapshot.averageLength)
+          most = Math.max(most, (tf * (k1 + 1)) / (tf + norm))
+        }
+        if (k1 === 0.9 && b === 0.4) expect(termBound(snapshot, term, k1, b)).toBe(most)
+        else expect(termBound(snapshot, term, k1, b)).toBeGreaterThanOrEqual(most)
       }
     }
   })

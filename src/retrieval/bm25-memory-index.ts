@@ -384,7 +384,7 @@ export function searchSnapshot(
   b: number,
   maxRows: number,
 ): RankedChunks {
-  const { scratch, touched, termStart, postingChunk, postingTf } = snapshot
+  const { scratch, touched, postingChunk, postingTf } = snapshot
   const norm = lengthNorms(snapshot, k1, b)
   const words = queryWords(snapshot, lexemes, k1, b)
   // What the words from i on can add to one chunk at most, and how many postings they hold.

@@ -1,5 +1,5 @@
 import type { SearchRow } from '../db/chunk-search.js'
-import { jaccardAtLeast, joinAdjacent, wordShingles } from './text-similarity.js'
+import { jaccardAtLeast, joinAdjacent, ShingleVocabulary, wordShingles } from './text-similarity.js'
 import type { Passage } from './types.js'
 
 /**
@@ -34,8 +34,21 @@ export function packPassages(
   hits: readonly CandidateChunk[],
   options: PackOptions,
 ): { passages: Passage[]; usedTokens: number } {
+  // Shingles as numbers (several times faster to build); as strings if the texts hold too many words for that.
+  const vocabulary = new ShingleVocabulary()
+  const numbered = keepChunks<number>(hits, options, (text) => vocabulary.shingles(text))
+  const { kept, usedTokens } = numbered ?? keepChunks<string>(hits, options, wordShingles)!
+  return { passages: mergeAdjacent(kept), usedTokens }
+}
+
+/** Steps 1 and 2 of packPassages; undefined if `shinglesOf` could not shingle a text. */
+function keepChunks<T>(
+  hits: readonly CandidateChunk[],
+  options: PackOptions,
+  shinglesOf: (text: string) => Set<T> | undefined,
+): { kept: CandidateChunk[]; usedTokens: number } | undefined {
   const threshold = options.duplicateThreshold ?? 0.9
-  const kept: { chunk: CandidateChunk; shingles: Set<string> }[] = []
+  const kept: { chunk: CandidateChunk; shingles: Set<T> }[] = []
   const documents = new Set<number>()
   let usedTokens = 0
   for (const chunk of hits) {
@@ -43,7 +56,8 @@ export function packPassages(
       if (documents.size >= options.k && !documents.has(chunk.documentId)) break
     } else if (kept.length >= options.k) break
     if (usedTokens + chunk.tokenCount > options.budgetTokens) continue
-    const shingles = wordShingles(chunk.text)
+    const shingles = shinglesOf(chunk.text)
+    if (shingles === undefined) return undefined
     const duplicate = kept.some(
       (other) =>
         other.chunk.contentHash === chunk.contentHash || jaccardAtLeast(other.shingles, shingles, threshold),
@@ -53,8 +67,7 @@ export function packPassages(
     documents.add(chunk.documentId)
     usedTokens += chunk.tokenCount
   }
-  const passages = mergeAdjacent(kept.map((entry) => entry.chunk))
-  return { passages, usedTokens }
+  return { kept: kept.map((entry) => entry.chunk), usedTokens }
 }
 
 /** `chunks` are in fused order; each run of consecutive ordinals of one document becomes a passage. */

@@ -10,7 +10,47 @@ export function wordShingles(text: string, size = 3): Set<string> {
   return shingles
 }
 
-export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+/** Most words a ShingleVocabulary numbers: a shingle's key holds three word numbers of 17 bits. */
+const MAX_VOCABULARY = 2 ** 17 - 1
+
+/**
+ * Word shingles as numbers: each distinct word of the texts shingled through one vocabulary gets a
+ * number, and a shingle is the number made of its words' (plus one; zero pads a text of fewer than three
+ * words). The sets are wordShingles' one to one (same sizes, same overlaps between texts of one
+ * vocabulary), built without a string per shingle. Undefined once the texts hold more distinct words
+ * than a key can number (wordShingles then).
+ */
+export class ShingleVocabulary {
+  readonly #ids = new Map<string, number>()
+
+  constructor(private readonly maxWords = MAX_VOCABULARY) {}
+
+  shingles(text: string): Set<number> | undefined {
+    const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
+    const ids = new Array<number>(words.length)
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i] as string
+      let id = this.#ids.get(word)
+      if (id === undefined) {
+        if (this.#ids.size >= this.maxWords) return undefined
+        id = this.#ids.size + 1
+        this.#ids.set(word, id)
+      }
+      ids[i] = id
+    }
+    const key = (a: number, b: number, c: number) => (a * 2 ** 17 + b) * 2 ** 17 + c
+    const shingles = new Set<number>()
+    if (ids.length < 3) {
+      if (ids.length > 0) shingles.add(key(ids[0] as number, ids[1] ?? 0, 0))
+      return shingles
+    }
+    for (let i = 0; i + 3 <= ids.length; i++)
+      shingles.add(key(ids[i] as number, ids[i + 1] as number, ids[i + 2] as number))
+    return shingles
+  }
+}
+
+export function jaccard<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): number {
   if (a.size === 0 && b.size === 0) return 1
   const [small, large] = a.size <= b.size ? [a, b] : [b, a]
   let shared = 0
@@ -24,7 +64,7 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
  * instead of all. The answer is jaccard's: the final test is the same division, and the early one
  * divides with the most shingles the pair could still share (the ratio only grows with them).
  */
-export function jaccardAtLeast(a: ReadonlySet<string>, b: ReadonlySet<string>, threshold: number): boolean {
+export function jaccardAtLeast<T>(a: ReadonlySet<T>, b: ReadonlySet<T>, threshold: number): boolean {
   if (a.size === 0 && b.size === 0) return 1 >= threshold
   const [small, large] = a.size <= b.size ? [a, b] : [b, a]
   const total = a.size + b.size

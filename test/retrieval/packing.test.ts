@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { type CandidateChunk, packPassages } from '../../src/retrieval/packing.js'
-import { jaccard, jaccardAtLeast, joinAdjacent, wordShingles } from '../../src/retrieval/text-similarity.js'
+import {
+  jaccard,
+  jaccardAtLeast,
+  joinAdjacent,
+  ShingleVocabulary,
+  wordShingles,
+} from '../../src/retrieval/text-similarity.js'
 
 let nextId = 1
 function hit(overrides: Partial<CandidateChunk> & { text: string }): CandidateChunk {
@@ -129,6 +135,56 @@ describe('text similarity', () => {
       1,
     )
     expect(jaccard(wordShingles('one two three four'), wordShingles('five six seven eight'))).toBe(0)
+  })
+
+  it('numbers shingles one to one with the strings of wordShingles', () => {
+    // Texts of 0-7 words from 6 (repeats, case and punctuation included): every pair's sizes and overlap agree.
+    let seed = 3
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    const pieces = ['Voice', 'voice,', 'tone', 'TONE.', 'plain', 'words', 'é', '42']
+    const texts = Array.from({ length: 300 }, () =>
+      Array.from({ length: Math.floor(next() * 8) }, () => pieces[Math.floor(next() * pieces.length)]).join(
+        ' ',
+      ),
+    )
+    texts.push('', 'one', 'one two', 'one two three', 'two three', 'one one one one')
+    const vocabulary = new ShingleVocabulary()
+    const numbered = texts.map((text) => vocabulary.shingles(text)!)
+    const strings = texts.map((text) => wordShingles(text))
+    for (let i = 0; i < texts.length; i++) {
+      expect(numbered[i]!.size).toBe(strings[i]!.size)
+      for (let j = 0; j < texts.length; j++) {
+        expect(jaccard(numbered[i]!, numbered[j]!), `${texts[i]} / ${texts[j]}`).toBe(
+          jaccard(strings[i]!, strings[j]!),
+        )
+      }
+    }
+    // Word numbers past 16 bits keep their own place in the key: v1 v2 v65539 is not v1 v3 v3.
+    const wide = new ShingleVocabulary()
+    wide.shingles(Array.from({ length: 70_000 }, (_, i) => `v${i + 1}`).join(' '))
+    expect(jaccard(wide.shingles('v1 v2 v65539')!, wide.shingles('v1 v3 v3')!)).toBe(0)
+    // Past the words a key can number: no numbers.
+    const small = new ShingleVocabulary(3)
+    expect(small.shingles('a b c a')?.size).toBe(2)
+    expect(small.shingles('a b d')).toBeUndefined()
+  })
+
+  it('still drops near duplicates when the texts hold more words than shingle numbers can', () => {
+    const words = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => `w${from + i}`).join(' ')
+    const wide = words(0, 140_000)
+    const hits = [
+      hit({ id: 81, text: wide, tokenCount: 10 }),
+      hit({ id: 82, text: `${wide} w-1`, tokenCount: 10 }),
+      hit({ id: 83, text: words(200_000, 50), tokenCount: 10 }),
+    ]
+    expect(new ShingleVocabulary().shingles(wide)).toBeUndefined()
+    expect(packPassages(hits, { k: 3, budgetTokens: 1000 }).passages.map((p) => p.chunkIds[0])).toEqual([
+      81, 83,
+    ])
   })
 
   it('answers jaccard(a, b) >= threshold exactly, at the boundaries too, while stopping early', () => {

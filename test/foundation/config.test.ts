@@ -86,4 +86,19 @@ describe('configuration', () => {
     expect(ENV_VARIABLES.filter((name) => !readme.includes(`| \`${name}\` |`))).toEqual([])
     expect(ENV_VARIABLES.filter((name) => !new RegExp(`^\\s+${name}: `, 'm').test(compose))).toEqual([])
   })
+
+  it("gives docker-compose.yml's defaults the server's own, but for paths inside the container", () => {
+    const compose = readFileSync('docker-compose.yml', 'utf8')
+    const defaults = loadConfig({}) as unknown as Record<string, unknown>
+    const differing: string[] = []
+    let compared = 0
+    for (const [, name, value] of compose.matchAll(/^\s+([A-Z0-9_]+): \$\{\1:-([^}]*)\}/gm)) {
+      const own = defaults[name!]
+      const text = Array.isArray(own) ? own.join(',') : own === undefined ? '' : String(own)
+      compared++
+      if (text !== value) differing.push(name!)
+    }
+    expect(compared).toBeGreaterThan(40)
+    expect(differing).toEqual(['MODELS_FILE'])
+  })
 })

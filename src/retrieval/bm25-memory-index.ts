@@ -53,14 +53,14 @@ export interface Bm25MemorySettings {
 
 /**
  * Estimated bytes of an index: per posting its chunk index and term frequency (6), per chunk its id,
- * length, score, length norm, touched slot, mark and build offset (45), per distinct word its map entry, string,
- * list offset and bounds (about 100); while building, 6 more a posting.
+ * length, score, length norm, touched slot, mark and build offset (41, counted as 45), per distinct word its
+ * map entry, string, list offset and bounds (about 110); while building, 6 more a posting.
  */
 export function bytesFor(
   counts: { postings: number; chunks: number; terms: number },
   building = false,
 ): number {
-  return (building ? 12 : 6) * counts.postings + 45 * counts.chunks + 100 * counts.terms
+  return (building ? 12 : 6) * counts.postings + 45 * counts.chunks + 110 * counts.terms
 }
 
 /** One collection's postings at one version of its text. */
@@ -374,8 +374,9 @@ function yieldToEventLoop(): Promise<void> {
  * on what one posting can add); once the bounds of the words left add up to less than the `maxRows`-th
  * best score so far, no chunk none of the words so far holds can reach the answer, so the postings of the
  * common words left (most of a natural-language question's) are scored only for the chunks that still
- * can. Every such chunk's score is the same sum, in the same order, as without pruning. At 100k chunks
- * and the SciFact claims: a quarter of the postings scored, 0.55-0.6 of the time (BENCHMARKS.md).
+ * can. The answer is exactly that of scoring every posting in the same word order (scores are summed rarest
+ * word first, so chunks that tie in exact arithmetic may differ in the last bit, as they may from
+ * bm25_search's sums). At 100k chunks and the SciFact claims: a quarter of the postings scored, 0.6 of the time.
  */
 export function searchSnapshot(
   snapshot: Bm25Snapshot,
@@ -419,21 +420,22 @@ export function searchSnapshot(
     i++
     break
   }
-  let best: number[]
-  if (i >= words.length) {
-    best = topChunks(scratch, touched, touchedCount, maxRows)
-  } else {
-    // The chunks that can still reach the floor, marked: the words left are read in full, but only the
-    // marked chunks' postings are scored (a read of a small array instead of two large ones).
+  if (i < words.length) {
+    // The chunks that can still reach the floor, marked and kept at the front of `touched` (the others'
+    // scores are cleared now): the words left are read in full, but only the marked chunks' postings are
+    // scored (a read of a small array instead of two large ones).
     const { marked } = snapshot
-    const candidates = new Uint32Array(touchedCount)
     let count = 0
     for (let t = 0; t < touchedCount; t++) {
       const chunk = touched[t] as number
-      if (!mayStillReach(scratch[chunk] as number, boundAfter[i] as number, floor)) continue
-      candidates[count++] = chunk
-      marked[chunk] = 1
+      if (mayStillReach(scratch[chunk] as number, boundAfter[i] as number, floor)) {
+        touched[count++] = chunk
+        marked[chunk] = 1
+      } else {
+        scratch[chunk] = 0
+      }
     }
+    touchedCount = count
     for (; i < words.length; i++) {
       const { start, end, idf } = words[i] as QueryWord
       for (let p = start; p < end; p++) {
@@ -444,9 +446,9 @@ export function searchSnapshot(
         scratch[chunk] = (scratch[chunk] as number) + (idf * tf * (k1 + 1)) / (tf + (norm[chunk] as number))
       }
     }
-    best = topChunks(scratch, candidates, count, maxRows)
-    for (let c = 0; c < count; c++) marked[candidates[c] as number] = 0
+    for (let t = 0; t < count; t++) marked[touched[t] as number] = 0
   }
+  const best = topChunks(scratch, touched, touchedCount, maxRows)
   const ranked = {
     ids: best.map((chunk) => snapshot.chunkIds[chunk] as number),
     scores: best.map((chunk) => scratch[chunk] as number),
@@ -460,19 +462,19 @@ export function searchSnapshot(
 const PRUNE_CHECK_RATIO = 1
 
 /**
- * Whether a chunk at `score` with at most `bound` still to come may score at least `floor`. The bound is
- * widened by a millionth: it is summed in another order than the score will be, so it could fall short
- * of the true sum in its last bits.
+ * Whether a chunk at `score` with at most `bound` still to come may score at least `floor`. Widened by a
+ * billionth of the total: the bound is summed in another order than the score will be, and the rounding
+ * of either sum (under 1e-13 of it for a thousand words) must not make a chunk that ties look short.
  */
 function mayStillReach(score: number, bound: number, floor: number): boolean {
-  return score + bound * (1 + 1e-6) >= floor
+  return (score + bound) * (1 + 1e-9) >= floor
 }
 
 interface QueryWord {
   start: number
   end: number
   idf: number
-  /** The most one posting of the word can add: its highest tf in the shortest chunk holding it. */
+  /** At least what any one posting of the word adds: idf times termBound. */
   bound: number
 }
 

@@ -23,7 +23,12 @@ const MAX_VOCABULARY = 2 ** 17 - 1
 export class ShingleVocabulary {
   readonly #ids = new Map<string, number>()
 
-  constructor(private readonly maxWords = MAX_VOCABULARY) {}
+  readonly #maxWords: number
+
+  /** `maxWords` (tests) can only lower the limit: past 2^17 − 1 words, keys would collide. */
+  constructor(maxWords = MAX_VOCABULARY) {
+    this.#maxWords = Math.min(maxWords, MAX_VOCABULARY)
+  }
 
   shingles(text: string): Set<number> | undefined {
     const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
@@ -32,7 +37,7 @@ export class ShingleVocabulary {
       const word = words[i] as string
       let id = this.#ids.get(word)
       if (id === undefined) {
-        if (this.#ids.size >= this.maxWords) return undefined
+        if (this.#ids.size >= this.#maxWords) return undefined
         id = this.#ids.size + 1
         this.#ids.set(word, id)
       }

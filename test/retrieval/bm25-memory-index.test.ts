@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findSearchableCollection } from '../../src/db/chunk-search.js'
+import { updateRetrievalSettings } from '../../src/db/collections.js'
 import type { Database } from '../../src/db/pool.js'
 import { forEachLexeme, queryLexemes } from '../../src/db/text-postings.js'
 import type { Queryable } from '../../src/db/transaction.js'
@@ -217,6 +218,72 @@ describe('in-process BM25 index', () => {
         else expect(termBound(snapshot, term, k1, b)).toBeGreaterThanOrEqual(most)
       }
     }
+  })
+
+  it('prunes to exactly the ranking of scoring every posting, whatever the shape of the collection', async () => {
+    // Collections built to stress the bounds: exact ties, one very long chunk, a word in every chunk, term
+    // frequencies in the hundreds; the collection's k1 and b at their extremes. A search with more rows than
+    // chunks cannot prune (no floor), so it is the reference, computed by the same code in the same order.
+    let seed = 17
+    const random = () => {
+      seed = (seed * 48271) % 2147483647
+      return seed / 2147483647
+    }
+    const shapes = ['ties', 'long', 'everywhere', 'frequent', 'skewed', 'ties'] as const
+    const settings = [
+      { k1: 0, b: 0 },
+      { k1: 3, b: 1 },
+      { k1: 0.9, b: 0.4 },
+      { k1: 1.2, b: 0.75 },
+      { k1: 2, b: 0 },
+      { k1: 0.5, b: 1 },
+    ]
+    let compared = 0
+    let pruned = 0
+    for (const [n, shape] of shapes.entries()) {
+      const words = Array.from({ length: 40 }, (_, i) => `sh${String.fromCharCode(97 + (i % 26))}x${i}`)
+      const texts = Array.from({ length: 160 }, (_, c) => {
+        const length =
+          shape === 'ties' ? 3 : shape === 'long' && c === 80 ? 20_000 : 1 + Math.floor(random() * 30)
+        const picked = Array.from({ length }, () =>
+          shape === 'ties' ? words[Math.floor(random() * 4)]! : words[Math.floor(40 * random() ** 3)]!,
+        )
+        if (shape === 'everywhere') picked.push('shevery')
+        if (shape === 'frequent' && random() < 0.2) for (let j = 0; j < 300; j++) picked.push(words[j % 3]!)
+        return picked.join(' ')
+      })
+      const { collection } = await seedCollection(
+        db.pool,
+        { name: `memory-shape-${n}`, textSearchConfig: 'simple' },
+        texts.map((text, i) => ({ sourceId: `s${i}.md`, embed: false, chunks: [text] })),
+      )
+      await updateRetrievalSettings(db.pool, collection.id, { bm25: settings[n]! })
+      const indexes = new Bm25MemoryIndexes(db.pool, { maxBytes: 10_000_000, minChunks: 1 })
+      const snapshot = await indexOf(indexes, collection.id)
+      expect(snapshot.termBound).toMatchObject(settings[n]!)
+      for (let q = 0; q < 30; q++) {
+        // Half at the collection's k1 and b (the bounds computed at build), half at others (the looser ones).
+        const { k1, b } = q % 2 === 0 ? settings[n]! : settings[(n + 1 + (q % 5)) % settings.length]!
+        const lexemes = Array.from({ length: 1 + Math.floor(random() * 14) }, () =>
+          random() < 0.1 ? 'shabsent' : random() < 0.15 ? 'shevery' : words[Math.floor(random() * 40)]!,
+        )
+        const everything = searchSnapshot(snapshot, lexemes, k1, b, 1000)
+        for (const limit of [0, 1, 3, 10, 40]) {
+          const ranked = searchSnapshot(snapshot, [...lexemes, ...lexemes.slice(0, 2)], k1, b, limit)
+          expect(
+            { ids: ranked.ids, scores: ranked.scores },
+            `${shape} ${k1}/${b} ${lexemes} ${limit}`,
+          ).toEqual({
+            ids: everything.ids.slice(0, limit),
+            scores: everything.scores.slice(0, limit),
+          })
+          compared++
+          if (ranked.scored < everything.scored) pruned++
+        }
+      }
+    }
+    expect(compared).toBe(900)
+    expect(pruned).toBeGreaterThan(100)
   })
 
   it('breaks ties by chunk id, whichever chunks the words reach first', async () => {

@@ -330,7 +330,7 @@ export class Bm25MemoryIndexes {
         postingTf[at] = tf
         if (tf > (termMaxTf[term] as number)) termMaxTf[term] = tf
         if (length < (termMinLength[term] as number)) termMinLength[term] = length
-        const most = (tf * (k1 + 1)) / (tf + norm)
+        const most = saturation(tf, k1, norm)
         if (most > (termBound[term] as number)) termBound[term] = most
       }
       if (c % 2000 === 1999) await yieldToEventLoop()
@@ -407,7 +407,7 @@ export function searchSnapshot(
       const tf = postingTf[p] as number
       const current = scratch[chunk] as number
       if (current === 0) touched[touchedCount++] = chunk
-      scratch[chunk] = current + (idf * tf * (k1 + 1)) / (tf + (norm[chunk] as number))
+      scratch[chunk] = current + share(idf, tf, k1, norm[chunk] as number)
     }
     scored += end - start
     // Worth finding the floor (a pass over the chunks touched) only when it could save more postings, and
@@ -443,7 +443,7 @@ export function searchSnapshot(
         if (marked[chunk] === 0) continue
         scored++
         const tf = postingTf[p] as number
-        scratch[chunk] = (scratch[chunk] as number) + (idf * tf * (k1 + 1)) / (tf + (norm[chunk] as number))
+        scratch[chunk] = (scratch[chunk] as number) + share(idf, tf, k1, norm[chunk] as number)
       }
     }
     for (let t = 0; t < count; t++) marked[touched[t] as number] = 0
@@ -456,6 +456,11 @@ export function searchSnapshot(
   }
   for (let t = 0; t < touchedCount; t++) scratch[touched[t] as number] = 0
   return ranked
+}
+
+/** What one posting adds to its chunk's score, as bm25_search computes it. */
+function share(idf: number, tf: number, k1: number, norm: number): number {
+  return (idf * tf * (k1 + 1)) / (tf + norm)
 }
 
 /** Find the floor again only if the words left hold this many times the postings it reads. */
@@ -478,12 +483,18 @@ interface QueryWord {
   bound: number
 }
 
+/** The terms of the query's distinct lexemes that the collection holds. */
+function queryTerms(snapshot: Bm25Snapshot, lexemes: readonly string[]): number[] {
+  return [...new Set(lexemes)].flatMap((lexeme) => {
+    const term = snapshot.terms.get(lexeme)
+    return term === undefined ? [] : [term]
+  })
+}
+
 /** The query's distinct words the collection holds, highest bound (rarest) first. */
 function queryWords(snapshot: Bm25Snapshot, lexemes: readonly string[], k1: number, b: number): QueryWord[] {
   const words: (QueryWord & { term: number })[] = []
-  for (const lexeme of new Set(lexemes)) {
-    const term = snapshot.terms.get(lexeme)
-    if (term === undefined) continue
+  for (const term of queryTerms(snapshot, lexemes)) {
     const start = snapshot.termStart[term] as number
     const end = snapshot.termStart[term + 1] as number
     const df = end - start
@@ -502,8 +513,8 @@ export function termBound(snapshot: Bm25Snapshot, term: number, k1: number, b: n
   const built = snapshot.termBound
   if (built.k1 === k1 && built.b === b) return built.values[term] as number
   const tf = snapshot.termMaxTf[term] as number
-  const shortest = k1 * (1 - b + (b * (snapshot.termMinLength[term] as number)) / snapshot.averageLength)
-  return (tf * (k1 + 1)) / (tf + shortest)
+  const shortest = lengthNorm(snapshot.termMinLength[term] as number, snapshot.averageLength, k1, b)
+  return saturation(tf, k1, shortest)
 }
 
 /** The `limit`-th highest score among the touched chunks; −∞ when fewer are touched. */
@@ -534,10 +545,19 @@ function lengthNormsOf(
   b: number,
 ): Float64Array {
   const values = new Float64Array(chunkLength.length)
-  for (let c = 0; c < values.length; c++) {
-    values[c] = k1 * (1 - b + (b * (chunkLength[c] as number)) / averageLength)
-  }
+  for (let c = 0; c < values.length; c++)
+    values[c] = lengthNorm(chunkLength[c] as number, averageLength, k1, b)
   return values
+}
+
+/** `tf · (k1 + 1) / (tf + norm)`: a posting's share before idf (the bounds of termBound). */
+function saturation(tf: number, k1: number, norm: number): number {
+  return (tf * (k1 + 1)) / (tf + norm)
+}
+
+/** `k1 · (1 − b + b · length / average length)`, in the order of bm25_search's arithmetic. */
+function lengthNorm(length: number, averageLength: number, k1: number, b: number): number {
+  return k1 * (1 - b + (b * length) / averageLength)
 }
 
 /** The `limit` chunks of `chunks` (the first `count`) of highest score (then lowest id), best first. */
@@ -620,10 +640,7 @@ export function memoryLexicalPlanner(db: Queryable, indexes: Bm25MemoryIndexes):
 /** How many postings scoring these lexemes reads. */
 export function queryPostings(snapshot: Bm25Snapshot, lexemes: readonly string[]): number {
   let total = 0
-  for (const lexeme of new Set(lexemes)) {
-    const term = snapshot.terms.get(lexeme)
-    if (term !== undefined)
-      total += (snapshot.termStart[term + 1] as number) - (snapshot.termStart[term] as number)
-  }
+  for (const term of queryTerms(snapshot, lexemes))
+    total += (snapshot.termStart[term + 1] as number) - (snapshot.termStart[term] as number)
   return total
 }

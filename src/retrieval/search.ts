@@ -19,8 +19,7 @@ export interface SearchResult {
 
 /**
  * Both arms (searchArms: at once on a pool), fused by weighted z-scores (fusion.ts), best first, at
- * most `limit` rows. The vector arm is re-sorted by exact distance because `relaxed_order` may return
- * rows slightly out of order. With `lexical` (the in-process BM25 index) able to rank this search, the
+ * most `limit` rows (fuseAndLimit ranks each arm). With `lexical` (the in-process BM25 index) able to rank this search, the
  * rows are read after fusion instead (rankedSearch).
  */
 export async function runSearch(
@@ -35,15 +34,11 @@ export async function runSearch(
     if (ranked !== undefined) return ranked
   }
   const arms = await searchArms(db, target, options)
-  const vector = [...(arms.vector ?? [])].sort((a, b) => a.distance - b.distance || a.id - b.id)
-  const lexicalRows = [...(arms.lexical ?? [])].sort((a, b) => b.score - a.score || a.id - b.id)
+  const vector = arms.vector ?? []
+  const lexicalRows = arms.lexical ?? []
   const byId = new Map<number, ArmRow>()
   for (const row of [...vector, ...lexicalRows]) if (!byId.has(row.id)) byId.set(row.id, row)
-  const fused = fuseAndLimit(
-    vector,
-    lexicalRows.map((row) => ({ id: row.id, score: row.score })),
-    options,
-  )
+  const fused = fuseAndLimit(vector, lexicalRows, options)
   const rows = fused.map((item) => {
     const {
       distance: _d,
@@ -63,12 +58,18 @@ type FusedColumns = Pick<
   'distance' | 'vectorRank' | 'lexicalScore' | 'lexicalRank' | 'fused' | 'fusedRank'
 > & { id: number }
 
-/** The arms' candidates fused, best first, at most `limit`, with each arm's score and rank. */
+/**
+ * The arms' candidates fused, best first, at most `limit`, with each arm's score and rank. Each arm is
+ * ranked here (nearest, then highest score; ties by id): `relaxed_order` may return the vector arm's rows
+ * slightly out of order.
+ */
 function fuseAndLimit(
-  vector: readonly { id: number; distance: number }[],
-  lexical: readonly { id: number; score: number }[],
+  vectorRows: readonly { id: number; distance: number }[],
+  lexicalRows: readonly { id: number; score: number }[],
   options: Pick<PendingSearchOptions, 'lexicalWeight' | 'limit'>,
 ): FusedColumns[] {
+  const vector = [...vectorRows].sort((a, b) => a.distance - b.distance || a.id - b.id)
+  const lexical = [...lexicalRows].sort((a, b) => b.score - a.score || a.id - b.id)
   const distances = new Map(vector.map((row) => [row.id, row.distance]))
   const scores = new Map(lexical.map((row) => [row.id, row.score]))
   const fused = fuseArms(
@@ -110,9 +111,8 @@ async function rankedSearch(
       : vectorCandidates(db, target, options, await options.queryVector, plan.prepared)
   const [vectorFound, lexicalFound] = await Promise.all([vectorRows, ranking])
   if (lexicalFound === undefined) return undefined
-  const vector = [...(vectorFound ?? [])].sort((a, b) => a.distance - b.distance || a.id - b.id)
   const lexical = lexicalFound.ids.map((id, i) => ({ id, score: lexicalFound.scores[i] as number }))
-  const fused = fuseAndLimit(vector, lexical, options)
+  const fused = fuseAndLimit(vectorFound ?? [], lexical, options)
   const fetched = await fetchRankedRows(
     db,
     target,

@@ -1,6 +1,11 @@
+/** A text's words as shingles count them: lower case, letters and digits only. */
+function normalisedWords(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
+}
+
 /** Word shingles of normalised text: case, punctuation and spacing differences don't count. */
 export function wordShingles(text: string, size = 3): Set<string> {
-  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
+  const words = normalisedWords(text)
   const shingles = new Set<string>()
   if (words.length <= size) {
     if (words.length > 0) shingles.add(words.join(' '))
@@ -31,7 +36,7 @@ export class ShingleVocabulary {
   }
 
   shingles(text: string): Set<number> | undefined {
-    const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
+    const words = normalisedWords(text)
     const ids = new Array<number>(words.length)
     for (let i = 0; i < words.length; i++) {
       const word = words[i] as string
@@ -43,16 +48,20 @@ export class ShingleVocabulary {
       }
       ids[i] = id
     }
-    const key = (a: number, b: number, c: number) => (a * 2 ** 17 + b) * 2 ** 17 + c
     const shingles = new Set<number>()
     if (ids.length < 3) {
-      if (ids.length > 0) shingles.add(key(ids[0] as number, ids[1] ?? 0, 0))
+      if (ids.length > 0) shingles.add(shingleKey(ids[0] as number, ids[1] ?? 0, 0))
       return shingles
     }
     for (let i = 0; i + 3 <= ids.length; i++)
-      shingles.add(key(ids[i] as number, ids[i + 1] as number, ids[i + 2] as number))
+      shingles.add(shingleKey(ids[i] as number, ids[i + 1] as number, ids[i + 2] as number))
     return shingles
   }
+}
+
+/** Three word numbers (each under 2^17) as one number, under 2^51. */
+function shingleKey(a: number, b: number, c: number): number {
+  return (a * 2 ** 17 + b) * 2 ** 17 + c
 }
 
 export function jaccard<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): number {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import type { Queryable } from '../../src/db/transaction.js'
 import { fuseArms, zScores } from '../../src/retrieval/fusion.js'
+import { runSearch } from '../../src/retrieval/search.js'
 
 const arm = (...pairs: [number, number][]) => pairs.map(([id, score]) => ({ id, score }))
 
@@ -49,5 +51,60 @@ describe('weighted z-score fusion', () => {
 
   it('returns nothing when neither arm found anything', () => {
     expect(fuseArms([], [], 0.8)).toEqual([])
+  })
+})
+
+describe('runSearch', () => {
+  it("ranks each arm itself, whatever order the statements' rows came in", async () => {
+    // relaxed_order may hand back the vector arm's rows slightly out of order; a stub database does so here.
+    const row = (id: number) => ({
+      id,
+      documentId: 1,
+      ordinal: id,
+      headingPath: '',
+      text: `t${id}`,
+      tokenCount: 1,
+    })
+    const vectorRows = [
+      { ...row(3), distance: 0.3 },
+      { ...row(1), distance: 0.1 },
+      { ...row(2), distance: 0.2 },
+    ]
+    const lexicalRows = [
+      { ...row(5), score: 1 },
+      { ...row(4), score: 3 },
+    ]
+    const db = {
+      query: async (text: string) => ({ rows: text.includes('bm25_search') ? lexicalRows : vectorRows }),
+    } as unknown as Queryable
+    const target = {
+      collectionId: 1,
+      name: 'c',
+      embeddingModel: 'm',
+      embeddingDimensions: 3,
+      textSearchConfig: 'english',
+      bm25: { k1: 0.9, b: 0.4 },
+      lexicalWeight: 0.5,
+    }
+    const { rows } = await runSearch(db, target, {
+      query: 'q',
+      syntax: 'words',
+      relaxWhenEmpty: true,
+      bm25: target.bm25,
+      lexicalWeight: 0.5,
+      queryVector: [1, 0, 0],
+      candidates: 3,
+      lexicalMaxScored: null,
+      limit: 10,
+      efSearch: 40,
+      maxScanTuples: 1000,
+      iterativeScan: 'relaxed_order',
+    })
+    const ranks = new Map(rows.map((r) => [r.id, [r.vectorRank, r.lexicalRank]]))
+    expect(ranks.get(1)).toEqual([1, null])
+    expect(ranks.get(2)).toEqual([2, null])
+    expect(ranks.get(3)).toEqual([3, null])
+    expect(ranks.get(4)).toEqual([null, 1])
+    expect(ranks.get(5)).toEqual([null, 2])
   })
 })

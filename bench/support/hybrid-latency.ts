@@ -24,6 +24,7 @@ import { buildServices } from '../../src/services.js'
 import { percentile, seededRandom } from '../retrieval-data.js'
 import { cachedBenchDatabase, fingerprintOf } from './bench-cache.js'
 import { GLOVE_DIMENSIONS, GLOVE_MODEL, type GloveSif } from './glove-embeddings.js'
+import { latencyFloor } from './latency-floor.js'
 
 /**
  * Latency at about 100k chunks of varied text: documents recombined from the sentences of the SciFact
@@ -154,7 +155,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
       if (indexes.get(collection.id) === undefined) throw new Error('the in-process BM25 index was not built')
       return performance.now() - started
     }
-    return Object.assign(request, { direct, ready })
+    return Object.assign(request, { direct, ready, services })
   }
   const onbrand = retriever({})
   const sql = retriever({ BM25_INDEX_MAX_MB: '0' })
@@ -163,6 +164,7 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
   if (indexBuildMs !== undefined)
     input.log(`in-process BM25 index built in ${(indexBuildMs / 1000).toFixed(1)} s`)
   const cap = loadConfig({}).BM25_MAX_CANDIDATES
+  const floor = await floorFor(db, onbrand, input.queries, queryVectors)
   const systems = {
     hybrid: (q: string) => onbrand(q),
     direct: (q: string) => onbrand.direct(q),
@@ -171,11 +173,12 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
     sqlHybrid: (q: string) => sql(q),
     sqlLexical: (q: string) => sql(q, { lexicalWeight: 1 }),
     langchain: (q: string) => store.similaritySearch(q, 10),
+    floor,
     exactHybrid: (q: string) => exact(q),
     exactLexical: (q: string) => exact(q, { lexicalWeight: 1 }),
   }
   type Name = keyof typeof systems
-  const rotated: Name[] = ['hybrid', 'direct', 'lexical', 'vector', 'sqlHybrid', 'langchain']
+  const rotated: Name[] = ['hybrid', 'direct', 'lexical', 'vector', 'sqlHybrid', 'langchain', 'floor']
   const noTimings = () =>
     Object.fromEntries(Object.keys(systems).map((name) => [name, [] as number[]])) as Record<Name, number[]>
   /** One call of a system; its time goes to `into` (warm-up calls pass none). */
@@ -198,13 +201,24 @@ export async function measureLatency(input: LatencyInput): Promise<string> {
   // buffer cache among all of them, so each pays for pages the others evicted. Exact BM25 last: it reads
   // many times more pages than the rest, and timed among them it slowed LangChain almost threefold.
   const alone = noTimings()
-  const aloneNames: Name[] = ['hybrid', 'langchain', 'direct', 'lexical', 'vector', 'sqlHybrid', 'sqlLexical']
+  const aloneNames: Name[] = [
+    'hybrid',
+    'langchain',
+    'direct',
+    'floor',
+    'lexical',
+    'vector',
+    'sqlHybrid',
+    'sqlLexical',
+  ]
   if (input.withExact) aloneNames.push('exactHybrid', 'exactLexical')
   for (const name of aloneNames) {
     for (let i = 0; i < queries.length; i++)
       await time(name, queries[i]!, i >= WARMUP ? alone[name] : undefined)
     input.log(`timed ${name} alone`)
   }
+  await checkFloor(floor, onbrand.direct, queries)
+  input.log('the floor answered every claim as retrieve() does')
   const matched: number[] = []
   for (const q of input.queries.slice(0, 50)) {
     const { rows } = await db.pool.query<{ n: number }>(
@@ -260,6 +274,7 @@ SQL exact BM25 (no cap) is timed alone only, after the rest: it reads many times
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${line('**`POST /v1/retrieve` hybrid** (BM25 in process + HNSW, fused, packed)', 'hybrid')}
 ${line('`retrieve()` hybrid called in process, no HTTP (auth, body limit, JSON): the library-call comparison', 'direct')}
+${line('Floor for any hybrid design (bench/support/latency-floor.ts): `retrieve()` with the lexemes computed before timing and every chunk in memory', 'floor')}
 ${line('`POST /v1/retrieve` lexical (`lexicalWeight: 1`: BM25 arm only, in process)', 'lexical')}
 ${line(`\`POST /v1/retrieve\` vector (\`lexicalWeight: 0\`: HNSW arm only; ef_search ${recall.defaultEf}, the arm's candidate count)`, 'vector')}
 ${line('LangChain `PGVectorStore.similaritySearch` (vector only, HNSW m 16, ef_construction 64, ef_search 40)', 'langchain')}
@@ -271,6 +286,11 @@ ${line('`POST /v1/retrieve` lexical, SQL exact BM25 (`BM25_MAX_CANDIDATES=0`)', 
 - Target: hybrid p50 ≤ 2× LangChain's vector-only p50, in the rotation and alone: **${rotatedRatio <= 2 && aloneRatio <= 2 ? 'met' : 'not met'}**
   (${rotatedRatio.toFixed(2)}× in the rotation, ${aloneRatio.toFixed(2)}× alone). Without HTTP, \`retrieve()\` is
   ${(p50(timings.direct) / p50(timings.langchain)).toFixed(2)}× and ${(p50(alone.direct) / p50(alone.langchain)).toFixed(2)}× (the issue's target names \`/v1/retrieve\`).
+- The floor (the same answers as \`retrieve()\`, checked for every claim after timing; no HTTP, no lexeme statement,
+  no row statement: only the vector statement, with the BM25 ranking meanwhile, then fusion, packing and JSON) is
+  ${(p50(timings.floor) / p50(timings.langchain)).toFixed(2)}× LangChain in the rotation and ${(p50(alone.floor) / p50(alone.langchain)).toFixed(2)}× alone: what no design doing both arms, fusion and packing in
+  one Node.js process beside PostgreSQL goes below here, before an HTTP layer (\`/v1/retrieve\` hybrid minus \`retrieve()\`:
+  ${ms(p50(alone.hybrid) - p50(alone.direct))} ms alone).
 - Hybrid over its slower arm: ${ms(p50(alone.hybrid) - Math.max(p50(alone.vector), p50(alone.lexical)))} ms at p50 alone
   (hybrid p50 minus the larger of the vector and lexical p50s; the arms run at once on two connections).
 
@@ -289,6 +309,52 @@ that the capped arm also returns in its top 10 (the exact run is the uncapped fu
 | ---: | ---: | ---: | ---: |
 ${sweep.rows.map((r) => `| ${r.cap === 0 ? '0 (exact)' : r.cap.toLocaleString('en')} | ${ms(r.p50)} | ${ms(r.p99)} | ${f(r.agreement)} |`).join('\n')}
 `
+}
+
+/** The floor (latency-floor.ts) for the default server's retrieval. */
+async function floorFor(
+  db: Database,
+  onbrand: {
+    direct: (query: string) => Promise<unknown>
+    services: ReturnType<typeof buildServices>
+  },
+  queries: string[],
+  vectors: Map<string, number[]>,
+): Promise<(query: string) => Promise<unknown>> {
+  const indexes = onbrand.services.retrieval.bm25Indexes
+  const collection = (await findSearchableCollection(db.pool, 'latency'))!
+  const snapshot = indexes?.get(collection.collectionId)
+  if (indexes === undefined || snapshot === undefined)
+    throw new Error('the floor needs the in-process BM25 index')
+  return latencyFloor({
+    db,
+    collection,
+    snapshot,
+    settings: onbrand.services.retrieval.settings,
+    queries,
+    vectors,
+    prepared: indexes.preparedStatements,
+  })
+}
+
+/**
+ * After timing (checking first would warm every timed query's pages): the floor must answer every query
+ * exactly as retrieve() does, passages (texts, chunk ids, scores, ranks) and tokens, or nothing is written.
+ */
+async function checkFloor(
+  floor: (query: string) => Promise<unknown>,
+  direct: (query: string) => Promise<unknown>,
+  queries: string[],
+): Promise<void> {
+  const answer = (value: unknown) => {
+    const { passages, usedTokens } = value as { passages: unknown; usedTokens: number }
+    return JSON.stringify({ passages, usedTokens })
+  }
+  for (const query of queries) {
+    const expected = answer(JSON.parse(JSON.stringify(await direct(query))))
+    if (answer(await floor(query)) !== expected)
+      throw new Error(`the floor answered otherwise than retrieve() for: ${query}`)
+  }
 }
 
 /**

@@ -251,7 +251,8 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
   })
 }
 
-function toCandidate(row: SearchRow): CandidateChunk {
+/** A fused row as packing takes it (exported for the latency benchmark's floor, bench/support/latency-floor.ts). */
+export function toCandidate(row: SearchRow): CandidateChunk {
   const { distance, ...rest } = row
   return { ...rest, vectorScore: distance === null ? null : 1 - distance }
 }

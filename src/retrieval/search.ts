@@ -53,7 +53,7 @@ export async function runSearch(
   return { rows, vectorCount: arms.vector?.length ?? null, lexicalCount: arms.lexical?.length ?? null }
 }
 
-type FusedColumns = Pick<
+export type FusedColumns = Pick<
   SearchRow,
   'distance' | 'vectorRank' | 'lexicalScore' | 'lexicalRank' | 'fused' | 'fusedRank'
 > & { id: number }
@@ -61,9 +61,9 @@ type FusedColumns = Pick<
 /**
  * The arms' candidates fused, best first, at most `limit`, with each arm's score and rank. Each arm is
  * ranked here (nearest, then highest score; ties by id): `relaxed_order` may return the vector arm's rows
- * slightly out of order.
+ * slightly out of order. Exported for the latency benchmark's floor (bench/support/latency-floor.ts).
  */
-function fuseAndLimit(
+export function fuseAndLimit(
   vectorRows: readonly { id: number; distance: number }[],
   lexicalRows: readonly { id: number; score: number }[],
   options: Pick<PendingSearchOptions, 'lexicalWeight' | 'limit'>,

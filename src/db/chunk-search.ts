@@ -172,6 +172,7 @@ function vectorStatement(
   const { values, param } = parameters()
   const filters = filterClauses(options.filters, param)
   const filterSql = filters.map((clause) => `\n        AND ${clause}`).join('')
+  const syntaxSql = options.syntax === 'websearch' ? syntaxClause(target, options, param) : ''
   const dims = target.embeddingDimensions
   const distance = `${vectorExpression(dims)} <=> ${param(pgvector.toSql(queryVector), `::vector(${dims})`)}`
   const settings = [
@@ -191,13 +192,32 @@ function vectorStatement(
         ${distance} AS distance
       FROM chunks c ${documentsJoin}
       WHERE c.collection_id = ${target.collectionId}
-        AND c.embedding_model = ${param(target.embeddingModel, '::text')}${filterSql}
+        AND c.embedding_model = ${param(target.embeddingModel, '::text')}${filterSql}${syntaxSql}
         AND (SELECT ${settings}) IS NOT NULL
         AND ${guardClause(target, param)}
       ORDER BY ${distance}
       LIMIT ${param(options.candidates, '::int')}
     ) c${idsOnly ? '' : '\n    JOIN documents d ON d.id = c.document_id'}`
   return { text, values }
+}
+
+/**
+ * Search syntax says which chunks may be returned, by either arm: the BM25 arm's must_match, and here
+ * the vector arm's filter. A question with `-passive` must not get passages about the passive voice
+ * from the vector arm. When the search may relax (syntax not asked for explicitly) and no chunk of the
+ * collection matches, the vector arm searches as if there were no syntax, as the BM25 arm then does (an
+ * uncorrelated EXISTS: PostgreSQL evaluates it once, through the tsvector index).
+ */
+function syntaxClause(
+  target: SearchTarget,
+  options: Pick<SearchOptions, 'query' | 'relaxWhenEmpty'>,
+  param: (value: unknown, cast?: string) => string,
+): string {
+  const tsquery = `websearch_to_tsquery(${param(target.textSearchConfig, '::regconfig')}, ${param(options.query, '::text')})`
+  const relaxed = `NOT EXISTS (SELECT 1 FROM chunks m WHERE m.collection_id = ${target.collectionId} AND m.tsv @@ ${tsquery})`
+  return options.relaxWhenEmpty
+    ? `\n        AND (c.tsv @@ ${tsquery} OR ${relaxed})`
+    : `\n        AND c.tsv @@ ${tsquery}`
 }
 
 /**

@@ -93,9 +93,10 @@ export const RetrieveRequest = z
       .optional()
       .openapi({
         description:
-          'true: obey web-search syntax ("phrase", -word, or; other words all required), even if nothing ' +
-          'matches. false: the query is plain words. Absent: syntax is recognised from quotes or a leading ' +
-          'minus only (a plain " or " stays a word), and falls back to plain words when nothing matches.',
+          'true: obey web-search syntax ("phrase", -word, or; other words all required) in both arms (the ' +
+          'vector arm also returns only matching chunks), even if nothing matches. false: the query is plain ' +
+          'words. Absent: syntax is recognised from quotes or a leading minus only (a plain " or " stays a ' +
+          'word), and both arms fall back to plain words when no chunk of the collection matches.',
       }),
     lexicalWeight: z
       .number()

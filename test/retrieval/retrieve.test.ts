@@ -108,6 +108,31 @@ describe('retrieve on the database', () => {
     expect(result.passages.map((p) => p.sourceId)).toEqual(['legal/100%_off.md'])
   })
 
+  it('holds search syntax in the vector arm too: no passage from either arm breaks it', async () => {
+    // The vector arm alone returns every chunk of this small collection.
+    const excluded = await retrieve(deps(), { collection: 'brand', query: 'promotions -midnight' })
+    expect(excluded.mode).toBe('hybrid')
+    expect(excluded.passages.map((p) => p.sourceId)).toEqual(['legal/100%_off.md'])
+    const vectorOnly = await retrieve(deps(), {
+      collection: 'brand',
+      query: '"active voice"',
+      lexicalWeight: 0,
+    })
+    expect(vectorOnly.mode).toBe('vector')
+    expect(vectorOnly.passages.map((p) => p.sourceId)).toEqual(['voice/grammar.md'])
+    // Asked for and matching nothing: nothing, from either arm.
+    const strict = await retrieve(deps(), {
+      collection: 'brand',
+      query: '"teal navy blanket"',
+      searchSyntax: true,
+    })
+    expect(strict.passages).toEqual([])
+    // Not asked for and matching nothing: both arms search as if there were no syntax.
+    const relaxed = await retrieve(deps(), { collection: 'brand', query: '"teal navy blanket"' })
+    expect(relaxed.passages.some((p) => p.scores.lexical !== null)).toBe(true)
+    expect(relaxed.passages.some((p) => p.scores.vector !== null && p.scores.lexical === null)).toBe(true)
+  })
+
   it('ranks an exact product code match first in hybrid mode', async () => {
     const result = await retrieve(deps(), { collection: 'brand', query: 'ZX4471' })
     expect(result.passages[0]!.sourceId).toBe('products/ZX-4471.json')

@@ -38,7 +38,12 @@ function classify(error: Error): {
   if (error instanceof HTTPException) {
     // Hono raises these for malformed bodies and the like; their messages are fixed strings of Hono's.
     if (error.status === 413) return { code: 'payload_too_large', detail: 'The request body is too large.' }
-    if (error.status === 415) return { code: 'unsupported_media_type', detail: error.message }
+    // Raised by @hono/zod-openapi for a Content-Type the route does not declare (every such route takes JSON).
+    if (error.status === 415)
+      return {
+        code: 'unsupported_media_type',
+        detail: 'This route does not take that Content-Type: send JSON, with Content-Type: application/json.',
+      }
     if (error.status === 400) return { code: 'bad_request', detail: error.message || 'Malformed request.' }
   }
   // Request text reaching the database unchecked (a query parameter, say): the client's to fix, not a 500.

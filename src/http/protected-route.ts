@@ -45,8 +45,9 @@ export type RouteScope = Scope | readonly Scope[]
 
 /**
  * A route that needs an API key with `scope` (or one of `scope`, when it lists several): it carries the
- * auth middleware, the security requirement, the 401/403/429 responses and the scope extension, so none
- * of them can be forgotten.
+ * auth middleware, the security requirement, the 401/403/429 responses, 503 (the key is checked against
+ * the database, which may be unavailable), 415 when it takes a body (a Content-Type it does not declare),
+ * and the scope extension, so none of them can be forgotten.
  */
 export function protectedRoute<const R extends Omit<RouteConfig, 'security' | 'middleware'>>(
   services: AuthServices,
@@ -58,6 +59,10 @@ export function protectedRoute<const R extends Omit<RouteConfig, 'security' | 'm
     [SCOPE_EXTENSION]: scope,
     security: [{ bearerAuth: [] }],
     middleware: [requireScope(services, scope)] as const,
-    responses: { ...route.responses, ...problemResponses(401, 403, 429) },
+    responses: {
+      ...route.responses,
+      ...problemResponses(401, 403, 429, 503),
+      ...(route.request?.body === undefined ? {} : problemResponses(415)),
+    },
   })
 }

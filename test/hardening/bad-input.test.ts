@@ -170,7 +170,15 @@ describe('malformed and mistyped bodies on every write route', () => {
           type,
           formRoute ? 'bad_request' : 'unsupported_media_type',
         ])
+        // The advice it gives (send JSON) holds: every route with a body takes JSON.
+        if (!formRoute) expect(problem.detail).toContain('application/json')
       }
+      expect([op.path, Object.keys(op.bodies)]).toEqual([
+        op.path,
+        expect.arrayContaining(['application/json']),
+      ])
+      // The OpenAPI document says so.
+      expect([op.path, op.responseCodes]).toEqual([op.path, expect.arrayContaining(['415'])])
     }
   })
 

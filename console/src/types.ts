@@ -404,6 +404,8 @@ export interface TaskInsights {
     blockedBy: string[]
     savingPerCallUsd: number | null
     trainingCostUsd: number | null
+    /** Why trainingCostUsd is null (no priced model, no approved examples to estimate from, ...). */
+    trainingUnknownBecause: string | null
     paybackDays: number | null
   }
   verdict: {

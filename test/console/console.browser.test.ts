@@ -619,7 +619,23 @@ describe.skipIf(skip !== undefined)('the web console in Chromium', { timeout: 90
     expect(await attributeOf(page.locator('meter#examples-meter'), 'value')()).toBe(
       String(expected.examples.clean),
     )
+    const money = page.locator('section[aria-labelledby="money-title"]')
+    expect(expected.breakEven).toMatchObject({ priced: true, trainingCostUsd: expect.any(Number) })
+    expect(await money.innerText()).toContain(`training $${expected.breakEven.trainingCostUsd.toFixed(2)};`)
     await rig.screenshot(page, 'insights')
+    // The training cost unknown while the models are priced (no approved examples to estimate it from): the
+    // page gives the server's reason, not "unpriced". The server's answer is rewritten to that case here.
+    const reason = 'no approved examples to estimate the training from'
+    const insightsUrl = /\/v1\/tasks\/product-description\/insights/
+    await page.route(insightsUrl, async (route) => {
+      const response = await route.fetch()
+      const body = await response.json()
+      body.breakEven = { ...body.breakEven, trainingCostUsd: null, trainingUnknownBecause: reason }
+      await route.fulfill({ response, json: body })
+    })
+    await page.getByLabel('Window').selectOption('90d')
+    await expect.poll(textOf(money)).toContain(`training unknown (${reason});`)
+    await page.unroute(insightsUrl)
     // A shorter window asks the server again.
     await page.getByLabel('Window').selectOption('7d')
     await expect.poll(textOf(verdict)).toContain('in the last 7 days')

@@ -205,7 +205,10 @@ function InsightsBody({ insights }: { insights: TaskInsights }) {
         {insights.breakEven.priced ? (
           <p>
             Saving per call: {usd(insights.breakEven.savingPerCallUsd)}; training{' '}
-            {usd(insights.breakEven.trainingCostUsd)}; pays back{' '}
+            {insights.breakEven.trainingCostUsd === null
+              ? `unknown (${insights.breakEven.trainingUnknownBecause ?? 'no estimate'})`
+              : usd(insights.breakEven.trainingCostUsd)}
+            ; pays back{' '}
             {insights.breakEven.paybackDays === null
               ? 'never'
               : `in about ${insights.breakEven.paybackDays} days`}

@@ -92,9 +92,13 @@ export async function run(args: string[]): Promise<number> {
       )
       return EXIT.ok
     }
-    process.stderr.write(`Job ${job.id}: ${files.length} file(s) into ${collection.name}\n`)
+    process.stderr.write(
+      values.backfill
+        ? `Job ${job.id}: embedding the chunks of ${collection.name} stored without an embedding\n`
+        : `Job ${job.id}: ${files.length} file(s) into ${collection.name}\n`,
+    )
     const started = Date.now()
-    const reporter = createProgressReporter()
+    const reporter = createProgressReporter(process.stderr, { backfill: values.backfill === true })
     const worker = startWorker({
       deps: services.ingest,
       onlyJobId: job.id,

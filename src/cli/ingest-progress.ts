@@ -8,7 +8,10 @@ const PLAIN_INTERVAL_MS = 5000
  * Progress on stderr: a single redrawn line on a terminal, a plain line every few seconds
  * otherwise (CI logs, pipes), so both stay readable.
  */
-export function createProgressReporter(stream: NodeJS.WriteStream = process.stderr) {
+export function createProgressReporter(
+  stream: NodeJS.WriteStream = process.stderr,
+  { backfill = false }: { backfill?: boolean } = {},
+) {
   const tty = stream.isTTY === true
   let lastPlain = 0
   let drawn = false
@@ -16,7 +19,7 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
   return {
     update(progress: JobProgress): void {
       last = progress
-      const line = describe(progress)
+      const line = describe(progress, backfill)
       if (tty) {
         const width = stream.columns ?? 120
         stream.write(`\r${line.slice(0, width - 1).padEnd(Math.min(width - 1, line.length + 2))}`)
@@ -28,13 +31,15 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
     },
     end(): void {
       if (tty && drawn) stream.write('\n')
-      else if (!tty && last) stream.write(`${describe(last)}\n`)
+      else if (!tty && last) stream.write(`${describe(last, backfill)}\n`)
     },
   }
 }
 
-function describe(p: JobProgress): string {
-  if (p.phase === 'backfill') return `backfill  embedded ${p.chunks.embedded}  reused ${p.chunks.reused}`
+/** A backfill reads no documents: its line counts chunks only, while it runs and when it is done. */
+function describe(p: JobProgress, backfill: boolean): string {
+  if (backfill || p.phase === 'backfill')
+    return `backfill  embedded ${p.chunks.embedded}  reused ${p.chunks.reused}  errors ${p.errors}`
   const { total, done } = p.documents
   const filled = total === 0 ? BAR_WIDTH : Math.round((done / total) * BAR_WIDTH)
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`

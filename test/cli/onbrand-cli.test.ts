@@ -76,6 +76,21 @@ describe('the onbrand command', { timeout: 180_000 }, () => {
     expect(tasks.status).toBe(0)
   })
 
+  it('backfills the embeddings of chunks stored without a provider, saying so in chunks, not documents', async () => {
+    const model = { EMBEDDING_MODEL: 'stub-embed', EMBEDDING_DIMENSIONS: '64' }
+    const docs = folder('later', { 'voice.md': GUIDELINE })
+    const stored = await onbrand(['ingest', docs, '--collection', 'later', '--create'], model)
+    expect(stored.out).toContain('No model provider configured')
+    expect(stored.status).toBe(0)
+    const provider = { ...model, OPENAI_BASE_URL: stub.url, OPENAI_API_KEY: 'test-key' }
+    const { status, out } = await onbrand(['ingest', '--backfill', '--collection', 'later'], provider)
+    expect(status).toBe(0)
+    expect(out).toMatch(/Job [0-9a-f-]+: embedding the chunks of later stored without an embedding/)
+    expect(out).toMatch(/^backfill {2}embedded 1 {2}reused 0 {2}errors 0$/m)
+    expect(out).not.toContain('file(s) into')
+    expect(out).not.toContain('docs')
+  })
+
   it('lists the model registry, an unpriced model as unpriced rather than $0', async () => {
     const models = await onbrand(['models'], {
       MODELS_JSON: JSON.stringify({ models: { 'local-llama': {} } }),

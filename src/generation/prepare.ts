@@ -144,6 +144,9 @@ async function retrievePassages(
     collection,
     // Inputs may be long briefs; retrieval takes a bounded query, and the opening carries the topic.
     query: request.input.trim().slice(0, RETRIEVAL_LIMITS.queryMaxChars),
+    // Plain words: a brief's quotes and dashes are prose ('a tagline for "Trailmaster" -- short'), not
+    // search syntax that would require every word and restrict both arms to chunks matching them.
+    searchSyntax: false,
     ...(task.retrieval.k !== undefined ? { k: task.retrieval.k } : {}),
     // The request's filters narrow the task's, never replace them: both sets apply.
     ...(request.filters ? { filters: request.filters } : {}),

@@ -53,10 +53,14 @@ beforeAll(async () => {
 })
 afterAll(async () => f?.close())
 
-async function sources(task: string, filters?: Record<string, unknown>): Promise<string[]> {
+async function sources(
+  task: string,
+  filters?: Record<string, unknown>,
+  input = 'shipping policy parcels',
+): Promise<string[]> {
   const res = await f.generate({
     task,
-    input: 'shipping policy parcels',
+    input,
     variables: { brand: 'Acme' },
     dryRun: true,
     ...(filters ? { filters } : {}),
@@ -180,5 +184,27 @@ describe('blank input', () => {
     expect(chat.status).toBe(400)
     expect(await json(chat)).toMatchObject({ code: 'validation_failed', errors: [{ path: 'messages' }] })
     expect(f.stub.chatCalls()).toBe(1)
+  })
+})
+
+describe('the input as the retrieval query', () => {
+  it('is plain words: quotes and a dash in a brief are prose, not search syntax', async () => {
+    const task = textTask({
+      systemPrompt: 'Answer customers of {{brand}}.\n\n{{context}}',
+      retrieval: { collection: 'intranet', k: 10 },
+    })
+    expect((await f.putTask('all-answers', task)).status).toBe(201)
+    // As search syntax: the phrase and every word required, chunks with "internal" excluded (the public two).
+    const cited = await sources(
+      'all-answers',
+      undefined,
+      'Our "shipping policy" for parcels -internal readers too',
+    )
+    expect(cited).toEqual([
+      'internal/parcel.json',
+      'internal/shipping.md',
+      'public/parcel.json',
+      'public/shipping.md',
+    ])
   })
 })

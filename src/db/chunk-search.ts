@@ -204,20 +204,22 @@ function vectorStatement(
 /**
  * Search syntax says which chunks may be returned, by either arm: the BM25 arm's must_match, and here
  * the vector arm's filter. A question with `-passive` must not get passages about the passive voice
- * from the vector arm. When the search may relax (syntax not asked for explicitly) and no chunk of the
- * collection matches, the vector arm searches as if there were no syntax, as the BM25 arm then does (an
- * uncorrelated EXISTS: PostgreSQL evaluates it once, through the tsvector index).
+ * from the vector arm. When the search may relax (syntax not asked for explicitly) and no chunk passing
+ * the filters matches, the vector arm searches as if there were no syntax, as the BM25 arm then does (an
+ * uncorrelated EXISTS: PostgreSQL evaluates it once, through the tsvector index; its `d` is its own).
  */
 function syntaxClause(
   target: SearchTarget,
-  options: Pick<SearchOptions, 'query' | 'relaxWhenEmpty'>,
+  options: Pick<SearchOptions, 'query' | 'relaxWhenEmpty' | 'filters'>,
   param: (value: unknown, cast?: string) => string,
 ): string {
   const tsquery = `websearch_to_tsquery(${param(target.textSearchConfig, '::regconfig')}, ${param(options.query, '::text')})`
-  const relaxed = `NOT EXISTS (SELECT 1 FROM chunks m WHERE m.collection_id = ${target.collectionId} AND m.tsv @@ ${tsquery})`
-  return options.relaxWhenEmpty
-    ? `\n        AND (c.tsv @@ ${tsquery} OR ${relaxed})`
-    : `\n        AND c.tsv @@ ${tsquery}`
+  if (!options.relaxWhenEmpty) return `\n        AND c.tsv @@ ${tsquery}`
+  const filters = filterClauses(options.filters, param).map((clause) => ` AND ${clause}`)
+  const documents = filters.length > 0 ? ' JOIN documents d ON d.id = m.document_id' : ''
+  const anyMatch = `EXISTS (SELECT 1 FROM chunks m${documents}
+          WHERE m.collection_id = ${target.collectionId}${filters.join('')} AND m.tsv @@ ${tsquery})`
+  return `\n        AND (c.tsv @@ ${tsquery} OR NOT ${anyMatch})`
 }
 
 /**

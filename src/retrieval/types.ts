@@ -96,7 +96,7 @@ export const RetrieveRequest = z
           'true: obey web-search syntax ("phrase", -word, or; other words all required) in both arms (the ' +
           'vector arm also returns only matching chunks), even if nothing matches. false: the query is plain ' +
           'words. Absent: syntax is recognised from quotes or a leading minus only (a plain " or " stays a ' +
-          'word), and both arms fall back to plain words when no chunk of the collection matches.',
+          'word), and both arms fall back to plain words when no chunk within the filters matches.',
       }),
     lexicalWeight: z
       .number()

@@ -131,6 +131,19 @@ describe('retrieve on the database', () => {
     const relaxed = await retrieve(deps(), { collection: 'brand', query: '"teal navy blanket"' })
     expect(relaxed.passages.some((p) => p.scores.lexical !== null)).toBe(true)
     expect(relaxed.passages.some((p) => p.scores.vector !== null && p.scores.lexical === null)).toBe(true)
+    // "No chunk matches" means no chunk the filters let through, in both arms: the one match is elsewhere.
+    const filtered = await retrieve(deps(), {
+      collection: 'brand',
+      query: '"teal navy"',
+      filters: { sourcePrefix: 'voice/' },
+    })
+    expect(filtered.passages.map((p) => p.sourceId).sort()).toEqual(['voice/grammar.md', 'voice/tone.md'])
+    const matched = await retrieve(deps(), {
+      collection: 'brand',
+      query: '"active voice"',
+      filters: { sourcePrefix: 'voice/' },
+    })
+    expect(matched.passages.map((p) => p.sourceId)).toEqual(['voice/grammar.md'])
   })
 
   it('ranks an exact product code match first in hybrid mode', async () => {

@@ -245,8 +245,10 @@ function lexicalStatement(target: SearchTarget, options: Omit<SearchOptions, 'qu
   const { values, param } = parameters()
   const config = param(target.textSearchConfig, '::regconfig')
   const query = param(options.query, '::text')
-  const mustMatch =
-    options.syntax === 'websearch' ? `websearch_to_tsquery(${config}, ${query})` : 'NULL::tsquery'
+  const websearch = options.syntax === 'websearch'
+  const mustMatch = websearch ? `websearch_to_tsquery(${config}, ${query})` : 'NULL::tsquery'
+  // The words BM25 scores (and, relaxed, matches): an excluded word must not count for a chunk.
+  const words = websearch ? param(withoutExclusions(options.query), '::text') : query
   // Every filter set applies (a task's and a request's): kinds must all equal, prefixes all match.
   const sets = filterSets(options.filters)
   const kinds = sets.flatMap((set) => (set.kind === undefined ? [] : [set.kind]))
@@ -257,7 +259,7 @@ function lexicalStatement(target: SearchTarget, options: Omit<SearchOptions, 'qu
   const lexicalArgs = [
     String(target.collectionId),
     config,
-    query,
+    words,
     mustMatch,
     param(options.relaxWhenEmpty, '::boolean'),
     param(options.bm25.k1, '::float8'),
@@ -274,6 +276,38 @@ function lexicalStatement(target: SearchTarget, options: Omit<SearchOptions, 'qu
     JOIN documents d ON d.id = c.document_id
     WHERE ${guardClause(target, param)}`
   return { text, values }
+}
+
+/**
+ * A web-search query without its exclusions (`-word`, `-"a phrase"`; a minus starting a word, outside
+ * quotes), for the words BM25 scores: in a query that falls back to plain words (relaxWhenEmpty), `-passive`
+ * must not make "passive" a word to look for. Exported for its tests.
+ */
+export function withoutExclusions(query: string): string {
+  let out = ''
+  let quoted = false
+  for (let i = 0; i < query.length; i++) {
+    const ch = query[i] as string
+    if (ch === '"') quoted = !quoted
+    const startsWord = i === 0 || /\s/.test(query[i - 1] as string)
+    if (!quoted && ch === '-' && startsWord) {
+      // Skip the excluded word, or phrase up to its closing quote (or the end); as websearch_to_tsquery
+      // does, a minus followed by spaces excludes the next word.
+      let end = i + 1
+      while (end < query.length && /\s/.test(query[end] as string)) end++
+      if (query[end] === '"') {
+        const close = query.indexOf('"', end + 1)
+        end = close === -1 ? query.length : close + 1
+      } else {
+        while (end < query.length && !/\s/.test(query[end] as string)) end++
+      }
+      out += ' '
+      i = end - 1
+      continue
+    }
+    out += ch
+  }
+  return out
 }
 
 /**

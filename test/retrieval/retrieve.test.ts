@@ -106,6 +106,12 @@ describe('retrieve on the database', () => {
       query: 'promotions -midnight',
     })
     expect(result.passages.map((p) => p.sourceId)).toEqual(['legal/100%_off.md'])
+    // The phrase matches nothing: the words, but not the excluded one ("midnight" would find legal/1000-off.md).
+    const relaxed = await retrieve(stubRetrievalDeps(db.pool, undefined), {
+      collection: 'brand',
+      query: '"purple teal" -midnight',
+    })
+    expect(relaxed.passages.map((p) => p.sourceId)).toEqual(['style/colour.md'])
   })
 
   it('holds search syntax in the vector arm too: no passage from either arm breaks it', async () => {

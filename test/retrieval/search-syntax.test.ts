@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { withoutExclusions } from '../../src/db/chunk-search.js'
+import type { Database } from '../../src/db/pool.js'
 import { searchOptionsFor, usesSearchSyntax } from '../../src/retrieval/retrieve.js'
 import { RetrieveRequest } from '../../src/retrieval/types.js'
+import { createTestDatabase } from '../support/test-db.js'
 import { testRetrievalSettings } from './retrieval-deps.js'
 
 const collection = { bm25: { k1: 0.9, b: 0.4 }, lexicalWeight: 0.8 }
@@ -72,5 +75,58 @@ describe('the HNSW breadth of a request', () => {
     expect(at({ k: 50 })).toMatchObject({ candidates: 200, efSearch: 128 })
     expect(at({ k: 100, kUnit: 'documents' })).toMatchObject({ candidates: 1000, efSearch: 128 })
     expect(at({ k: 10, efSearch: 300 })).toMatchObject({ candidates: 40, efSearch: 300 })
+  })
+})
+
+describe("a web-search query's words without its exclusions", () => {
+  let db: Database
+  beforeAll(async () => {
+    db = await createTestDatabase()
+  })
+  afterAll(async () => db?.close())
+
+  /** The lexemes of websearch_to_tsquery's operands not under a `!`, as PostgreSQL prints the query. */
+  function positiveLexemes(tsquery: string): string[] {
+    const found: string[] = []
+    // Each open group's negation; `!` before a group negates it, before a lexeme that lexeme.
+    const groups: boolean[] = []
+    let pending = false
+    for (const token of tsquery.match(/'(?:[^']|'')*'|!|\(|\)/g) ?? []) {
+      const negated = groups.includes(true)
+      if (token === '!') pending = !pending
+      else if (token === '(') {
+        groups.push(pending)
+        pending = false
+      } else if (token === ')') groups.pop()
+      else {
+        if (!negated && !pending) found.push(token.slice(1, -1).replaceAll("''", "'"))
+        pending = false
+      }
+    }
+    return [...new Set(found)].sort()
+  }
+
+  it("leaves exactly the words PostgreSQL's websearch_to_tsquery does not exclude", async () => {
+    const queries = [
+      '"active voice" -passive',
+      'promotions -"at midnight" other',
+      '"foo -bar" baz',
+      'well-known -x-ray brands',
+      '-leading word',
+      'cats -"dogs and birds',
+      'tea - coffee milk',
+      'teal or navy -blanket',
+      "don't -can't won't",
+      'plain words only',
+    ]
+    for (const query of queries) {
+      const { rows } = await db.pool.query<{ query: string; words: string[] }>(
+        `SELECT websearch_to_tsquery('english', $1)::text AS query,
+           coalesce(tsvector_to_array(to_tsvector('english', $2)), '{}') AS words`,
+        [query, withoutExclusions(query)],
+      )
+      const { query: parsed, words } = rows[0]!
+      expect([query, [...words].sort()]).toEqual([query, positiveLexemes(parsed)])
+    }
   })
 })

@@ -30,8 +30,9 @@ import { latencyFloor } from './latency-floor.js'
  * Latency at about 100k chunks of varied text: documents recombined from the sentences of the SciFact
  * abstracts (real scientific vocabulary and word frequencies, so a claim matches as many chunks as it
  * would in a real collection), GloVe SIF vectors, the SciFact claims as queries. Times POST /v1/retrieve
- * hybrid, lexical and vector (in process, no port), retrieve() without HTTP, and LangChain's
- * PGVectorStore.similaritySearch (vector only) on its own table holding the same texts and vectors, twice:
+ * hybrid, lexical and vector (in process, no port), retrieve() without HTTP, a floor under any hybrid
+ * design (latency-floor.ts), and LangChain's PGVectorStore.similaritySearch (vector only) on its own
+ * table holding the same texts and vectors, twice:
  * query by query in rotating order, and each system alone; then the vector arm's recall against exact
  * nearest neighbours, next to LangChain's. The first WARMUP claims only warm up; the rest are timed.
  * Query vectors are precomputed for both sides, so no embedding time is measured.

@@ -24,7 +24,7 @@ const PAGE = 5000
  * options, the vector statement (ids and distances) with the in-process BM25 ranking running meanwhile,
  * fusion, packing and the answer's JSON, each with the code retrieve() uses. Not a product path: no text
  * version is checked, so it holds only while nothing writes to the collection (true in the benchmark).
- * Before it is timed, it must give every query exactly retrieve()'s answer (`check`).
+ * The benchmark checks after timing that it gave every query exactly retrieve()'s answer (checkFloor).
  */
 export async function latencyFloor(input: {
   db: Database

@@ -172,7 +172,7 @@ function vectorStatement(
   const { values, param } = parameters()
   const filters = filterClauses(options.filters, param)
   const filterSql = filters.map((clause) => `\n        AND ${clause}`).join('')
-  const syntaxSql = options.syntax === 'websearch' ? syntaxClause(target, options, param) : ''
+  const syntaxSql = options.syntax === 'websearch' ? syntaxClause(target, options, filters, param) : ''
   const dims = target.embeddingDimensions
   const distance = `${vectorExpression(dims)} <=> ${param(pgvector.toSql(queryVector), `::vector(${dims})`)}`
   const settings = [
@@ -210,15 +210,17 @@ function vectorStatement(
  */
 function syntaxClause(
   target: SearchTarget,
-  options: Pick<SearchOptions, 'query' | 'relaxWhenEmpty' | 'filters'>,
+  options: Pick<SearchOptions, 'query' | 'relaxWhenEmpty'>,
+  /** The statement's own filter clauses (on `d`, the documents): the EXISTS reuses their parameters. */
+  filters: readonly string[],
   param: (value: unknown, cast?: string) => string,
 ): string {
   const tsquery = `websearch_to_tsquery(${param(target.textSearchConfig, '::regconfig')}, ${param(options.query, '::text')})`
   if (!options.relaxWhenEmpty) return `\n        AND c.tsv @@ ${tsquery}`
-  const filters = filterClauses(options.filters, param).map((clause) => ` AND ${clause}`)
+  const filterSql = filters.map((clause) => ` AND ${clause}`).join('')
   const documents = filters.length > 0 ? ' JOIN documents d ON d.id = m.document_id' : ''
   const anyMatch = `EXISTS (SELECT 1 FROM chunks m${documents}
-          WHERE m.collection_id = ${target.collectionId}${filters.join('')} AND m.tsv @@ ${tsquery})`
+          WHERE m.collection_id = ${target.collectionId}${filterSql} AND m.tsv @@ ${tsquery})`
   return `\n        AND (c.tsv @@ ${tsquery} OR NOT ${anyMatch})`
 }
 

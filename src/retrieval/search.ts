@@ -53,7 +53,7 @@ export async function runSearch(
   return { rows, vectorCount: arms.vector?.length ?? null, lexicalCount: arms.lexical?.length ?? null }
 }
 
-export type FusedColumns = Pick<
+type FusedColumns = Pick<
   SearchRow,
   'distance' | 'vectorRank' | 'lexicalScore' | 'lexicalRank' | 'fused' | 'fusedRank'
 > & { id: number }
